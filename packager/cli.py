@@ -1,0 +1,202 @@
+"""The packager command line: `packager build|image|inspect`.
+
+Errors are one line naming the option or file and what to do; `--debug`
+shows the traceback as well. Outputs are written to a temporary file beside
+the target and renamed into place, so nothing half-written is ever left at an
+output path.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import traceback
+
+from packager import errors, initramfs, s390image
+from packager.errors import Die
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises Die with one line instead of printing usage and exiting."""
+
+    def error(self, message):
+        raise Die("%s (see `%s --help`)" % (message, self.prog))
+
+
+def parse_args(argv):
+    p = ArgumentParser(prog="packager", description="Build s390x netboot images (pxelinux.0).")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    p.add_argument("-v", "--verbose", action="store_true", help="echo external commands")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    sub.required = True
+
+    b = sub.add_parser("build", help="build pxelinux.0 with the agent frozen in")
+    b.add_argument("--agent", required=True, metavar="DIR", help="the agent source directory (agent/)")
+    b.add_argument("-o", "--output", default="pxelinux.0", metavar="FILE", help="image to write (pxelinux.0)")
+    b.add_argument("--compress", choices=initramfs.COMPRESSIONS, default="xz",
+                   help="initramfs compression (xz)")
+    b.add_argument("--cmdline", metavar="TEXT", help="kernel command line built into the image")
+    b.add_argument("--sysroot", metavar="DIR", help="root with s390x busybox, kexec, libc and modules")
+    b.add_argument("--kernel", metavar="FILE", help="the s390 kernel image to boot")
+    b.add_argument("--modules", metavar="DIR", help="the kernel's modules directory (lib/modules/RELEASE)")
+    b.add_argument("--interpreter", metavar="FILE", help="a prebuilt s390x MicroPython to use")
+    b.add_argument("--suite", metavar="NAME", help="Debian suite for the parts (host's release or bookworm)")
+    b.add_argument("--mirror", metavar="URL", help="Debian mirror (default: the one apt's sources name)")
+    b.add_argument("--skel", metavar="DIR", help="image skeleton (default: rootfs-skel/ beside the agent)")
+    b.add_argument("--cache", metavar="DIR", help="cache directory (default ~/.cache/s390-netboot)")
+    b.add_argument("--toolchain", choices=("zig", "gcc"), default="zig",
+                   help="cross compiler for the interpreter (zig from PyPI, or gcc-s390x-linux-gnu)")
+
+    i = sub.add_parser("image", help="kernel + initramfs -> bootable s390 image (like mk-s390image)")
+    i.add_argument("kernel", metavar="KERNEL", help="s390 kernel image")
+    i.add_argument("-r", "--ramdisk", required=True, metavar="INITRD", help="initramfs to append")
+    g = i.add_mutually_exclusive_group()
+    g.add_argument("-p", "--parmfile", metavar="PARMFILE", help="file with the kernel command line")
+    g.add_argument("--cmdline", metavar="TEXT", help="kernel command line")
+    i.add_argument("-o", "--output", required=True, metavar="OUT", help="image to write")
+
+    n = sub.add_parser("inspect", help="show what an s390 boot image holds")
+    n.add_argument("image", metavar="IMAGE")
+    n.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    return p.parse_args(argv)
+
+
+def read_file(path, what):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise Die("%s %s does not exist" % (what, path))
+    except IsADirectoryError:
+        raise Die("%s %s is a directory, not a file" % (what, path))
+    except OSError as e:
+        raise Die("cannot read %s %s: %s" % (what, path, e.strerror))
+
+
+def write_atomic(path, data, mode=0o644):
+    """Write data to path through a temporary file in the same directory."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise Die("cannot write %s: directory %s does not exist" % (path, directory))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def cmd_image(args):
+    kernel = read_file(args.kernel, "kernel")
+    initrd = read_file(args.ramdisk, "initrd")
+    cmdline = args.cmdline
+    if args.parmfile:
+        raw = read_file(args.parmfile, "parmfile")
+        try:
+            cmdline = raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise Die("parmfile %s is not plain ASCII text" % args.parmfile)
+    try:
+        image = s390image.make_image(kernel, initrd, cmdline)
+    except s390image.ImageError as e:
+        raise Die("%s: %s" % (args.kernel if "s390 kernel" in str(e) else "--cmdline/--parmfile", e))
+    except UnicodeEncodeError:
+        raise Die("--cmdline: the kernel command line must be plain ASCII")
+    write_atomic(args.output, image)
+    print("%s: %d bytes, kernel %d bytes, initramfs %d bytes at 0x%x"
+          % (args.output, len(image), len(kernel), len(initrd), len(image) - len(initrd)))
+    return 0
+
+
+def inspect_image(data):
+    """A dict describing an image (what `inspect --json` prints)."""
+    info = s390image.parse_image(data)
+    initrd = s390image.initrd_bytes(data)
+    info["image_size"] = len(data)
+    info["initrd_compression"] = initramfs.compression_of(initrd) if initrd else None
+    entries = []
+    if initrd:
+        if info["initrd_compression"] is None:
+            raise s390image.ImageError("the initramfs at 0x%x is neither a cpio archive nor "
+                                       "compressed in a known format" % info["initrd_offset"])
+        try:
+            entries = [m.as_dict() for m in initramfs.read(initrd)]
+        except Exception as e:  # libarchive reports truncation and corruption this way
+            raise s390image.ImageError("the initramfs cannot be read: %s" % str(e).splitlines()[0])
+    info["entries"] = entries
+    return info
+
+
+def format_inspect(info):
+    lines = [
+        "kernel version:   %s" % (info["kernel_version"] or "(unknown)"),
+        "image size:       %d" % info["image_size"],
+        "kernel size:      %d" % info["kernel_size"],
+    ]
+    if info["initrd_size"]:
+        lines.append("initramfs:        %d bytes at 0x%x, %s" % (
+            info["initrd_size"], info["initrd_offset"], info["initrd_compression"]))
+    else:
+        lines.append("initramfs:        none")
+    lines.append("command line:     %r (at most %d bytes)" % (info["cmdline"], info["cmdline_max"]))
+    if info["entries"]:
+        lines.append("entries:          %d" % len(info["entries"]))
+        for e in info["entries"]:
+            extra = ""
+            if "target" in e:
+                extra = " -> " + e["target"]
+            elif "rdev" in e:
+                extra = " (%s)" % e["rdev"]
+            lines.append("  %-7s %s %10d  /%s%s" % (e["type"], e["mode"], e["size"], e["path"], extra))
+    return "\n".join(lines)
+
+
+def cmd_inspect(args):
+    data = read_file(args.image, "image")
+    try:
+        info = inspect_image(data)
+    except s390image.ImageError as e:
+        raise Die("%s: %s" % (args.image, e))
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+    else:
+        print(format_inspect(info))
+    return 0
+
+
+def cmd_build(args):
+    from packager import build
+    return build.run(args)
+
+
+def run(argv):
+    debug = "--debug" in argv
+    try:
+        args = parse_args(argv)
+        errors.VERBOSE = args.verbose
+        return {"image": cmd_image, "inspect": cmd_inspect, "build": cmd_build}[args.command](args)
+    except Die as e:
+        if debug:
+            traceback.print_exc()
+        print("packager: error: %s" % e, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("packager: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if debug:
+            raise
+        print("packager: internal error: %s: %s (run with --debug for the traceback)"
+              % (type(e).__name__, e), file=sys.stderr)
+        return 1
+
+
+def main():
+    sys.exit(run(sys.argv[1:]))

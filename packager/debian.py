@@ -1,0 +1,266 @@
+"""Debian packages for another architecture, fetched without root.
+
+apt-get runs under a private configuration (its own sources list, lists,
+cache and an empty dpkg status), so the system's apt state is never touched.
+Release files are checked by apt against the Debian archive keyring. The
+mirror is the one the system's apt sources already name, or one given by the
+caller: no host name is written here.
+
+Everything lands under a cache directory (default
+``$XDG_CACHE_HOME/s390-netboot``) so a second run needs no network.
+"""
+
+import os
+import re
+import shutil
+import tarfile
+
+from packager.errors import Die, run_cmd
+
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+SOURCE_FILES = ("/etc/apt/sources.list",)
+SOURCE_DIR = "/etc/apt/sources.list.d"
+
+
+def cache_root():
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "s390-netboot")
+
+
+def parse_sources(text, deb822):
+    """Archive URIs named by one apt sources file (one-line or deb822 format)."""
+    uris = []
+    if deb822:
+        for stanza in re.split(r"\n\s*\n", text):
+            fields = {}
+            for line in stanza.splitlines():
+                if ":" in line and not line.startswith(("#", " ")):
+                    key, value = line.split(":", 1)
+                    fields[key.strip().lower()] = value.strip()
+            if fields.get("enabled", "yes").lower() == "no":
+                continue
+            if "deb" not in fields.get("types", "").split():
+                continue
+            suites = fields.get("suites", "")
+            for uri in fields.get("uris", "").split():
+                uris.append((uri, suites))
+    else:
+        for line in text.splitlines():
+            words = line.split("#", 1)[0].split()
+            if not words or words[0] != "deb":
+                continue
+            words = [w for w in words[1:] if not w.startswith("[") and not w.endswith("]")
+                     and "=" not in w]
+            if len(words) >= 2:
+                uris.append((words[0], words[1]))
+    return uris
+
+
+def system_mirror():
+    """The first Debian archive (not security) that the system's apt sources name."""
+    found = []
+    for path in SOURCE_FILES:
+        if os.path.exists(path):
+            with open(path) as f:
+                found += parse_sources(f.read(), False)
+    if os.path.isdir(SOURCE_DIR):
+        for name in sorted(os.listdir(SOURCE_DIR)):
+            path = os.path.join(SOURCE_DIR, name)
+            if name.endswith(".sources"):
+                with open(path) as f:
+                    found += parse_sources(f.read(), True)
+            elif name.endswith(".list"):
+                with open(path) as f:
+                    found += parse_sources(f.read(), False)
+    for uri, suites in found:
+        if "security" in uri or "security" in suites:
+            continue
+        if "/debian" in uri:
+            return uri.rstrip("/")
+    raise Die("no Debian mirror named in /etc/apt/sources.list*: pass --mirror URL "
+              "(the URL of a Debian archive)")
+
+
+def host_suite():
+    """The host's Debian release name, or bookworm."""
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("VERSION_CODENAME="):
+                    name = line.split("=", 1)[1].strip().strip('"')
+                    if name:
+                        return name
+    except OSError:
+        pass
+    return "bookworm"
+
+
+class Apt:
+    """apt-get and apt-cache under a private configuration for one architecture."""
+
+    def __init__(self, suite, arch="s390x", mirror=None, cache=None, log=None,
+                 source_suites=()):
+        self.suite = suite
+        self.arch = arch
+        self.mirror = mirror
+        self.dir = os.path.join(cache or cache_root(), "apt", "%s-%s" % (suite, arch))
+        self.source_suites = tuple(source_suites)
+        self.log = log or (lambda msg: None)
+        self._updated = False
+
+    def _write_config(self):
+        mirror = self.mirror or system_mirror()
+        for sub in ("lists/partial", "archives/partial", "etc/preferences.d", "debs", "src"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        lines = ["deb [arch=%s signed-by=%s] %s %s main" % (self.arch, KEYRING, mirror, self.suite)]
+        for suite in self.source_suites:
+            lines.append("deb-src [signed-by=%s] %s %s main" % (KEYRING, mirror, suite))
+        with open(os.path.join(self.dir, "etc/sources.list"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        status = os.path.join(self.dir, "status")
+        if not os.path.exists(status):
+            open(status, "w").close()
+
+    def _options(self):
+        d = self.dir
+        opts = {
+            "Dir::Etc::SourceList": d + "/etc/sources.list",
+            "Dir::Etc::SourceParts": "/dev/null",
+            "Dir::Etc::Preferences": "/dev/null",
+            "Dir::Etc::PreferencesParts": d + "/etc/preferences.d",
+            "Dir::State::Lists": d + "/lists",
+            "Dir::State::status": d + "/status",
+            "Dir::Cache": d,
+            "Dir::Cache::archives": d + "/archives",
+            "APT::Architecture": self.arch,
+            "APT::Architectures": self.arch,
+            "Debug::NoLocking": "1",
+            "APT::Sandbox::User": "root" if os.getuid() == 0 else os.environ.get("USER", "nobody"),
+            "Acquire::Languages": "none",
+        }
+        args = []
+        for key, value in opts.items():
+            args += ["-o", "%s=%s" % (key, value)]
+        return args
+
+    def update(self, force=False):
+        if self._updated:
+            return
+        self._write_config()
+        stamp = os.path.join(self.dir, "updated")
+        if force or not os.path.exists(stamp):
+            self.log("apt-get update (%s, %s)" % (self.suite, self.arch))
+            run_cmd(["apt-get", "-q"] + self._options() + ["update"],
+                    hint="check the network and the mirror (--mirror URL)")
+            open(stamp, "w").close()
+        self._updated = True
+
+    def show(self, package):
+        """The first apt-cache show record of a package, as a dict of fields."""
+        self.update()
+        out = run_cmd(["apt-cache"] + self._options() + ["show", package], capture=True,
+                      hint="is %s in %s for %s?" % (package, self.suite, self.arch))
+        record = out.split("\n\n", 1)[0]
+        fields = {}
+        key = None
+        for line in record.splitlines():
+            if line.startswith((" ", "\t")) and key:
+                fields[key] += "\n" + line.strip()
+            elif ":" in line:
+                key, value = line.split(":", 1)
+                fields[key] = value.strip()
+        return fields
+
+    def download(self, package):
+        """Path of the .deb of a package (name or name=version), downloaded once."""
+        info = self.show(package)
+        name, version = info["Package"], info["Version"]
+        debs = os.path.join(self.dir, "debs")
+        fname = "%s_%s_%s.deb" % (name, version.replace(":", "%3a"), info.get("Architecture", self.arch))
+        path = os.path.join(debs, fname)
+        if not os.path.exists(path):
+            self.log("downloading %s %s (%s KiB)" % (name, version, int(info.get("Size", 0)) // 1024))
+            run_cmd(["apt-get", "-q"] + self._options() + ["download", "%s=%s" % (name, version)],
+                    cwd=debs, hint="check the network and the mirror (--mirror URL)")
+            if not os.path.exists(path):
+                raise Die("apt-get download %s gave no %s" % (name, fname))
+        return path, name, version
+
+    def source(self, package):
+        """Directory with the downloaded source package files (orig tarball, .dsc)."""
+        self.update()
+        out = os.path.join(self.dir, "src", package)
+        stamp = os.path.join(out, ".done")
+        if not os.path.exists(stamp):
+            os.makedirs(out, exist_ok=True)
+            self.log("apt-get source --download-only %s" % package)
+            run_cmd(["apt-get", "-q"] + self._options() + ["source", "--download-only", package],
+                    cwd=out, hint="check the network and the mirror (--mirror URL)")
+            open(stamp, "w").close()
+        return out
+
+
+def depends_names(field):
+    """Package names of a Depends field, taking the first of each alternative."""
+    names = []
+    for part in field.split(","):
+        alt = part.split("|")[0].strip()
+        if alt:
+            names.append(alt.split()[0].split(":")[0])
+    return names
+
+
+def resolve_kernel_package(apt, meta=None):
+    """The versioned kernel package the meta package points at (never pinned)."""
+    meta = meta or "linux-image-%s" % apt.arch
+    for name in depends_names(apt.show(meta).get("Depends", "")):
+        if name.startswith("linux-image-") and name != meta:
+            return name
+    raise Die("%s names no kernel image package" % meta)
+
+
+def extract_deb(deb, dest):
+    """Unpack a .deb's data into dest (dpkg-deb -x; no maintainer scripts run)."""
+    os.makedirs(dest, exist_ok=True)
+    run_cmd(["dpkg-deb", "-x", deb, dest], hint="is dpkg installed?")
+
+
+def extract_tar(path, dest):
+    """Unpack a source tarball into dest, stripping its top directory."""
+    tmp = dest + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    with tarfile.open(path) as tar:
+        tar.extractall(tmp, filter="data")
+    entries = os.listdir(tmp)
+    top = os.path.join(tmp, entries[0]) if len(entries) == 1 else tmp
+    shutil.rmtree(dest, ignore_errors=True)
+    os.rename(top, dest)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fetch_sysroot(apt, dest, packages):
+    """Download and unpack packages into a sysroot; returns [(name, version)]."""
+    parts = []
+    stamp = os.path.join(dest, ".s390-netboot-parts")
+    wanted = []
+    for pkg in packages:
+        if pkg == "linux-image":
+            pkg = resolve_kernel_package(apt)
+        wanted.append(pkg)
+    for pkg in wanted:
+        deb, name, version = apt.download(pkg)
+        parts.append((name, version))
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            if f.read() == repr(parts):
+                return parts
+    shutil.rmtree(dest, ignore_errors=True)
+    for pkg in wanted:
+        deb, name, version = apt.download(pkg)
+        apt.log("unpacking %s" % name)
+        extract_deb(deb, dest)
+    with open(stamp, "w") as f:
+        f.write(repr(parts))
+    return parts
+
