@@ -99,12 +99,14 @@ class Apt:
     """apt-get and apt-cache under a private configuration for one architecture."""
 
     def __init__(self, suite, arch="s390x", mirror=None, cache=None, log=None,
-                 source_suites=()):
+                 source_suites=(), binary=True):
         self.suite = suite
         self.arch = arch
         self.mirror = mirror
-        self.dir = os.path.join(cache or cache_root(), "apt", "%s-%s" % (suite, arch))
+        self.dir = os.path.join(cache or cache_root(), "apt",
+                                "%s-%s" % (suite, arch if binary else "source"))
         self.source_suites = tuple(source_suites)
+        self.binary = binary
         self.log = log or (lambda msg: None)
         self._updated = False
 
@@ -112,7 +114,9 @@ class Apt:
         mirror = self.mirror or system_mirror()
         for sub in ("lists/partial", "archives/partial", "etc/preferences.d", "debs", "src"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
-        lines = ["deb [arch=%s signed-by=%s] %s %s main" % (self.arch, KEYRING, mirror, self.suite)]
+        lines = []
+        if self.binary:
+            lines.append("deb [arch=%s signed-by=%s] %s %s main" % (self.arch, KEYRING, mirror, self.suite))
         for suite in self.source_suites:
             lines.append("deb-src [signed-by=%s] %s %s main" % (KEYRING, mirror, suite))
         with open(os.path.join(self.dir, "etc/sources.list"), "w") as f:

@@ -36,7 +36,9 @@ def run_cmd(argv, cwd=None, capture=False, hint=None, env=None, quiet=False):
         if proc.stderr:
             lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
             if lines:
-                detail = ": " + lines[-1].strip()
+                # make's own last line says little: prefer the compiler's error.
+                errs = [l for l in lines if "error" in l.lower() and "***" not in l]
+                detail = ": " + (errs[-1] if errs else lines[-1]).strip()
         shown = shlex.join(argv) if len(argv) <= 6 else shlex.join(argv[:6]) + " ..."
         raise Die("`%s` failed with exit code %d%s%s" % (
             shown, proc.returncode, detail, "; " + hint if hint else ""))

@@ -1,0 +1,200 @@
+"""A static MicroPython (unix port) with the agent frozen in.
+
+Source: Debian's ``micropython`` source package (apt-get source under the
+private apt configuration of packager.debian), unpacked once. The build:
+
+- mpy-cross with the host's C compiler;
+- the unix port, VARIANT=standard, with the agent's manifest as
+  FROZEN_MANIFEST and the features that need libraries a static build lacks
+  (ffi, ssl, btree) turned off, linked statically;
+- cross compiler: Zig from PyPI (``zig cc -target s390x-linux-musl``, no root
+  and no system package) or Debian's gcc-s390x-linux-gnu. The same way
+  builds a static x86_64 interpreter for running the agent's tests.
+
+Zig traps handled here: ``zig cc -E`` given several inputs silently uses the
+host's headers, so the preprocessor wrapper runs it once per file; on x86_64
+MICROPY_GCREGS_SETJMP=1 is needed.
+
+Results are cached, keyed by the source version, the toolchain, the target
+and the frozen files' content; one build directory per key (make does not
+notice changed flags).
+"""
+
+import hashlib
+import os
+import shutil
+import sys
+
+from packager import debian
+from packager.errors import Die, run_cmd
+
+SOURCE_SUITES = ("trixie", "sid")
+TARGETS = {
+    "s390x": {"zig": "s390x-linux-musl", "gcc": "s390x-linux-gnu-"},
+    "x86_64": {"zig": "x86_64-linux-musl", "gcc": ""},
+}
+MAKE_FLAGS = [
+    "VARIANT=standard",
+    "MICROPY_PY_FFI=0",
+    "MICROPY_PY_BTREE=0",
+    "MICROPY_PY_SSL=0",
+    "MICROPY_SSL_MBEDTLS=0",
+    "MICROPY_SSL_AXTLS=0",
+    "MICROPY_USE_READLINE=1",
+    "MICROPY_PY_TERMIOS=1",
+]
+
+CPP_WRAPPER = r'''#!%(python)s
+# zig cc -E with several inputs uses the host's headers: run it once per file.
+import subprocess, sys
+args = sys.argv[1:]
+files = [a for a in args if a.endswith((".c", ".h")) and not a.startswith("-")]
+flags = [a for a in args if a not in files]
+base = [sys.executable, "-m", "ziglang", "cc", "-target", %(target)r] + %(extra)r
+out = sys.stdout.buffer
+if not files:
+    out.write(subprocess.check_output(base + flags))
+for f in files:
+    out.write(subprocess.check_output(base + flags + [f]))
+'''
+
+CC_WRAPPER = '''#!/bin/sh
+exec %(python)s -m ziglang cc -target %(target)s %(extra)s "$@"
+'''
+
+
+def source_dir(cache, mirror=None, log=None):
+    """Unpacked MicroPython source (version, path), from the first suite that has it."""
+    last = None
+    for suite in SOURCE_SUITES:
+        apt = debian.Apt(suite, mirror=mirror, cache=cache, log=log, source_suites=[suite], binary=False)
+        try:
+            srcdir = apt.source("micropython")
+        except Die as e:
+            last = e
+            continue
+        tarballs = sorted(f for f in os.listdir(srcdir) if ".orig.tar" in f)
+        if not tarballs:
+            continue
+        version = tarballs[-1].split("_", 1)[1].split(".orig.tar")[0]
+        dest = os.path.join(cache, "micropython", "src-" + version)
+        if not os.path.exists(os.path.join(dest, ".unpacked")):
+            if log:
+                log("unpacking MicroPython %s" % version)
+            debian.extract_tar(os.path.join(srcdir, tarballs[-1]), dest)
+            open(os.path.join(dest, ".unpacked"), "w").close()
+        # Any FROZEN_MANIFEST needs micropython-lib to look present.
+        readme = os.path.join(dest, "lib", "micropython-lib", "README.md")
+        if not os.path.exists(readme):
+            os.makedirs(os.path.dirname(readme), exist_ok=True)
+            open(readme, "w").close()
+        return version, dest
+    raise Die("cannot get Debian's micropython source package (%s); pass --interpreter FILE "
+              "or check the network and --mirror" % last)
+
+
+def tree_digest(paths):
+    """SHA-256 over the names and contents of files under the given paths."""
+    h = hashlib.sha256()
+    for top in paths:
+        for root, dirs, files in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith(".pyc"):
+                    continue
+                full = os.path.join(root, name)
+                h.update(os.path.relpath(full, top).encode() + b"\0")
+                with open(full, "rb") as f:
+                    h.update(f.read())
+                h.update(b"\0")
+    return h.hexdigest()
+
+
+def _toolchain_id(toolchain):
+    if toolchain == "zig":
+        try:
+            import ziglang  # noqa: F401
+        except ImportError:
+            raise Die("the zig toolchain needs the ziglang package: pip install ziglang "
+                      "(or pass --toolchain gcc with gcc-s390x-linux-gnu installed)")
+        out = run_cmd([sys.executable, "-m", "ziglang", "version"], capture=True)
+        return "zig-" + out.strip()
+    return "gcc"
+
+
+def build(agent_dir, cache, arch="s390x", toolchain="zig", mirror=None, log=None):
+    """Path of a static MicroPython for arch with agent_dir's manifest frozen in."""
+    log = log or (lambda msg: None)
+    manifest = os.path.join(agent_dir, "manifest.py")
+    if not os.path.exists(manifest):
+        raise Die("%s has no manifest.py: the agent directory must hold the MicroPython "
+                  "freeze manifest (agent/manifest.py)" % agent_dir)
+    if arch not in TARGETS:
+        raise Die("no toolchain for %s" % arch)
+    version, src = source_dir(cache, mirror, log)
+    tc = _toolchain_id(toolchain)
+    key = hashlib.sha256(("%s|%s|%s|%s|%s" % (version, tc, arch, " ".join(MAKE_FLAGS),
+                                              tree_digest([agent_dir]))).encode()).hexdigest()[:16]
+    out = os.path.join(cache, "micropython", "bin", "micropython-%s-%s" % (arch, key))
+    if os.path.exists(out):
+        log("interpreter: cached %s" % os.path.basename(out))
+        return out, version
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+
+    jobs = str(os.cpu_count() or 2)
+    mpy_cross = os.path.join(src, "mpy-cross", "build", "mpy-cross")
+    if not os.path.exists(mpy_cross):
+        log("building mpy-cross %s for the host" % version)
+        run_cmd(["make", "-C", os.path.join(src, "mpy-cross"), "-j", jobs], quiet=True,
+                hint="is the host's C compiler (gcc, make) installed?")
+
+    builddir = os.path.join(cache, "micropython", "build-%s" % key)
+    shutil.rmtree(builddir, ignore_errors=True)
+    os.makedirs(builddir)
+    # The freeze step reads the manifest with paths relative to it; copy the agent
+    # so the build sees exactly the content the key was made from.
+    agent_copy = os.path.join(builddir, "agent")
+    shutil.copytree(agent_dir, agent_copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    flags = list(MAKE_FLAGS) + [
+        "BUILD=" + os.path.join(builddir, "obj"),
+        "PROG=micropython",
+        "FROZEN_MANIFEST=" + os.path.join(agent_copy, "manifest.py"),
+        "MPY_CROSS=" + mpy_cross,
+        "STRIP=",
+    ]
+    cflags_extra = "-DMICROPY_PY_SSL=0 -Wno-error"
+    if toolchain == "zig":
+        target = TARGETS[arch]["zig"]
+        extra = "-DMICROPY_GCREGS_SETJMP=1" if arch == "x86_64" else ""
+        cc = os.path.join(builddir, "zcc")
+        cpp = os.path.join(builddir, "zcpp")
+        with open(cc, "w") as f:
+            f.write(CC_WRAPPER % {"python": sys.executable, "target": target, "extra": extra})
+        with open(cpp, "w") as f:
+            f.write(CPP_WRAPPER % {"python": sys.executable, "target": target,
+                                   "extra": ["-E", "-x", "c"] + ([extra] if extra else [])})
+        os.chmod(cc, 0o755)
+        os.chmod(cpp, 0o755)
+        # zig's linker rejects -Wl,-Map, which the unix port's LDFLAGS_ARCH carries.
+        flags += ["CC=" + cc, "CPP=" + cpp, "LD=" + cc, "SIZE=true", "STRIP=",
+                  "LDFLAGS_ARCH=-Wl,--gc-sections",
+                  "LDFLAGS_EXTRA=-static -s"]
+    else:
+        prefix = TARGETS[arch]["gcc"]
+        if shutil.which(prefix + "gcc") is None:
+            raise Die("%sgcc not found: apt-get install gcc-%s libc6-dev-%s-cross, or use --toolchain zig"
+                      % (prefix, prefix.rstrip("-").replace("-linux-gnu", "-linux-gnu"), arch))
+        flags += ["CROSS_COMPILE=" + prefix, "LDFLAGS_EXTRA=-static -s", "SIZE=true"]
+    flags.append("CFLAGS_EXTRA=" + cflags_extra)
+    log("building MicroPython %s for %s with %s (about half a minute)" % (version, arch, tc))
+    run_cmd(["make", "-C", os.path.join(src, "ports", "unix"), "-j", jobs] + flags, quiet=True,
+            hint="the %s cross build of MicroPython failed; rerun with -v to see the compiler" % toolchain)
+    prog = os.path.join(builddir, "obj", "micropython")
+    if not os.path.exists(prog):
+        raise Die("the MicroPython build made no %s" % prog)
+    tmp = out + ".tmp"
+    shutil.copyfile(prog, tmp)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, out)
+    shutil.rmtree(builddir, ignore_errors=True)
+    return out, version
