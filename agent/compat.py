@@ -1,5 +1,120 @@
-"""Every difference between CPython and MicroPython the agent meets, in one place."""
+"""Every difference between CPython and MicroPython the agent meets, in one place.
+
+The rest of the agent imports what it needs from here and never tests the
+implementation itself.
+"""
 
 import sys
+import time
 
 MICROPYTHON = sys.implementation.name == "micropython"
+
+try:
+    import os
+except ImportError:  # pragma: no cover
+    import uos as os  # noqa: F401
+
+try:
+    from time import ticks_ms, ticks_diff
+
+    def monotonic():
+        """Seconds, for measuring intervals only."""
+        return ticks_ms() / 1000.0
+
+    def elapsed_ms(start_ms):
+        return ticks_diff(ticks_ms(), start_ms)
+
+    def now_ms():
+        return ticks_ms()
+except ImportError:
+    monotonic = time.monotonic
+
+    def now_ms():
+        return int(time.monotonic() * 1000)
+
+    def elapsed_ms(start_ms):
+        return now_ms() - start_ms
+
+
+def const(x):
+    return x
+
+
+def path_join(*parts):
+    """os.path.join for '/'-separated paths (MicroPython has no os.path)."""
+    out = ""
+    for p in parts:
+        if p.startswith("/"):
+            out = p
+        elif not out or out.endswith("/"):
+            out += p
+        else:
+            out += "/" + p
+    return out
+
+
+def dirname(path):
+    i = path.rfind("/")
+    if i < 0:
+        return ""
+    if i == 0:
+        return "/"
+    return path[:i]
+
+
+def exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def is_dir(path):
+    try:
+        return (os.stat(path)[0] & 0o170000) == 0o040000
+    except OSError:
+        return False
+
+
+def file_size(path):
+    return os.stat(path)[6]
+
+
+def makedirs(path):
+    if not path or exists(path):
+        return
+    makedirs(dirname(path))
+    try:
+        os.mkdir(path)
+    except OSError:
+        if not is_dir(path):
+            raise
+
+
+def errno_of(exc):
+    """The errno of an OSError on both interpreters."""
+    code = getattr(exc, "errno", None)
+    if code is None and exc.args:
+        code = exc.args[0]
+    return code
+
+
+def hexlify(data):
+    import binascii
+    return binascii.hexlify(data).decode()
+
+
+def print_flush(*args):
+    print(*args)
+    try:
+        sys.stdout.flush()
+    except AttributeError:
+        pass
+
+
+def stderr_write(text):
+    try:
+        sys.stderr.write(text)
+    except AttributeError:
+        print(text, end="")

@@ -1,0 +1,179 @@
+"""`python -m agent plan|fetch`: the agent's logic on a workstation.
+
+plan   what a machine would boot, against a directory standing in for the
+       TFTP root (--root DIR) or a live server (--server HOST[:PORT]).
+fetch  one transfer with the agent's own TFTP/HTTP clients, with figures.
+
+Exit codes: 0 done, 2 nothing bootable / transfer failed / bad usage; the
+reason is one line on stderr (a traceback only with --debug).
+"""
+
+import sys
+
+from agent import plan as planmod
+from agent.compat import stderr_write
+
+PLAN_OPTIONS = ("root", "server", "mac", "ip", "netmask", "gateway", "server-ip", "uuid",
+                "bootfile", "opt209", "opt210", "label", "config")
+FETCH_OPTIONS = ("o", "output", "blksize", "windowsize", "timeout", "tsize")
+FLAGS = ("json", "debug", "quiet", "no-options", "help")
+
+USAGE = """usage: python -m agent plan (--root DIR | --server HOST[:PORT]) [--mac MAC] [--ip IP]
+                           [--netmask MASK] [--gateway IP] [--server-ip IP] [--uuid UUID]
+                           [--bootfile NAME] [--opt209 NAME] [--opt210 PREFIX]
+                           [--label 'LABEL [ARGS]'] [--config NAME] [--json] [--debug]
+       python -m agent fetch URL -o FILE [--blksize N] [--windowsize N] [--timeout S]
+                           [--no-options] [--json] [--debug]
+"""
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_args(argv, allowed, flags=FLAGS):
+    """(positionals, options) from argv; --name VALUE and --name=VALUE forms."""
+    pos, opts = [], {}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a.startswith("-") and a != "-":
+            name = a.lstrip("-")
+            value = None
+            if "=" in name:
+                name, value = name.split("=", 1)
+            if name in flags:
+                if value is not None:
+                    raise UsageError("--%s takes no value" % name)
+                opts[name] = True
+            elif name in allowed:
+                if value is None:
+                    i += 1
+                    if i >= len(argv):
+                        raise UsageError("--%s needs a value" % name)
+                    value = argv[i]
+                opts[name] = value
+            else:
+                raise UsageError("unknown option %s" % a)
+        else:
+            pos.append(a)
+        i += 1
+    return pos, opts
+
+
+def host_port(text, default_port):
+    if text.startswith("[") and "]" in text:
+        host, rest = text[1:].split("]", 1)
+        return host, int(rest[1:]) if rest.startswith(":") else default_port
+    if text.count(":") == 1:
+        host, port = text.split(":")
+        return host, int(port)
+    return text, default_port
+
+
+def plan_env(opts):
+    """The plan's machine identity from options, validated with one-line errors."""
+    from agent import search
+    env = {}
+    try:
+        if "mac" in opts:
+            env["mac"] = search.normalise_mac(opts["mac"])
+        if "uuid" in opts:
+            env["uuid"] = search.normalise_uuid(opts["uuid"])
+        for key in ("ip", "netmask", "gateway", "server-ip"):
+            if key in opts:
+                search.parse_ipv4(opts[key])
+                env[key.replace("-", "_")] = opts[key]
+    except ValueError as e:
+        raise UsageError(str(e))
+    for key in ("bootfile", "opt209", "opt210"):
+        if key in opts:
+            env[key] = opts[key]
+    return env
+
+
+def make_fetcher(opts):
+    from agent.fetch import LocalFetcher, SchemeFetcher
+    if "root" in opts:
+        local = LocalFetcher(opts["root"])
+        return SchemeFetcher({"tftp": local, "http": local}), "localhost"
+    if "server" in opts:
+        from agent.tftp import TftpFetcher
+        from agent.http import HttpFetcher
+        host, port = host_port(opts["server"], 69)
+        return SchemeFetcher({"tftp": TftpFetcher(default_port=port), "http": HttpFetcher()}), host
+    raise UsageError("plan needs --root DIR or --server HOST[:PORT]")
+
+
+def format_plan(p):
+    d = p.as_dict()
+    lines = ["config tried:  %s" % ", ".join(d["tried"]),
+             "config used:   %s" % d["config"]]
+    if d["labels"]:
+        lines.append("labels:        %s" % " ".join(d["labels"]))
+    if p.cfg and p.cfg.title:
+        lines.append("menu title:    %s" % p.cfg.title)
+    lines.append("timeout:       %s" % ("%.1f s" % (d["timeout"] / 10.0) if d["timeout"] else "none"))
+    lines.append("boots:         %s (%s)" % (d["label"] or "(no label)", p.entry.source))
+    lines.append("kernel:        %s" % d["kernel"])
+    lines.append("initrd:        %s" % (", ".join(d["initrd"]) or "none"))
+    lines.append("command line:  %s" % d["cmdline"])
+    for note in p.notes:
+        lines.append("note: %s" % note)
+    return "\n".join(lines)
+
+
+def cmd_plan(pos, opts):
+    import json
+    if pos:
+        raise UsageError("plan takes no positional arguments (got %s)" % pos[0])
+    fetcher, server = make_fetcher(opts)
+    env = plan_env(opts)
+    env["server"] = server
+    if "server_ip" not in env and "server" in opts:
+        env["server_ip"] = server
+    try:
+        p = planmod.make_plan(fetcher, env, opts.get("label"), opts.get("config"))
+    except planmod.PlanError as e:
+        stderr_write("plan: %s\n" % e)
+        return 2
+    if opts.get("json"):
+        print(json.dumps(p.as_dict(), sort_keys=True))
+    else:
+        print(format_plan(p))
+    return 0
+
+
+def cmd_fetch(pos, opts):
+    from agent.transfer import fetch_command
+    if len(pos) != 1:
+        raise UsageError("fetch takes one URL")
+    return fetch_command(pos[0], opts)
+
+
+def run(argv):
+    debug = "--debug" in argv
+    try:
+        if not argv or argv[0] in ("-h", "--help", "help"):
+            print(USAGE)
+            return 0 if argv else 2
+        verb, rest = argv[0], argv[1:]
+        if verb == "plan":
+            pos, opts = parse_args(rest, PLAN_OPTIONS)
+            return cmd_plan(pos, opts)
+        if verb == "fetch":
+            pos, opts = parse_args(rest, FETCH_OPTIONS)
+            return cmd_fetch(pos, opts)
+        raise UsageError("unknown command %r: use plan or fetch" % verb)
+    except UsageError as e:
+        stderr_write("agent: %s (see python -m agent --help)\n" % e)
+        return 2
+    except Exception as e:
+        if debug:
+            raise
+        stderr_write("agent: %s: %s (run with --debug for the traceback)\n" % (type(e).__name__, e))
+        return 1
+
+
+def main():
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,103 @@
+"""The one small interface every file transfer goes through.
+
+A fetcher has ``read(url, limit) -> bytes`` for configs and
+``fetch(url, path, progress) -> size`` for kernels and initrds. It raises
+NotFound when the file does not exist (the caller tries the next name) and
+FetchError for anything else (the caller reports it).
+
+Schemes: tftp:// (agent.tftp), http:// (agent.http), and LocalFetcher, a
+directory standing in for the server root (``plan --root`` and tests).
+"""
+
+from agent.compat import path_join, file_size
+
+
+class FetchError(Exception):
+    """A transfer failed for a reason other than "no such file"."""
+
+
+class NotFound(FetchError):
+    """The server says the file does not exist."""
+
+
+CONFIG_LIMIT = 1 << 20
+
+
+class MemorySink:
+    """A file-like sink collecting bytes in memory (configs are small)."""
+
+    def __init__(self):
+        self.parts = []
+
+    def write(self, data):
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def seek(self, pos):
+        self.parts = []
+
+    def truncate(self):
+        self.parts = []
+
+    def getvalue(self):
+        return b"".join(self.parts)
+
+
+class LocalFetcher:
+    """Files under a directory; the URL's host part is ignored."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def _path(self, url):
+        from agent.search import split_url
+        scheme, host, port, path = split_url(url)
+        path = path.lstrip("/")
+        for part in path.split("/"):
+            if part == "..":
+                raise FetchError("%s: '..' leaves the root" % url)
+        return path_join(self.root, path)
+
+    def read(self, url, limit=CONFIG_LIMIT):
+        path = self._path(url)
+        try:
+            with open(path, "rb") as f:
+                data = f.read(limit + 1)
+        except OSError as e:
+            from agent.compat import errno_of, is_dir
+            if errno_of(e) in (2, 20) or is_dir(path):  # ENOENT, ENOTDIR
+                raise NotFound("%s: not found" % url)
+            raise FetchError("%s: %s" % (url, e))
+        if len(data) > limit:
+            raise FetchError("%s: larger than %d bytes" % (url, limit))
+        return data
+
+    def fetch(self, url, dest, progress=None):
+        data = self.read(url, 1 << 40)
+        with open(dest, "wb") as f:
+            f.write(data)
+        return len(data)
+
+    def size(self, url):
+        return file_size(self._path(url))
+
+
+class SchemeFetcher:
+    """Dispatches on the URL scheme to the fetcher registered for it."""
+
+    def __init__(self, schemes):
+        self.schemes = schemes
+
+    def _for(self, url):
+        scheme = url.split("://", 1)[0].lower()
+        f = self.schemes.get(scheme)
+        if f is None:
+            raise FetchError("%s: the %s:// scheme is not supported (use tftp:// or http://)"
+                             % (url, scheme))
+        return f
+
+    def read(self, url, limit=CONFIG_LIMIT):
+        return self._for(url).read(url, limit)
+
+    def fetch(self, url, dest, progress=None):
+        return self._for(url).fetch(url, dest, progress)

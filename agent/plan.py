@@ -1,0 +1,155 @@
+"""From a machine's identity to what it boots: config search, parsing, selection.
+
+Used by the boot flow (with the real fetchers) and by ``python -m agent plan``
+(with a directory or a live TFTP server). All I/O goes through the fetcher.
+
+env is a dict with any of: mac, ip, netmask, gateway, server_ip (for
+IPAPPEND 1), server (the boot server's host for tftp:// names), uuid,
+bootfile, opt209, opt210.
+"""
+
+from agent import pxeconfig, search
+from agent.fetch import NotFound, FetchError
+
+MAX_CONFIG_CHAIN = 16
+
+
+class PlanError(Exception):
+    """Nothing bootable was found; the message says why."""
+
+
+class Plan:
+    def __init__(self):
+        self.tried = []
+        self.config = None       # URL of the config used
+        self.cfg = None          # the parsed Config
+        self.entry = None        # pxeconfig.Entry
+        self.kernel = None       # URL
+        self.initrd = []         # URLs
+        self.cmdline = ""
+        self.notes = []
+        self.prefix = ""
+        self.server = ""
+        self.error = None
+
+    def labels(self):
+        return [lab.name for lab in self.cfg.visible_labels()] if self.cfg else []
+
+    def as_dict(self):
+        """The documented `plan --json` object: exactly these keys."""
+        show = lambda url: search.display(url, self.server)  # noqa: E731
+        return {
+            "tried": [show(u) for u in self.tried],
+            "config": show(self.config) if self.config else None,
+            "label": self.entry.label if self.entry else None,
+            "kernel": show(self.kernel) if self.kernel else None,
+            "initrd": [show(u) for u in self.initrd],
+            "cmdline": self.cmdline,
+            "labels": self.labels(),
+            "timeout": self.cfg.timeout if self.cfg else 0,
+        }
+
+
+def find_config(fetcher, env, tried):
+    """(url, text) of the first config that exists; tried gets every URL requested.
+
+    "Not found" moves on to the next name; any other fetch error is raised.
+    """
+    pfx = search.prefix(env.get("bootfile"), env.get("opt210"))
+    server = env.get("server") or ""
+    names = search.probe_names(env.get("mac"), env.get("ip"), env.get("uuid"), env.get("opt209"))
+    for name in names:
+        url = search.resolve(name, pfx, server)
+        tried.append(url)
+        try:
+            return url, fetcher.read(url)
+        except NotFound:
+            continue
+    return None, None
+
+
+def loader(fetcher, pfx, server, notes):
+    """The INCLUDE loader for the parser: names relative to the prefix."""
+    def load(name):
+        url = search.resolve(name, pfx, server)
+        try:
+            return fetcher.read(url)
+        except NotFound:
+            return None
+        except FetchError as e:
+            raise pxeconfig.ConfigError(str(e))
+    return load
+
+
+def select(plan, command, source, env):
+    """Resolve a boot command in plan.cfg into plan.entry/kernel/initrd/cmdline."""
+    entry = pxeconfig.resolve(plan.cfg, command, source)
+    plan.entry = entry
+    plan.kernel = search.resolve(entry.kernel, plan.prefix, plan.server)
+    plan.initrd = [search.resolve(n, plan.prefix, plan.server) for n in entry.initrd]
+    plan.cmdline = pxeconfig.cmdline(entry, env)
+    return entry
+
+
+def make_plan(fetcher, env, label=None, config_url=None):
+    """The Plan for a machine. Raises PlanError when nothing bootable is found.
+
+    label is what a person would type at the boot: prompt (a label or a
+    kernel, then extra options); config_url forces one config file.
+    """
+    plan = Plan()
+    plan.prefix = search.prefix(env.get("bootfile"), env.get("opt210"))
+    plan.server = env.get("server") or ""
+    if config_url:
+        url = search.resolve(config_url, plan.prefix, plan.server)
+        plan.tried.append(url)
+        try:
+            text = fetcher.read(url)
+        except NotFound:
+            raise PlanError("config %s not found" % search.display(url, plan.server))
+    else:
+        url, text = find_config(fetcher, env, plan.tried)
+        if url is None:
+            raise_no_config(plan)
+    for _ in range(MAX_CONFIG_CHAIN):
+        plan.config = url
+        plan.cfg = pxeconfig.parse(text, search.display(url, plan.server),
+                                   loader(fetcher, plan.prefix, plan.server, plan.notes))
+        plan.notes += plan.cfg.notes
+        if label:
+            command, source = label, "the boot: prompt"
+        else:
+            command, source = pxeconfig.default_command(plan.cfg)
+            if command is None:
+                raise PlanError("%s: %s" % (search.display(url, plan.server), source))
+        try:
+            entry = select(plan, command, source, env)
+        except pxeconfig.ConfigError as e:
+            onerror = plan.cfg.onerror
+            if onerror and onerror != command:
+                plan.notes.append("%s; ONERROR %s is used instead" % (e, onerror))
+                try:
+                    entry = select(plan, onerror, "ONERROR", env)
+                except pxeconfig.ConfigError as e2:
+                    raise PlanError("%s; ONERROR: %s" % (e, e2))
+            else:
+                raise PlanError(str(e))
+        if entry.ktype != "config":
+            if entry.label is None and source != "the boot: prompt":
+                plan.notes.append("%s %r names no label: taken as a kernel file name, as PXELINUX does"
+                                  % (source, command.split()[0]))
+            return plan
+        # CONFIG: restart with another configuration file.
+        url = search.resolve(entry.kernel, plan.prefix, plan.server)
+        plan.tried.append(url)
+        label = None
+        try:
+            text = fetcher.read(url)
+        except NotFound:
+            raise PlanError("CONFIG %s not found" % search.display(url, plan.server))
+    raise PlanError("more than %d CONFIG hops: a loop?" % MAX_CONFIG_CHAIN)
+
+
+def raise_no_config(plan):
+    shown = [search.display(u, plan.server) for u in plan.tried]
+    raise PlanError("no config found; tried %s" % ", ".join(shown))

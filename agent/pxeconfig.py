@@ -1,0 +1,475 @@
+"""PXELINUX configuration files: parsing and label selection (pure logic).
+
+Implements the subset of the Syslinux configuration language
+(doc/syslinux.txt, doc/menu.txt, doc/pxelinux.txt) that decides what a
+network-booted machine runs:
+
+- keywords are case-insensitive; leading white space, blank lines and lines
+  starting with '#' are ignored; CRLF line ends and bytes that are not UTF-8
+  are accepted;
+- DEFAULT, UI, LABEL, KERNEL, LINUX, BOOT, BSS, PXE, FDIMAGE, COMBOOT, COM32,
+  CONFIG, LOCALBOOT, INITRD, APPEND (``APPEND -`` for none), IPAPPEND,
+  SYSAPPEND, TIMEOUT, TOTALTIMEOUT, ONTIMEOUT, ONERROR, PROMPT, NOESCAPE,
+  ALLOWOPTIONS, IMPLICIT, SAY, DISPLAY, INCLUDE (nested up to 16 levels),
+  TEXT HELP ... ENDTEXT, MENU LABEL / DEFAULT / HIDE / TITLE / INCLUDE /
+  BEGIN / END, and the cosmetic MENU keywords (accepted, not shown);
+- anything else is ignored with a note; nothing in a file is fatal.
+
+The entry booted without anyone at the console is: ONTIMEOUT, else DEFAULT
+(unless it names a UI module such as menu.c32), else the label marked MENU
+DEFAULT, else the first label.
+
+File access goes through an injected ``load(name) -> text or None``; nothing
+here touches the network or the disk.
+"""
+
+MAX_INCLUDE_DEPTH = 16
+MAX_LINE = 4096
+
+# The kernel types of Syslinux and what each means here.
+LINUX = "linux"
+BOOTABLE_TYPES = (LINUX,)
+TYPE_KEYWORDS = {
+    "linux": LINUX,
+    "boot": "boot sector",
+    "bss": "boot sector",
+    "pxe": "PXE program",
+    "fdimage": "floppy image",
+    "comboot": "COMBOOT program",
+    "com32": "COM32 module",
+    "config": "config",
+}
+EXTENSION_TYPES = (
+    (".c32", "COM32 module"),
+    (".cbt", "COMBOOT program"),
+    (".com", "COMBOOT program"),
+    (".0", "PXE program"),
+    (".bin", "boot sector"),
+    (".bs", "boot sector"),
+    (".bss", "boot sector"),
+    (".img", "floppy image"),
+)
+UI_MODULES = ("menu.c32", "vesamenu.c32")
+# MENU keywords that only change how a graphical menu looks.
+MENU_COSMETIC = (
+    "color", "colour", "background", "width", "margin", "passwordmargin", "rows",
+    "tabmsgrow", "cmdlinerow", "endrow", "passwordrow", "timeoutrow", "helpmsgrow",
+    "helpmsgendrow", "hiddenrow", "hshift", "vshift", "resolution", "font", "msgcolor",
+    "tabmsg", "autoboot", "notabmsg", "passprompt", "separator", "disable", "passwd",
+    "master", "save", "nosave", "clear", "immediate", "shiftkey", "hidden", "exit",
+    "start", "helpmsgrow", "indent",
+)
+COSMETIC = ("serial", "console", "font", "kbdmap", "f1", "f2", "f3", "f4", "f5", "f6", "f7",
+            "f8", "f9", "f10", "f11", "f12", "f0", "nohalt", "allowimplicit")
+
+
+def kernel_type(name, keyword="kernel"):
+    """The Syslinux kernel type of a KERNEL-like directive's file name."""
+    keyword = keyword.lower()
+    if keyword != "kernel":
+        return TYPE_KEYWORDS.get(keyword, LINUX)
+    low = name.lower()
+    for ext, kind in EXTENSION_TYPES:
+        if low.endswith(ext):
+            return kind
+    return LINUX
+
+
+class Label:
+    def __init__(self, name, ipappend):
+        self.name = name
+        self.kernel = None
+        self.ktype = LINUX
+        self.kernel_args = ""
+        self.append = None        # None: the global APPEND
+        self.initrd = None        # text of INITRD, comma list
+        self.ipappend = ipappend  # the global value when the label was defined
+        self.menu_label = None
+        self.hidden = False
+        self.menu_default = False
+        self.localboot = None
+        self.help = ""
+        self.where = ""
+
+    def display(self):
+        text = self.menu_label or self.name
+        return text.replace("^", "")
+
+
+class Config:
+    def __init__(self):
+        self.labels = []
+        self.default = None
+        self.ui = None
+        self.ontimeout = None
+        self.onerror = None
+        self.timeout = 0          # tenths of a second
+        self.totaltimeout = 0
+        self.prompt = 0
+        self.noescape = 0
+        self.allowoptions = 1
+        self.implicit = 1
+        self.title = None
+        self.say = []
+        self.display = []
+        self.append = None        # global APPEND
+        self.initrd = None        # global INITRD (for a DEFAULT that is no label)
+        self.ipappend = 0
+        self.notes = []
+        self.files = []
+
+    def label(self, name):
+        for lab in self.labels:
+            if lab.name == name:
+                return lab
+        low = name.lower()
+        for lab in self.labels:
+            if lab.name.lower() == low:
+                return lab
+        return None
+
+    def visible_labels(self):
+        return [lab for lab in self.labels if not lab.hidden]
+
+    def menu_default(self):
+        for lab in self.labels:
+            if lab.menu_default:
+                return lab
+        return None
+
+    def is_menu(self):
+        """Whether a menu UI is asked for (UI menu.c32, or DEFAULT menu.c32)."""
+        if self.ui:
+            return True
+        return bool(self.default) and self.default.split()[0].lower() in UI_MODULES
+
+
+class ConfigError(Exception):
+    pass
+
+
+def decode(data):
+    """Config bytes as text: UTF-8, else Latin-1, so no byte is fatal."""
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeError:
+        return data.decode("latin-1")
+
+
+def _int(text, default, where, notes, keyword):
+    word = text.split()[0] if text.split() else ""
+    try:
+        return int(word)
+    except ValueError:
+        notes.append("%s: %s needs a number, got %r: ignored" % (where, keyword.upper(), text[:40]))
+        return default
+
+
+def split_lines(text):
+    lines = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        lines.append(line)
+    return lines
+
+
+class _Parser:
+    def __init__(self, load):
+        self.load = load
+        self.cfg = Config()
+        self.current = None
+        self.stack = []
+        self.menu_depth = 0
+
+    def parse_file(self, name, text, depth):
+        if depth > MAX_INCLUDE_DEPTH:
+            self.cfg.notes.append("%s: INCLUDE nested deeper than %d levels: not read"
+                                  % (name, MAX_INCLUDE_DEPTH))
+            return
+        if name in self.stack:
+            self.cfg.notes.append("%s: INCLUDE loop (%s): not read again"
+                                  % (name, " -> ".join(self.stack + [name])))
+            return
+        self.stack.append(name)
+        self.cfg.files.append(name)
+        in_text = False
+        for lineno, raw in enumerate(split_lines(decode(text)), 1):
+            where = "%s:%d" % (name, lineno)
+            line = raw.strip()
+            if in_text:
+                if line.lower() == "endtext":
+                    in_text = False
+                elif self.current is not None:
+                    self.current.help += line + "\n"
+                continue
+            if not line or line.startswith("#"):
+                continue
+            if len(line) > MAX_LINE:
+                self.cfg.notes.append("%s: line longer than %d characters: cut" % (where, MAX_LINE))
+                line = line[:MAX_LINE]
+            parts = line.split(None, 1)
+            keyword = parts[0].lower()
+            rest = parts[1].strip() if len(parts) > 1 else ""
+            if keyword == "text":
+                in_text = True
+                continue
+            self.directive(keyword, rest, where, depth)
+        self.stack.pop()
+
+    def include(self, rest, where, depth):
+        fname = rest.split()[0] if rest.split() else ""
+        if not fname:
+            self.cfg.notes.append("%s: INCLUDE without a file name: ignored" % where)
+            return
+        try:
+            text = self.load(fname)
+        except ConfigError as e:
+            self.cfg.notes.append("%s: INCLUDE %s: %s" % (where, fname, e))
+            return
+        if text is None:
+            self.cfg.notes.append("%s: INCLUDE %s: not found: ignored" % (where, fname))
+            return
+        self.parse_file(fname, text, depth + 1)
+
+    def directive(self, kw, rest, where, depth):
+        cfg, cur = self.cfg, self.current
+        notes = cfg.notes
+        if kw == "menu":
+            self.menu(rest, where, depth)
+        elif kw == "include":
+            self.include(rest, where, depth)
+        elif kw == "label":
+            if not rest:
+                notes.append("%s: LABEL without a name: ignored" % where)
+                self.current = None
+                return
+            name = rest.split()[0]
+            if cfg.label(name) is not None and cfg.label(name).name == name:
+                notes.append("%s: LABEL %s defined again: the first one is used" % (where, name))
+            lab = Label(name, cfg.ipappend)
+            lab.where = where
+            cfg.labels.append(lab)
+            self.current = lab
+        elif kw in ("kernel", "linux", "boot", "bss", "pxe", "fdimage", "comboot", "com32", "config"):
+            if cur is None:
+                notes.append("%s: %s outside a LABEL: ignored" % (where, kw.upper()))
+                return
+            if not rest:
+                notes.append("%s: %s without a file name: ignored" % (where, kw.upper()))
+                return
+            words = rest.split(None, 1)
+            cur.kernel = words[0]
+            cur.ktype = kernel_type(cur.kernel, kw)
+            # Options after the kernel's name go before APPEND on its command line.
+            cur.kernel_args = words[1].strip() if len(words) > 1 else ""
+        elif kw == "localboot":
+            if cur is None:
+                notes.append("%s: LOCALBOOT outside a LABEL: ignored" % where)
+                return
+            cur.localboot = rest or "0"
+            cur.ktype = "local boot"
+        elif kw == "append":
+            value = "" if rest == "-" else rest
+            if cur is None:
+                cfg.append = value
+            else:
+                cur.append = value
+        elif kw == "initrd":
+            if cur is None:
+                cfg.initrd = rest
+            else:
+                cur.initrd = rest
+        elif kw in ("ipappend", "sysappend"):
+            value = _int(rest, 0, where, notes, kw)
+            if cur is None:
+                cfg.ipappend = value
+            else:
+                cur.ipappend = value
+        elif kw == "default":
+            cfg.default = rest or None
+        elif kw == "ui":
+            cfg.ui = rest or None
+        elif kw == "ontimeout":
+            cfg.ontimeout = rest or None
+        elif kw == "onerror":
+            cfg.onerror = rest or None
+        elif kw == "timeout":
+            cfg.timeout = max(0, _int(rest, 0, where, notes, kw))
+        elif kw == "totaltimeout":
+            cfg.totaltimeout = max(0, _int(rest, 0, where, notes, kw))
+        elif kw == "prompt":
+            cfg.prompt = _int(rest, 0, where, notes, kw)
+        elif kw == "noescape":
+            cfg.noescape = _int(rest, 0, where, notes, kw)
+        elif kw == "allowoptions":
+            cfg.allowoptions = _int(rest, 1, where, notes, kw)
+        elif kw == "implicit":
+            cfg.implicit = _int(rest, 1, where, notes, kw)
+        elif kw == "say":
+            cfg.say.append(rest)
+        elif kw == "display":
+            cfg.display.append(rest)
+        elif kw in COSMETIC:
+            pass
+        else:
+            notes.append("%s: unknown directive %s: ignored" % (where, kw.upper()))
+
+    def menu(self, rest, where, depth):
+        parts = rest.split(None, 1)
+        sub = parts[0].lower() if parts else ""
+        arg = parts[1].strip() if len(parts) > 1 else ""
+        cur = self.current
+        if sub == "label":
+            if cur is not None:
+                cur.menu_label = arg
+        elif sub == "default":
+            if cur is not None:
+                cur.menu_default = True
+        elif sub == "hide":
+            if cur is not None:
+                cur.hidden = True
+        elif sub == "title":
+            if self.menu_depth == 0:
+                self.cfg.title = arg
+        elif sub == "include":
+            self.include(arg, where, depth)
+        elif sub == "begin":
+            self.menu_depth += 1
+            self.current = None
+        elif sub == "end":
+            self.menu_depth = max(0, self.menu_depth - 1)
+            self.current = None
+        elif sub in ("goto", "quit"):
+            self.cfg.notes.append("%s: MENU %s needs the graphical menu: ignored" % (where, sub.upper()))
+        elif sub in MENU_COSMETIC:
+            pass
+        else:
+            self.cfg.notes.append("%s: unknown directive MENU %s: ignored" % (where, sub.upper()))
+
+
+def parse(text, name="config", load=None):
+    """A Config from a file's text (str or bytes). load(name) -> text or None for INCLUDE."""
+    p = _Parser(load or (lambda fname: None))
+    p.parse_file(name, text, 0)
+    return p.cfg
+
+
+class Entry:
+    """What would boot: the label (or None) and its resolved pieces, still unresolved paths."""
+
+    def __init__(self):
+        self.label = None
+        self.kernel = None
+        self.ktype = LINUX
+        self.append = ""
+        self.initrd = []
+        self.initrd_from_directive = False
+        self.ipappend = 0
+        self.extra = ""
+        self.command = ""
+        self.source = ""
+
+
+def default_command(cfg):
+    """(command, source) of what boots without anyone at the console, or (None, why)."""
+    if cfg.ontimeout:
+        return cfg.ontimeout, "ONTIMEOUT"
+    if cfg.default and cfg.default.split()[0].lower() not in UI_MODULES:
+        return cfg.default, "DEFAULT"
+    lab = cfg.menu_default()
+    if lab is not None:
+        return lab.name, "MENU DEFAULT"
+    if cfg.labels:
+        return cfg.labels[0].name, "the first LABEL"
+    return None, "the config has no LABEL and no DEFAULT"
+
+
+def split_initrds(text):
+    return [x for x in text.split(",") if x]
+
+
+def initrd_in_append(append):
+    """The comma list of the first initrd= in an APPEND line, or None."""
+    for word in append.split():
+        if word.startswith("initrd="):
+            return word[len("initrd="):]
+    return None
+
+
+def resolve(cfg, command, source=""):
+    """The Entry a command line (label name or kernel, then extra options) boots.
+
+    Raises ConfigError when it cannot boot here, with the reason.
+    """
+    words = command.split(None, 1)
+    if not words:
+        raise ConfigError("empty boot command")
+    e = Entry()
+    e.command = command
+    e.source = source
+    e.extra = words[1].strip() if len(words) > 1 else ""
+    lab = cfg.label(words[0])
+    if lab is not None:
+        e.label = lab.name
+        if lab.localboot is not None:
+            raise ConfigError("label %s is LOCALBOOT %s: booting from a local disk is not done by "
+                              "the network agent on s390" % (lab.name, lab.localboot))
+        if not lab.kernel:
+            raise ConfigError("label %s has no KERNEL" % lab.name)
+        e.kernel = lab.kernel
+        e.ktype = lab.ktype
+        e.append = cfg.append if lab.append is None else lab.append
+        if lab.kernel_args:
+            e.append = (lab.kernel_args + " " + (e.append or "")).strip()
+        e.ipappend = lab.ipappend
+        initrd = lab.initrd
+    else:
+        if not cfg.implicit:
+            raise ConfigError("%s names no label, and IMPLICIT 0 forbids booting other kernels"
+                              % words[0])
+        e.kernel = words[0]
+        e.ktype = kernel_type(words[0])
+        e.append = cfg.append or ""
+        e.ipappend = cfg.ipappend
+        initrd = cfg.initrd
+    e.append = e.append or ""
+    in_append = initrd_in_append(e.append + " " + e.extra)
+    if in_append is not None:
+        e.initrd = split_initrds(in_append)
+    elif initrd:
+        e.initrd = split_initrds(initrd.split()[0]) if initrd.split() else []
+        e.initrd_from_directive = bool(e.initrd)
+    if e.ktype == "config":
+        return e
+    if e.ktype not in BOOTABLE_TYPES:
+        raise ConfigError("%s is a %s, which runs only on x86 PCs: it cannot boot on s390"
+                          % (e.kernel, e.ktype))
+    return e
+
+
+def sysappend_strings(bits, env):
+    """The IPAPPEND/SYSAPPEND strings for bits 1, 2 and 4 (env: ip, server_ip, gateway,
+    netmask, mac, uuid)."""
+    out = []
+    if bits & 1:
+        out.append("ip=%s:%s:%s:%s" % (env.get("ip") or "", env.get("server_ip") or "",
+                                       env.get("gateway") or "", env.get("netmask") or ""))
+    if bits & 2 and env.get("mac"):
+        out.append("BOOTIF=01-%s" % env["mac"].replace(":", "-").lower())
+    if bits & 4 and env.get("uuid"):
+        out.append("SYSUUID=%s" % env["uuid"].lower())
+    return out
+
+
+def cmdline(entry, env):
+    """The kernel command line PXELINUX would hand the kernel."""
+    parts = ["BOOT_IMAGE=%s" % entry.kernel]
+    if entry.append:
+        parts.append(entry.append)
+    if entry.initrd_from_directive:
+        parts.append("initrd=%s" % ",".join(entry.initrd))
+    if entry.extra:
+        parts.append(entry.extra)
+    parts += sysappend_strings(entry.ipappend, env)
+    return " ".join(parts)

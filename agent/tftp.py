@@ -1,0 +1,441 @@
+"""TFTP client: RFC 1350 with option negotiation (RFC 2347), blksize (RFC 2348),
+tsize and timeout (RFC 2349) and windowsize (RFC 7440). Read requests only.
+
+Three layers:
+- a packet codec (encode_* / decode), pure;
+- Receiver, a state machine fed one packet at a time with the time it
+  arrived, returning the packets to send; it never touches a socket, so
+  tests drive it with any sequence of packets;
+- transfer(), a thin loop over a UDP socket and select.poll that writes
+  into a file-like sink, retransmits with backoff and gives up after a
+  bounded time.
+
+Behaviour in the hard cases:
+- a packet from a foreign transfer ID gets ERROR 5 and is otherwise ignored;
+- inside a window, an out-of-order block is dropped and answered once with an
+  ACK of the last in-order block (RFC 7440), so the server resends from
+  there; duplicates are dropped, and the last ACK is repeated for a duplicate
+  only when it comes long after that ACK was sent (the server timed out and
+  resent the window, so our ACK was lost); duplicates a network makes a few
+  milliseconds apart are not answered, so nothing is amplified (the
+  Sorcerer's Apprentice bug);
+- block numbers roll over past 65535 to 0;
+- the size announced by tsize is checked against what arrived, and a file
+  larger than the space given is refused before its first block;
+- an OACK without some options means the server's defaults for them; a plain
+  DATA answer means no options at all; ERROR 8 makes the caller retry
+  without options.
+"""
+
+import struct
+
+from agent.fetch import FetchError, MemorySink, NotFound
+
+RRQ, WRQ, DATA, ACK, ERROR, OACK = 1, 2, 3, 4, 5, 6
+ERR_NOT_FOUND, ERR_ACCESS, ERR_ILLEGAL, ERR_UNKNOWN_TID, ERR_OPTIONS = 1, 2, 4, 5, 8
+DEFAULT_BLKSIZE = 512
+MAX_BLKSIZE = 65464
+DEFAULT_WINDOW = 16
+# IPv4 header 20 + UDP header 8 + TFTP DATA header 4.
+OVERHEAD = 32
+
+
+def blksize_for_mtu(mtu):
+    return max(8, min(MAX_BLKSIZE, mtu - OVERHEAD))
+
+
+class ProtocolError(FetchError):
+    pass
+
+
+class TooLarge(FetchError):
+    """The file does not fit in the space given for it."""
+
+
+class OptionsRefused(FetchError):
+    """The server answered the options with ERROR 8: retry without them."""
+
+
+# ---- codec -----------------------------------------------------------------
+
+def encode_rrq(filename, options=None, mode="octet"):
+    parts = [struct.pack(">H", RRQ), filename.encode(), b"\0", mode.encode(), b"\0"]
+    if options:
+        for key, value in options:
+            parts += [key.encode(), b"\0", str(value).encode(), b"\0"]
+    return b"".join(parts)
+
+
+def encode_ack(block):
+    return struct.pack(">HH", ACK, block & 0xFFFF)
+
+
+def encode_error(code, message):
+    return struct.pack(">HH", ERROR, code) + message.encode() + b"\0"
+
+
+def encode_data(block, data):
+    return struct.pack(">HH", DATA, block & 0xFFFF) + data
+
+
+def encode_oack(options):
+    out = [struct.pack(">H", OACK)]
+    for key, value in options:
+        out += [key.encode(), b"\0", str(value).encode(), b"\0"]
+    return b"".join(out)
+
+
+def _strings(data):
+    items = data.split(b"\0")
+    if items and items[-1] == b"":
+        items = items[:-1]
+    return [x.decode("latin-1") for x in items]
+
+
+def decode(packet):
+    """(opcode, fields) of a packet; raises ProtocolError on garbage.
+
+    DATA -> (block, payload); ACK -> block; ERROR -> (code, message);
+    OACK -> dict of lower-case option names to strings; RRQ/WRQ -> (name, mode, options).
+    """
+    if len(packet) < 2:
+        raise ProtocolError("runt packet of %d bytes" % len(packet))
+    op = (packet[0] << 8) | packet[1]
+    if op == DATA:
+        if len(packet) < 4:
+            raise ProtocolError("short DATA packet")
+        return op, ((packet[2] << 8) | packet[3], packet[4:])
+    if op == ACK:
+        if len(packet) < 4:
+            raise ProtocolError("short ACK packet")
+        return op, (packet[2] << 8) | packet[3]
+    if op == ERROR:
+        if len(packet) < 4:
+            raise ProtocolError("short ERROR packet")
+        msg = packet[4:]
+        if msg.endswith(b"\0"):
+            msg = msg[:-1]
+        return op, ((packet[2] << 8) | packet[3], msg.decode("latin-1"))
+    if op == OACK:
+        items = _strings(packet[2:])
+        if len(items) % 2:
+            raise ProtocolError("OACK with an option name but no value")
+        opts = {}
+        for i in range(0, len(items), 2):
+            opts[items[i].lower()] = items[i + 1]
+        return op, opts
+    if op in (RRQ, WRQ):
+        items = _strings(packet[2:])
+        if len(items) < 2:
+            raise ProtocolError("request without file name and mode")
+        opts = {}
+        for i in range(2, len(items) - 1, 2):
+            opts[items[i].lower()] = items[i + 1]
+        return op, (items[0], items[1], opts)
+    raise ProtocolError("unknown opcode %d" % op)
+
+
+# ---- state machine ---------------------------------------------------------
+
+class Receiver:
+    """Receives one file. feed(packet, now_ms) -> list of packets to send.
+
+    Attributes after the transfer: done, size, blksize, windowsize, tsize,
+    options (what the server accepted), blocks, duplicates, out_of_order.
+    The sink gets write(bytes) calls in file order.
+    """
+
+    REACK_AFTER_MS = 300
+
+    def __init__(self, sink, requested=None, max_size=None):
+        self.sink = sink
+        self.requested = dict(requested or {})
+        self.max_size = max_size
+        self.blksize = DEFAULT_BLKSIZE
+        self.windowsize = 1
+        self.tsize = None
+        self.options = {}
+        self.started = False
+        self.done = False
+        self.size = 0
+        self.last = 0            # block number (mod 65536) of the last in-order block
+        self.count = 0           # blocks received in order, absolute
+        self.since_ack = 0
+        self.last_ack = None     # packet
+        self.last_ack_ms = 0
+        self.gap_acked = False
+        self.blocks = 0
+        self.duplicates = 0
+        self.out_of_order = 0
+        self.reacks = 0
+
+    def _check_size(self, size):
+        if self.max_size is not None and size > self.max_size:
+            raise TooLarge("file is %d bytes, more than the %d bytes of space left for it"
+                             % (size, self.max_size))
+
+    def _accept_options(self, opts):
+        for key in opts:
+            if key not in self.requested:
+                raise ProtocolError("server acknowledged option %s, which was not requested" % key)
+        if "blksize" in opts:
+            b = int(opts["blksize"])
+            if b < 8 or b > int(self.requested["blksize"]):
+                raise ProtocolError("server chose blksize %d, outside 8..%s" % (b, self.requested["blksize"]))
+            self.blksize = b
+        if "windowsize" in opts:
+            w = int(opts["windowsize"])
+            if w < 1 or w > int(self.requested["windowsize"]):
+                raise ProtocolError("server chose windowsize %d, outside 1..%s"
+                                    % (w, self.requested["windowsize"]))
+            self.windowsize = w
+        if "tsize" in opts:
+            self.tsize = int(opts["tsize"])
+            self._check_size(self.tsize)
+        self.options = opts
+
+    def _ack(self, block, now):
+        pkt = encode_ack(block)
+        self.last_ack = pkt
+        self.last_ack_ms = now
+        self.since_ack = 0
+        return [pkt]
+
+    def feed(self, packet, now=0):
+        op, body = decode(packet)
+        if op == ERROR:
+            code, msg = body
+            if code == ERR_NOT_FOUND:
+                raise NotFound("not found (%s)" % msg if msg else "not found")
+            if code == ERR_OPTIONS and not self.started:
+                raise OptionsRefused("server refused the options: %s" % msg)
+            raise FetchError("server error %d: %s" % (code, msg))
+        if op == OACK:
+            if self.started:
+                return []  # a duplicate OACK: our ACK 0 is on its way or was lost
+            try:
+                self._accept_options(body)
+            except (ValueError, ProtocolError) as e:
+                raise ProtocolError("bad OACK: %s" % e)
+            self.started = True
+            return self._ack(0, now)
+        if op != DATA:
+            raise ProtocolError("unexpected packet with opcode %d" % op)
+        block, payload = body
+        if not self.started:
+            # The server ignored our options: RFC 1350 defaults.
+            self.started = True
+            self.options = {}
+        expected = (self.last + 1) & 0xFFFF
+        if block == expected:
+            n = len(payload)
+            if n > self.blksize:
+                raise ProtocolError("block %d has %d bytes, more than blksize %d" % (block, n, self.blksize))
+            self.size += n
+            if self.max_size is not None and self.size > self.max_size:
+                self._check_size(self.size)
+            if n:
+                self.sink.write(payload)
+            self.last = block
+            self.count += 1
+            self.blocks += 1
+            self.since_ack += 1
+            self.gap_acked = False
+            if n < self.blksize:
+                self.done = True
+                if self.tsize is not None and self.tsize != self.size:
+                    raise FetchError("server announced %d bytes (tsize) but sent %d" % (self.tsize, self.size))
+                return self._ack(block, now)
+            if self.since_ack >= self.windowsize:
+                return self._ack(block, now)
+            return []
+        # Not the next block: ahead (lost packets) or behind (duplicate).
+        ahead = (block - expected) & 0xFFFF
+        if ahead < 0x8000:
+            self.out_of_order += 1
+            if not self.gap_acked:
+                self.gap_acked = True
+                return self._ack(self.last, now)
+            return []
+        self.duplicates += 1
+        if block == self.last and self.last_ack is not None and \
+                now - self.last_ack_ms >= self.REACK_AFTER_MS:
+            self.reacks += 1
+            return self._ack(self.last, now)
+        return []
+
+    def timeout_packet(self):
+        """What to resend when nothing arrived in time (None before the first answer)."""
+        if not self.started:
+            return None
+        if self.last_ack is None or self.since_ack:
+            return encode_ack(self.last)
+        return self.last_ack
+
+
+# ---- socket loop -----------------------------------------------------------
+
+def transfer(sock_factory, server_addr, filename, sink, options=None, timeout=1.0,
+             total_timeout=30.0, max_size=None, progress=None):
+    """Fetch filename into sink; returns the finished Receiver.
+
+    sock_factory() returns a fresh UDP socket; server_addr is what sendto
+    takes; options is a list of (name, value) to request (None: none).
+    Retransmits after timeout seconds, doubling up to 8x, and gives up when
+    nothing arrived for total_timeout seconds. An ERROR 8 answer makes it try
+    once more without options.
+    """
+    try:
+        return _transfer_once(sock_factory, server_addr, filename, sink, options, timeout,
+                              total_timeout, max_size, progress)
+    except OptionsRefused:
+        if hasattr(sink, "seek"):
+            sink.seek(0)
+            if hasattr(sink, "truncate"):
+                sink.truncate()
+        return _transfer_once(sock_factory, server_addr, filename, sink, None, timeout,
+                              total_timeout, max_size, progress)
+
+
+def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, total_timeout,
+                   max_size, progress):
+    import select
+    from agent.compat import now_ms
+    sock = sock_factory()
+    try:
+        rx = Receiver(sink, dict(options or []), max_size)
+        request = encode_rrq(filename, options)
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        sock.sendto(request, server_addr)
+        peer = None
+        server_ip = _ip_of(server_addr)
+        wait = timeout
+        last_progress = now_ms()
+        last_report = last_progress
+        while not rx.done:
+            events = poller.poll(int(wait * 1000))
+            now = now_ms()
+            if not events:
+                if now - last_progress >= total_timeout * 1000:
+                    raise FetchError("no answer from %s for %d s (after %d blocks)"
+                                     % (_fmt_addr(server_addr), total_timeout, rx.blocks))
+                pkt = rx.timeout_packet()
+                sock.sendto(pkt if pkt is not None else request, peer or server_addr)
+                wait = min(wait * 2, timeout * 8)
+                continue
+            data, addr = sock.recvfrom(65536)
+            if peer is None:
+                if _ip_of(addr) != server_ip:
+                    continue
+                peer = addr
+            elif addr != peer:
+                sock.sendto(encode_error(ERR_UNKNOWN_TID, "Unknown transfer ID"), addr)
+                continue
+            try:
+                replies = rx.feed(data, now)
+            except ProtocolError as e:
+                sock.sendto(encode_error(ERR_ILLEGAL if "OACK" not in str(e) else ERR_OPTIONS,
+                                         str(e)[:100]), peer)
+                raise
+            except TooLarge:
+                sock.sendto(encode_error(3, "Disk full or allocation exceeded"), peer)
+                raise
+            for r in replies:
+                sock.sendto(r, peer)
+            last_progress = now
+            wait = timeout
+            if progress is not None and now - last_report >= 500:
+                last_report = now
+                progress(rx.size, rx.tsize)
+        if progress is not None:
+            progress(rx.size, rx.tsize)
+        return rx
+    finally:
+        sock.close()
+
+
+def _ip_of(addr):
+    if isinstance(addr, tuple):
+        return addr[0]
+    # MicroPython: a raw struct sockaddr_in (family, port, address).
+    return bytes(addr[4:8])
+
+
+def _fmt_addr(addr):
+    if isinstance(addr, tuple):
+        return "%s:%d" % (addr[0], addr[1])
+    a = bytes(addr)
+    return "%d.%d.%d.%d:%d" % (a[4], a[5], a[6], a[7], (a[2] << 8) | a[3])
+
+
+# ---- fetcher ---------------------------------------------------------------
+
+class TftpFetcher:
+    """tftp://HOST[:PORT]/NAME through transfer(), for configs and large files."""
+
+    def __init__(self, blksize=None, windowsize=DEFAULT_WINDOW, timeout=1.0, total_timeout=30.0,
+                 default_port=69, use_options=True, tsize=True, mtu_of=None, space_for=None):
+        self.blksize = blksize
+        self.windowsize = windowsize
+        self.timeout = timeout
+        self.total_timeout = total_timeout
+        self.default_port = default_port
+        self.use_options = use_options
+        self.tsize = tsize
+        self.mtu_of = mtu_of
+        self.space_for = space_for
+        self.last = None
+
+    def _options(self, addr):
+        if not self.use_options:
+            return None
+        blksize = self.blksize
+        if blksize is None:
+            mtu = self.mtu_of(addr) if self.mtu_of else None
+            blksize = blksize_for_mtu(mtu or 1500)
+        opts = [("blksize", blksize)]
+        if self.tsize:
+            opts.append(("tsize", 0))
+        if self.windowsize and self.windowsize > 1:
+            opts.append(("windowsize", self.windowsize))
+        return opts
+
+    def _target(self, url):
+        from agent.search import split_url
+        scheme, host, port, path = split_url(url)
+        import socket
+        ai = socket.getaddrinfo(host, port or self.default_port, socket.AF_INET, socket.SOCK_DGRAM)
+        return ai[0][-1], path
+
+    def _run(self, url, sink, max_size, progress):
+        import socket
+        try:
+            addr, name = self._target(url)
+        except OSError as e:
+            raise FetchError("%s: cannot resolve the server (%s)" % (url, e))
+
+        def factory():
+            return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            rx = transfer(factory, addr, name, sink, self._options(addr), self.timeout,
+                          self.total_timeout, max_size, progress)
+        except NotFound as e:
+            raise NotFound("%s: %s" % (url, e))
+        except FetchError as e:
+            raise FetchError("%s: %s" % (url, e))
+        except OSError as e:
+            raise FetchError("%s: %s" % (url, e))
+        self.last = rx
+        return rx
+
+    def read(self, url, limit=1 << 20):
+        sink = MemorySink()
+        self._run(url, sink, limit, None)
+        return sink.getvalue()
+
+    def fetch(self, url, dest, progress=None):
+        max_size = self.space_for(dest) if self.space_for else None
+        with open(dest, "wb") as f:
+            rx = self._run(url, f, max_size, progress)
+        return rx.size

@@ -1,0 +1,132 @@
+"""Transfers with figures: the console progress line and `python -m agent fetch`."""
+
+from agent.compat import now_ms, stderr_write
+from agent.fetch import FetchError, NotFound
+
+MIB = 1048576.0
+PROGRESS_MIN = 4 << 20   # files above this get a progress line
+
+
+def human(n):
+    if n >= 1 << 20:
+        return "%.1f MiB" % (n / MIB)
+    if n >= 1 << 10:
+        return "%.1f KiB" % (n / 1024.0)
+    return "%d B" % n
+
+
+def rate(size, ms):
+    return (size / MIB) / (max(ms, 1) / 1000.0)
+
+
+def progress_line(size, total, ms):
+    """'12.0 MiB of 40.0 MiB (30%) 9.8 MiB/s' -- one line, rewritten in place."""
+    if total:
+        return "%s of %s (%d%%) %.1f MiB/s" % (human(size), human(total), size * 100 // max(total, 1),
+                                            rate(size, ms))
+    return "%s %.1f MiB/s" % (human(size), rate(size, ms))
+
+
+class Progress:
+    """A progress callback printing to a console (CR-rewritten unless line mode)."""
+
+    def __init__(self, write, name, line_mode=True):
+        self.write = write
+        self.name = name
+        self.start = now_ms()
+        self.line_mode = line_mode
+        self.shown = False
+        self.last_pct = -1
+
+    def __call__(self, size, total):
+        big = (total or size) >= PROGRESS_MIN
+        if not big:
+            return
+        ms = now_ms() - self.start
+        if self.line_mode:
+            # Line-mode consoles (SCLP) cannot rewrite a line: print every 25%.
+            pct = size * 100 // total if total else -1
+            step = pct // 25 if pct >= 0 else (size >> 24)
+            if step == self.last_pct:
+                return
+            self.last_pct = step
+        self.shown = True
+        self.write("  %s: %s%s" % (self.name, progress_line(size, total, ms),
+                                  "\n" if self.line_mode else "\r"))
+
+
+def fetch_command(url, opts):
+    """`python -m agent fetch URL -o FILE`: one transfer, then its figures."""
+    import json
+    out = opts.get("o") or opts.get("output")
+    if not out:
+        stderr_write("agent: fetch needs -o FILE\n")
+        return 2
+    try:
+        fetcher = make_fetcher(url, opts)
+    except ValueError as e:
+        stderr_write("agent: %s\n" % e)
+        return 2
+    start = now_ms()
+    try:
+        size = fetcher.fetch(url, out, None if opts.get("quiet") or opts.get("json")
+                             else Progress(stderr_write, url, False))
+    except NotFound as e:
+        stderr_write("fetch: %s\n" % e)
+        return 2
+    except (FetchError, OSError) as e:
+        stderr_write("fetch: %s\n" % e)
+        return 2
+    ms = max(now_ms() - start, 1)
+    result = {"url": url, "size": size, "seconds": ms / 1000.0, "mib_per_s": round(rate(size, ms), 2)}
+    rx = getattr(fetcher, "last", None)
+    if rx is not None:
+        result["options"] = rx.options
+        result["blksize"] = rx.blksize
+        result["windowsize"] = rx.windowsize
+        result["tsize"] = rx.tsize
+        result["duplicates"] = rx.duplicates
+        result["out_of_order"] = rx.out_of_order
+    if opts.get("json"):
+        print(json.dumps(result))
+    else:
+        if rx is not None:
+            print("options:  %s" % (", ".join("%s=%s" % kv for kv in sorted(rx.options.items()))
+                                   or "none (RFC 1350 defaults)"))
+            print("blksize:  %d  windowsize: %d" % (rx.blksize, rx.windowsize))
+        print("size:     %d bytes (%s)" % (size, human(size)))
+        print("time:     %.3f s" % (ms / 1000.0))
+        print("rate:     %.2f MiB/s" % rate(size, ms))
+    return 0
+
+
+def make_fetcher(url, opts):
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    timeout = float(opts.get("timeout", 0) or 0)
+    if scheme == "tftp":
+        from agent.tftp import TftpFetcher, DEFAULT_WINDOW
+        f = TftpFetcher(blksize=int(opts["blksize"]) if "blksize" in opts else None,
+                        windowsize=int(opts.get("windowsize", DEFAULT_WINDOW)),
+                        use_options=not opts.get("no-options"),
+                        mtu_of=route_mtu)
+        if timeout:
+            f.total_timeout = timeout
+        return f
+    if scheme == "http":
+        from agent.http import HttpFetcher
+        return HttpFetcher(timeout=timeout or 10.0)
+    raise ValueError("%s: give a tftp://HOST[:PORT]/PATH or http://HOST[:PORT]/PATH URL" % url)
+
+
+def route_mtu(addr):
+    """The path MTU towards addr (Linux IP_MTU on a connected UDP socket), or None."""
+    import socket
+    IP_MTU = 14
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(addr)
+        return s.getsockopt(socket.IPPROTO_IP, IP_MTU)
+    except (OSError, AttributeError):
+        return None
+    finally:
+        s.close()
