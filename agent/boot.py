@@ -1,0 +1,396 @@
+"""The boot flow, run as PID 1 (/init) by the frozen agent.
+
+mount -> lo and network modules -> options from the kernel command line ->
+DHCP on each Ethernet interface with a link -> config search -> menu ->
+transfers -> kexec. When something fails the console gets one line saying
+what and why, then: ONERROR when the config has one, else the boot: prompt
+again when a menu was shown, else a reboot after the option-211 time (300 s
+when absent) that Enter interrupts. PID 1 never returns.
+
+Agent options on the kernel command line (``packager build --cmdline`` can
+build them in):
+
+  pxe.debug          more messages (commands run, notes on the config)
+  pxe.if=IF[,IF]     interfaces to try, in order (default: every Ethernet one)
+  pxe.label=TEXT     boot this label (with options) instead of the default
+  pxe.config=NAME    use this config file (name or URL) instead of searching
+  pxe.server=HOST    boot server for tftp:// names (default: from the lease)
+  pxe.shell          a rescue shell before anything else
+  pxe.window=N       TFTP windowsize to ask for (default 16; 1 turns it off)
+  pxe.blksize=N      TFTP blksize to ask for (default: from the MTU)
+  pxe.noexec         do everything but kexec (for testing a setup)
+"""
+
+import sys
+
+from agent import dhcp, machine, menu, pxeconfig, search
+from agent import plan as planmod
+from agent.compat import now_ms, exists
+from agent.fetch import FetchError, NotFound, SchemeFetcher
+from agent.transfer import Progress, human, rate
+
+WORKDIR = "/tmp/netboot"
+DEFAULT_REBOOT_S = 300
+SPACE_RESERVE = 16 << 20   # memory kept free for the kernel's own use while fetching
+
+
+def parse_cmdline(text):
+    """The pxe.* options of a kernel command line, as a dict (flags map to True)."""
+    opts = {}
+    for word in text.split():
+        if not word.startswith("pxe."):
+            continue
+        word = word[4:]
+        if "=" in word:
+            k, v = word.split("=", 1)
+            opts[k] = v
+        else:
+            opts[word] = True
+    return opts
+
+
+def uptime():
+    try:
+        return float(machine.read_text("/proc/uptime").split()[0])
+    except (ValueError, IndexError):
+        return 0.0
+
+
+class Console:
+    def __init__(self, debug=False):
+        self.debug_on = debug
+
+    def say(self, msg):
+        sys.stdout.write("netboot: [%7.2f] %s\n" % (uptime(), msg))
+        self.flush()
+
+    def raw(self, text):
+        sys.stdout.write(text)
+        self.flush()
+
+    def flush(self):
+        try:
+            sys.stdout.flush()
+        except AttributeError:
+            pass
+
+    def error(self, msg):
+        self.say("ERROR: " + msg)
+
+    def debug(self, msg):
+        if self.debug_on:
+            self.say(msg)
+
+    def wait_line(self, seconds):
+        """A line typed within seconds (None: nothing typed; seconds<=0: wait forever)."""
+        import select
+        p = select.poll()
+        p.register(0, select.POLLIN)
+        ms = int(seconds * 1000) if seconds and seconds > 0 else -1
+        if not p.poll(ms):
+            return None
+        line = sys.stdin.readline()
+        if not line:
+            # End of input (no console attached): wait out the time, do not spin.
+            import time
+            time.sleep(seconds if seconds and seconds > 0 else 3600)
+            return None
+        return line.rstrip("\r\n")
+
+
+class BootFailure(Exception):
+    pass
+
+
+def machine_uuid():
+    """The guest's UUID from /proc/sysinfo (KVM on s390 shows it as 'VM00 UUID')."""
+    for line in machine.read_text("/proc/sysinfo").splitlines():
+        if "UUID" in line and ":" in line:
+            value = line.split(":", 1)[1].strip()
+            try:
+                return search.normalise_uuid(value)
+            except ValueError:
+                continue
+    return None
+
+
+def get_lease(con, opts):
+    """The first lease from udhcpc on the interfaces, in order; raises BootFailure."""
+    names = opts["if"].split(",") if isinstance(opts.get("if"), str) else machine.interfaces()
+    if not names:
+        raise BootFailure("no Ethernet interface found (is the virtio-net module in the image?)")
+    tried = []
+    for iface in names:
+        machine.run(["ip", "link", "set", iface, "up"])
+        start = now_ms()
+        while not machine.carrier(iface) and now_ms() - start < 5000:
+            import time
+            time.sleep(0.1)
+        if not machine.carrier(iface):
+            tried.append("%s: no link" % iface)
+            continue
+        con.say("DHCP on %s (%s)" % (iface, machine.mac_of(iface)))
+        machine.run(dhcp.udhcpc_argv(iface), None if con.debug_on else "/dev/null")
+        lease = dhcp.read_lease(iface)
+        if lease and lease.get("ip"):
+            return lease
+        tried.append("%s: no answer" % iface)
+    raise BootFailure("no DHCP lease on any interface (%s)" % "; ".join(tried))
+
+
+def make_env(lease, opts):
+    server = opts.get("server") if isinstance(opts.get("server"), str) else dhcp.boot_server(lease)
+    return {
+        "mac": lease.get("mac"),
+        "ip": lease.get("ip"),
+        "netmask": lease.get("netmask"),
+        "gateway": lease.get("router"),
+        "server_ip": server,
+        "server": server,
+        "uuid": machine_uuid(),
+        "bootfile": dhcp.bootfile(lease),
+        "opt209": lease.get("opt209"),
+        "opt210": lease.get("opt210"),
+    }
+
+
+def make_fetcher(lease, opts):
+    from agent.tftp import TftpFetcher, DEFAULT_WINDOW
+    from agent.http import HttpFetcher
+    iface = lease.get("interface")
+
+    def space_for(dest):
+        free = machine.free_bytes(WORKDIR)
+        return None if free is None else max(0, free - SPACE_RESERVE)
+
+    def mtu(addr):
+        return machine.mtu_of(iface)
+    window = int(opts.get("window", DEFAULT_WINDOW)) if isinstance(opts.get("window", 1), str) \
+        else DEFAULT_WINDOW
+    blksize = int(opts["blksize"]) if isinstance(opts.get("blksize"), str) else None
+    tftp = TftpFetcher(blksize=blksize, windowsize=window, mtu_of=mtu, space_for=space_for)
+    http = HttpFetcher(space_for=space_for)
+    return SchemeFetcher({"tftp": tftp, "http": http})
+
+
+def fetch_file(con, fetcher, url, dest, server):
+    name = search.display(url, server)
+    start = now_ms()
+    try:
+        size = fetcher.fetch(url, dest, Progress(con.raw, name, True))
+    except NotFound:
+        raise BootFailure("%s not found on %s" % (name, _where(url, server)))
+    except FetchError as e:
+        raise BootFailure("fetching %s failed: %s" % (name, e))
+    except OSError as e:
+        raise BootFailure("fetching %s failed: %s" % (name, e))
+    ms = now_ms() - start
+    con.say("fetched %s: %s in %.1f s, %.1f MiB/s" % (name, human(size), ms / 1000.0, rate(size, ms)))
+    return size
+
+
+def _where(url, server):
+    if url.startswith("tftp://"):
+        return "TFTP server %s (tftp path %s)" % (server, search.split_url(url)[3])
+    return url.split("/")[2]
+
+
+def concat(paths, dest):
+    """Append paths after the first into it (PXELINUX hands several initrds as one)."""
+    import os as _os
+    with open(paths[0], "ab") as out:
+        for p in paths[1:]:
+            with open(p, "rb") as f:
+                while True:
+                    chunk = f.read(1 << 20)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+            _os.remove(p)
+    if paths[0] != dest:
+        _os.rename(paths[0], dest)
+
+
+def boot_plan(con, fetcher, p, noexec=False):
+    """Fetch and kexec what the plan names; raises BootFailure."""
+    machine.makedirs(WORKDIR)
+    kernel = WORKDIR + "/kernel"
+    fetch_file(con, fetcher, p.kernel, kernel, p.server)
+    initrd = None
+    if p.initrd:
+        parts = []
+        for i, url in enumerate(p.initrd):
+            path = "%s/initrd.%d" % (WORKDIR, i)
+            fetch_file(con, fetcher, url, path, p.server)
+            parts.append(path)
+        initrd = WORKDIR + "/initrd"
+        concat(parts, initrd)
+    con.say("kexec %s%s" % (search.display(p.kernel, p.server),
+                            " with %d initrd(s)" % len(p.initrd) if p.initrd else ""))
+    con.say("command line: %s" % p.cmdline)
+    ok, how = machine.kexec_load(kernel, initrd, p.cmdline)
+    if not ok:
+        raise BootFailure("kexec refused the kernel: %s" % how)
+    con.debug("loaded with %s" % how)
+    if noexec:
+        con.say("pxe.noexec: not starting the kernel")
+        raise BootFailure("pxe.noexec given: stopped before kexec -e")
+    con.say("starting the kernel")
+    msg = machine.kexec_exec()
+    raise BootFailure("kexec -e returned: %s" % msg)
+
+
+def interactive(cfg):
+    return bool(cfg.prompt or cfg.timeout or cfg.totaltimeout)
+
+
+def choose(con, p, env, fetcher):
+    """Show the menu when the config asks for one; returns the command to boot (None: default)."""
+    cfg = p.cfg
+    for text in cfg.display:
+        try:
+            con.raw(pxeconfig.decode(fetcher.read(search.resolve(text, p.prefix, p.server))))
+        except FetchError:
+            con.debug("DISPLAY %s: not found" % text)
+    default_cmd, source = pxeconfig.default_command(cfg)
+    default_label = default_cmd.split()[0] if default_cmd else None
+    if not interactive(cfg):
+        for line in cfg.say:
+            con.raw(line + "\n")
+        return None
+    for line in menu.menu_lines(cfg, default_label):
+        con.raw(line + "\n")
+    total_deadline = now_ms() + cfg.totaltimeout * 100 if cfg.totaltimeout else None
+    if cfg.timeout and default_cmd:
+        con.raw(menu.countdown_text((cfg.timeout + 9) // 10, default_label) + "\n")
+        con.raw("boot: ")
+        line = con.wait_line(cfg.timeout / 10.0)
+        if line is None:
+            con.raw("\n")
+            return None
+    else:
+        con.raw("boot: ")
+        line = con.wait_line(_left(total_deadline))
+        if line is None:
+            con.raw("\n")
+            return None
+    while True:
+        cmd = menu.choice_command(cfg, line)
+        if cmd is None:
+            return None
+        if not cfg.allowoptions and len(cmd.split()) > 1:
+            con.say("ALLOWOPTIONS 0: extra options ignored")
+            cmd = cmd.split()[0]
+        return cmd
+
+
+def _left(deadline):
+    if deadline is None:
+        return 0
+    return max(0.001, (deadline - now_ms()) / 1000.0)
+
+
+def run_once(con, opts, state):
+    """One attempt from DHCP to kexec; raises BootFailure with the reason."""
+    if state.get("lease") is None:
+        state["lease"] = get_lease(con, opts)
+        lease = state["lease"]
+        con.say("lease %s/%s on %s from %s, boot server %s, boot file %s" % (
+            lease.get("ip"), lease.get("prefix"), lease.get("interface"), lease.get("server_id"),
+            dhcp.boot_server(lease), dhcp.bootfile(lease)))
+    lease = state["lease"]
+    try:
+        env = make_env(lease, opts)
+    except dhcp.LeaseError as e:
+        raise BootFailure(str(e))
+    fetcher = make_fetcher(lease, opts)
+    state["fetcher"] = fetcher
+    label = state.pop("command", None) or (opts.get("label") if isinstance(opts.get("label"), str) else None)
+    config = opts.get("config") if isinstance(opts.get("config"), str) else None
+    try:
+        p = planmod.make_plan(fetcher, env, label, config)
+    except planmod.PlanError as e:
+        raise BootFailure(str(e))
+    except FetchError as e:
+        raise BootFailure("config search failed: %s" % e)
+    state["plan"] = p
+    con.say("config %s" % search.display(p.config, p.server))
+    for note in p.notes:
+        con.debug("note: %s" % note)
+    if label is None and not state.get("menu_done"):
+        state["menu_done"] = True
+        cmd = choose(con, p, env, fetcher)
+        if cmd is not None:
+            try:
+                planmod.select(p, cmd, "the boot: prompt", env)
+            except pxeconfig.ConfigError as e:
+                raise BootFailure(str(e))
+    con.say("booting %s" % (p.entry.label or p.entry.kernel))
+    boot_plan(con, fetcher, p, bool(opts.get("noexec")))
+
+
+def after_failure(con, opts, state, msg):
+    """What follows a failure: ONERROR, the prompt again, or a reboot countdown."""
+    con.error(msg)
+    p = state.get("plan")
+    cfg = p.cfg if p is not None else None
+    if cfg is not None and cfg.onerror and not state.get("onerror_used"):
+        state["onerror_used"] = True
+        con.say("ONERROR: %s" % cfg.onerror)
+        state["command"] = cfg.onerror
+        return
+    if cfg is not None and interactive(cfg):
+        state["menu_done"] = False
+        return
+    lease = state.get("lease") or {}
+    seconds = lease.get("opt211") or DEFAULT_REBOOT_S
+    con.say("rebooting in %d s; press Enter for a shell" % seconds)
+    line = con.wait_line(seconds)
+    if line is not None:
+        con.say("starting a shell; exit it to try the boot again")
+        machine.shell()
+        state.clear()
+        return
+    con.say("rebooting")
+    machine.reboot()
+
+
+def setup(con):
+    failed = machine.mount_all()
+    if failed:
+        con.error("could not mount %s" % ", ".join(failed))
+    machine.run(["ip", "link", "set", "lo", "up"])
+    missing = machine.load_modules()
+    if missing:
+        con.error("could not load module(s) %s" % ", ".join(missing))
+    machine.makedirs("/run/netboot")
+
+
+def main():
+    """PID 1: never returns."""
+    con = Console()
+    try:
+        setup(con)
+        opts = parse_cmdline(machine.read_text("/proc/cmdline"))
+    except Exception as e:  # noqa: BLE001 -- PID 1 must survive anything
+        con.error("setup failed: %s" % e)
+        opts = {}
+    con.debug_on = bool(opts.get("debug"))
+    con.say("s390-netboot agent started")
+    if opts.get("shell"):
+        con.say("pxe.shell: starting a shell; exit it to continue the netboot")
+        machine.shell()
+    state = {}
+    while True:
+        try:
+            run_once(con, opts, state)
+        except BootFailure as e:
+            msg = str(e)
+        except Exception as e:  # noqa: BLE001
+            msg = "internal error: %s: %s" % (type(e).__name__, e)
+        try:
+            after_failure(con, opts, state, msg)
+        except Exception as e:  # noqa: BLE001
+            con.error("internal error after a failure: %s" % e)
+            import time
+            time.sleep(5)

@@ -1,0 +1,188 @@
+"""Everything that changes the machine, behind one narrow module.
+
+Commands run through busybox (MicroPython's os has system() but no
+fork/exec); with DRY_RUN set they are only recorded in LOG, as u-root's
+``pxeboot -no-exec`` does. Reading the machine's state (sysfs, /proc) is
+harmless and always done.
+"""
+
+from agent.compat import os, path_join, exists, makedirs as _makedirs
+
+DRY_RUN = False
+LOG = []
+
+
+SAFE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_"
+
+
+def quote(arg):
+    """Shell quoting (MicroPython's str has no isalnum)."""
+    if arg and all(c in SAFE for c in arg):
+        return arg
+    return "'" + arg.replace("'", "'\"'\"'") + "'"
+
+
+def shell_line(argv):
+    return " ".join(quote(a) for a in argv)
+
+
+def exit_status(raw):
+    """os.system's value as an exit code (MicroPython returns the raw wait status)."""
+    if raw is None:
+        return 0
+    if raw > 255 or raw & 0x7F:
+        if raw & 0x7F:
+            return 128 + (raw & 0x7F)
+        return (raw >> 8) & 0xFF
+    return raw
+
+
+def run(argv, output=None):
+    """Run a command; returns its exit code. output: file to capture stdout+stderr in."""
+    line = shell_line(argv)
+    if output:
+        line += " >%s 2>&1" % quote(output)
+    LOG.append(line)
+    if DRY_RUN:
+        return 0
+    return exit_status(os.system(line))
+
+
+def run_capture(argv):
+    """(exit code, output text) of a command."""
+    out = "/tmp/.netboot-cmd.out"
+    rc = run(argv, out)
+    try:
+        with open(out) as f:
+            text = f.read()
+        os.remove(out)
+    except OSError:
+        text = ""
+    return rc, text
+
+
+def write_file(path, text):
+    LOG.append("write %s" % path)
+    if DRY_RUN:
+        return
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def makedirs(path):
+    if DRY_RUN:
+        return
+    _makedirs(path)
+
+
+def read_text(path, default=""):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return default
+
+
+def mac_of(iface):
+    return read_text("/sys/class/net/%s/address" % iface).strip() or None
+
+
+def mtu_of(iface):
+    try:
+        return int(read_text("/sys/class/net/%s/mtu" % iface).strip())
+    except ValueError:
+        return None
+
+
+def interfaces():
+    """Ethernet interfaces (ARPHRD_ETHER), sorted by name."""
+    out = []
+    try:
+        names = os.listdir("/sys/class/net")
+    except OSError:
+        return out
+    for name in sorted(names):
+        if read_text("/sys/class/net/%s/type" % name).strip() == "1" and name != "lo":
+            out.append(name)
+    return out
+
+
+def carrier(iface):
+    return read_text("/sys/class/net/%s/carrier" % iface).strip() == "1"
+
+
+def mount_all():
+    """proc, sysfs, devtmpfs, /run and /tmp; returns a list of failures."""
+    failed = []
+    for fstype, src, target, opts in (
+            ("proc", "proc", "/proc", "nosuid,nodev,noexec"),
+            ("sysfs", "sysfs", "/sys", "nosuid,nodev,noexec"),
+            ("devtmpfs", "devtmpfs", "/dev", "mode=0755,nosuid"),
+            ("tmpfs", "tmpfs", "/run", "mode=0755,nosuid,nodev"),
+            ("tmpfs", "tmpfs", "/tmp", "mode=1777,nosuid,nodev")):
+        if not DRY_RUN and not exists(target):
+            _makedirs(target)
+        if run(["mount", "-t", fstype, "-o", opts, src, target]) != 0:
+            failed.append(target)
+    return failed
+
+
+def load_modules(listfile="/etc/netboot/modules"):
+    """insmod each module the image lists, in order; returns the ones that failed."""
+    failed = []
+    release = read_text("/proc/sys/kernel/osrelease").strip()
+    for line in read_text(listfile).splitlines():
+        rel = line.strip()
+        if not rel:
+            continue
+        path = path_join("/lib/modules", release, rel)
+        if not exists(path):
+            # The image may have been built for another release: search by name.
+            path = path_join("/lib/modules", rel) if exists(path_join("/lib/modules", rel)) else path
+        if run(["insmod", path], "/dev/null") != 0:
+            failed.append(rel.split("/")[-1])
+    return failed
+
+
+def free_bytes(path):
+    """Space left on the filesystem holding path (tmpfs: memory), or None."""
+    try:
+        st = os.statvfs(path)
+    except (OSError, AttributeError):
+        return None
+    return st[0] * st[4]
+
+
+def kexec_load(kernel, initrd, cmdline):
+    """Load the kernel: kexec_file_load (-s) first, the classic kexec_load after.
+
+    Returns (ok, message). Debian 12's s390x kernel has only the classic call.
+    """
+    base = ["kexec"]
+    args = [kernel]
+    if initrd:
+        args.append("--initrd=%s" % initrd)
+    args.append("--command-line=%s" % cmdline)
+    rc, out = run_capture(base + ["-s", "-l"] + args)
+    if rc == 0:
+        return True, "kexec_file_load"
+    first = out.strip().splitlines()[-1] if out.strip() else "exit %d" % rc
+    rc, out = run_capture(base + ["-l"] + args)
+    if rc == 0:
+        return True, "kexec_load"
+    second = out.strip().splitlines()[-1] if out.strip() else "exit %d" % rc
+    return False, "kexec -s: %s; kexec -l: %s" % (first, second)
+
+
+def kexec_exec():
+    rc, out = run_capture(["kexec", "-e"])
+    return out.strip() or "exit %d" % rc
+
+
+def reboot():
+    run(["reboot", "-f"])
+
+
+def shell():
+    """A busybox shell on the console, for rescue; returns when it exits."""
+    run(["setsid", "cttyhack", "sh"])

@@ -1,0 +1,335 @@
+"""`packager build --agent agent/`: everything from parts to pxelinux.0.
+
+Parts and where they come from:
+- sysroot: --sysroot DIR; on an s390x host `/` with the running kernel;
+  elsewhere one assembled from Debian's s390x packages (packager.debian);
+- kernel and modules: --kernel FILE / --modules DIR override the sysroot's;
+- interpreter: --interpreter FILE, or MicroPython built with the agent frozen
+  in (packager.micropython);
+- rootfs-skel/ (beside the agent directory, or --skel), busybox with its
+  applet links, kexec with its ELF closure, the network modules with theirs.
+
+The output and its manifest are written through temporary files, so a
+failed build leaves nothing at the output path.
+"""
+
+import glob
+import hashlib
+import json
+import os
+import platform
+import stat
+import sys
+import time
+
+from packager import debian, elfdeps, initramfs, kmod, micropython, s390image
+from packager.errors import Die, note
+
+SYSROOT_PACKAGES = ["linux-image", "busybox-static", "kexec-tools", "libc6"]
+NET_MODULES = ["virtio_net", "virtio_blk", "af_packet"]
+BUSYBOX_CANDIDATES = ["bin/busybox", "usr/bin/busybox"]
+KEXEC_CANDIDATES = ["sbin/kexec", "usr/sbin/kexec"]
+# Applets linked when the busybox binary's own list cannot be read.
+ESSENTIAL_APPLETS = ["sh", "mount", "umount", "ip", "udhcpc", "insmod", "modprobe", "reboot",
+                     "poweroff", "sleep", "cat", "mkdir", "ls", "dmesg", "ps", "kill", "setsid",
+                     "cttyhack", "echo", "cp", "mv", "rm", "ln", "grep", "sed", "vi", "wget", "tftp"]
+DEFAULT_CACHE = None
+
+
+class Step:
+    """Prints a numbered step and how long it took."""
+
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, msg):
+        self.n += 1
+        note("[%d] %s" % (self.n, msg))
+
+
+def busybox_applets(data):
+    """Applet names from a busybox binary's own name table, without running it.
+
+    busybox keeps its applet names as one NUL-separated, sorted string that
+    starts with "[" and "[[". Returns [] when the table is not found.
+    """
+    start = data.find(b"[\0[[\0")
+    if start < 0:
+        return []
+    names = []
+    pos = start
+    while True:
+        end = data.find(b"\0", pos)
+        if end < 0 or end - pos > 32:
+            break
+        name = data[pos:end]
+        if not name:
+            break
+        try:
+            text = name.decode("ascii")
+        except UnicodeDecodeError:
+            break
+        if not all(c.isalnum() or c in "[-_." for c in text):
+            break
+        names.append(text)
+        pos = end + 1
+    if len(names) < 10 or names != sorted(names):
+        return []
+    return names
+
+
+def find_first(root, candidates, what, hint):
+    for rel in candidates:
+        if os.path.lexists(os.path.join(root, rel)):
+            return rel
+    raise Die("no %s in the sysroot %s (looked for %s): %s"
+              % (what, root, ", ".join("/" + c for c in candidates), hint))
+
+
+def read_bytes(path, what):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise Die("%s %s does not exist" % (what, path))
+    except OSError as e:
+        raise Die("cannot read %s %s: %s" % (what, path, e.strerror))
+
+
+def skeleton_entries(skel):
+    """rootfs-skel/ as archive records (git keeps only the x bit: modes are normalised)."""
+    if not os.path.isdir(skel):
+        raise Die("image skeleton %s does not exist (pass --skel DIR)" % skel)
+    out = []
+    for root, dirs, files in os.walk(skel):
+        dirs.sort()
+        rel_root = os.path.relpath(root, skel)
+        if rel_root != ".":
+            perm = 0o1777 if rel_root == "tmp" else 0o755
+            out.append(initramfs.directory(rel_root, perm))
+        for name in sorted(files):
+            if name == ".keep":
+                continue
+            full = os.path.join(root, name)
+            rel = os.path.normpath(os.path.join(rel_root, name))
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                out.append(initramfs.symlink(rel, os.readlink(full)))
+            else:
+                with open(full, "rb") as f:
+                    out.append(initramfs.file(rel, f.read(), 0o755 if st.st_mode & 0o111 else 0o644))
+    return out
+
+
+def sysroot_entries(root, closure):
+    """Archive records for an ELF closure: files as files, links as links."""
+    out = []
+    for rel in closure.files:
+        st = os.stat(os.path.join(root, rel))
+        with open(os.path.join(root, rel), "rb") as f:
+            out.append(initramfs.file(rel, f.read(), 0o755 if st.st_mode & 0o111 else 0o644))
+    for link, target in sorted(closure.links.items()):
+        out.append(initramfs.symlink(link, target))
+    return out
+
+
+def host_is_s390x():
+    return platform.machine() == "s390x"
+
+
+def running_kernel():
+    release = platform.release()
+    for pattern in ("/boot/image-%s" % release, "/boot/vmlinuz-%s" % release):
+        if os.path.exists(pattern):
+            return pattern, release
+    raise Die("no /boot/image-%s or /boot/vmlinuz-%s for the running kernel: pass --kernel FILE"
+              % (release, release))
+
+
+def resolve_parts(args, cache, step):
+    """(sysroot, kernel path, modules dir or None, parts list)."""
+    parts = []
+    if args.sysroot:
+        sysroot = os.path.abspath(args.sysroot)
+        if not os.path.isdir(sysroot):
+            raise Die("--sysroot %s is not a directory" % args.sysroot)
+        parts.append(("sysroot", sysroot))
+    elif host_is_s390x():
+        sysroot = "/"
+        parts.append(("sysroot", "/ (this s390x host)"))
+    else:
+        suite = args.suite or debian.host_suite()
+        step("fetching Debian %s s390x parts (%s)" % (suite, ", ".join(SYSROOT_PACKAGES)))
+        apt = debian.Apt(suite, mirror=args.mirror, cache=cache, log=lambda m: note("    " + m))
+        sysroot = os.path.join(cache, "sysroot", "%s-s390x" % suite)
+        try:
+            for name, version in debian.fetch_sysroot(apt, sysroot, SYSROOT_PACKAGES):
+                parts.append((name, version))
+        except Die as e:
+            raise Die("%s (a first build needs the network; later ones use the cache in %s)"
+                      % (e, cache))
+    if args.kernel:
+        kernel = args.kernel
+    elif sysroot == "/" and host_is_s390x():
+        kernel, _ = running_kernel()
+    else:
+        found = sorted(glob.glob(os.path.join(sysroot, "boot", "vmlinuz-*")) +
+                       glob.glob(os.path.join(sysroot, "boot", "image-*")))
+        if not found:
+            raise Die("no kernel in %s/boot (vmlinuz-* or image-*): pass --kernel FILE" % sysroot)
+        kernel = found[-1]
+    return sysroot, kernel, parts
+
+
+def modules_dir(args, sysroot, release):
+    if args.modules:
+        if not os.path.isdir(args.modules):
+            raise Die("--modules %s is not a directory" % args.modules)
+        return args.modules
+    return os.path.join(sysroot, "lib", "modules", release)
+
+
+def kernel_config(sysroot, release):
+    path = os.path.join(sysroot, "boot", "config-" + release)
+    if os.path.exists(path):
+        with open(path) as f:
+            return f.read()
+    return ""
+
+
+def run(args):
+    t0 = time.time()
+    step = Step()
+    agent_dir = os.path.abspath(args.agent)
+    if not os.path.isdir(agent_dir):
+        raise Die("--agent %s is not a directory" % args.agent)
+    if not os.path.exists(os.path.join(agent_dir, "manifest.py")):
+        raise Die("--agent %s has no manifest.py: point it at the agent/ directory of s390-netboot"
+                  % args.agent)
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        raise Die("cannot write %s: directory %s does not exist" % (args.output, out_dir))
+    cache = os.path.abspath(args.cache) if args.cache else debian.cache_root()
+    skel = args.skel or os.path.join(os.path.dirname(agent_dir), "rootfs-skel")
+
+    sysroot, kernel_path, parts = resolve_parts(args, cache, step)
+    kernel = read_bytes(kernel_path, "kernel")
+    try:
+        s390image.check_kernel(kernel)
+    except s390image.ImageError as e:
+        raise Die("%s: %s" % (kernel_path, e))
+    version = s390image.parse_image(kernel)["kernel_version"] or ""
+    release = version.split()[0] if version else os.path.basename(kernel_path).split("-", 1)[-1]
+    parts.append(("kernel", "%s (%s)" % (release, os.path.basename(kernel_path))))
+
+    step("interpreter")
+    if args.interpreter:
+        interp = os.path.abspath(args.interpreter)
+        if not os.path.exists(interp):
+            raise Die("--interpreter %s does not exist" % args.interpreter)
+        parts.append(("micropython", "prebuilt %s" % args.interpreter))
+    else:
+        interp, mp_version = micropython.build(agent_dir, cache, "s390x", args.toolchain, args.mirror,
+                                               log=lambda m: note("    " + m))
+        parts.append(("micropython", "%s, static s390x, %s, agent frozen in" % (mp_version, args.toolchain)))
+
+    step("closing over busybox, kexec and the interpreter")
+    busybox = find_first(sysroot, BUSYBOX_CANDIDATES, "busybox",
+                         "install busybox-static in it, or omit --sysroot to use Debian's")
+    kexec = find_first(sysroot, KEXEC_CANDIDATES, "kexec",
+                       "install kexec-tools in it, or omit --sysroot to use Debian's")
+    closure = elfdeps.closure(sysroot, [busybox, kexec])
+    entries = skeleton_entries(skel)
+    entries += sysroot_entries(sysroot, closure)
+    bb_real = elfdeps.chase(sysroot, busybox)
+    applets = busybox_applets(read_bytes(os.path.join(sysroot, bb_real), "busybox")) or ESSENTIAL_APPLETS
+    for name in applets:
+        if name in ("busybox", "init", "linuxrc"):
+            continue
+        entries.append(initramfs.symlink("bin/" + name, "busybox"))
+    if os.path.normpath(busybox) != "bin/busybox":
+        entries.append(initramfs.symlink("bin/busybox", "/" + busybox))
+    if os.path.normpath(kexec) != "sbin/kexec":
+        entries.append(initramfs.symlink("sbin/kexec", "/" + kexec))
+
+    # The interpreter: one static file, or a dynamic one with its libraries.
+    interp_data = read_bytes(interp, "interpreter")
+    entries.append(initramfs.file("bin/micropython", interp_data, 0o755))
+    if args.interpreter:
+        import shutil
+        import tempfile
+        tmp = tempfile.mkdtemp()
+        try:
+            os.makedirs(os.path.join(tmp, "bin"))
+            shutil.copy(interp, os.path.join(tmp, "bin", "micropython"))
+            for name in ("lib", "lib64", "usr"):
+                if os.path.exists(os.path.join(sysroot, name)):
+                    os.symlink(os.path.join(sysroot, name), os.path.join(tmp, name))
+            ic = elfdeps.closure(tmp, ["bin/micropython"])
+            entries += [e for e in sysroot_entries(tmp, ic) if e.path != "bin/micropython"]
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    step("kernel modules for %s" % release)
+    moddir = modules_dir(args, sysroot, release)
+    mods = kmod.closure(moddir, release, NET_MODULES, kernel_config(sysroot, release))
+    if "virtio_net" in mods.missing:
+        raise Die("virtio_net is neither a module in %s nor built into the kernel: pass --modules DIR"
+                  % moddir)
+    for rel in mods.order:
+        entries.append(initramfs.file("lib/modules/%s/%s" % (release, rel), mods.data[rel]))
+    entries.append(initramfs.file("lib/modules/%s/modules.dep" % release, mods.modules_dep()))
+    entries.append(initramfs.file("etc/netboot/modules", "".join(m + "\n" for m in mods.order)))
+    entries.append(initramfs.chardev("dev/console", 5, 1, 0o600))
+    entries.append(initramfs.chardev("dev/null", 1, 3, 0o666))
+
+    manifest = {
+        "output": os.path.basename(args.output),
+        "kernel_version": version,
+        "compression": args.compress,
+        "cmdline": args.cmdline,
+        "parts": [{"name": n, "version": v} for n, v in parts],
+        "modules": mods.order,
+        "builtin_modules": mods.builtin,
+        "busybox_applets": len(applets),
+        "agent_sha256": micropython.tree_digest([agent_dir]),
+        "source_date_epoch": initramfs.source_date_epoch(),
+    }
+    entries.append(initramfs.file("etc/netboot/manifest.json",
+                                  json.dumps({k: v for k, v in manifest.items() if k != "output"},
+                                             indent=1, sort_keys=True) + "\n"))
+
+    step("initramfs (%s)" % args.compress)
+    try:
+        initrd = initramfs.write(entries, args.compress)
+    except ValueError as e:
+        raise Die("initramfs: %s" % e)
+    try:
+        image = s390image.make_image(kernel, initrd, args.cmdline)
+    except s390image.ImageError as e:
+        raise Die("--cmdline: %s" % e)
+    except UnicodeEncodeError:
+        raise Die("--cmdline: the kernel command line must be plain ASCII")
+
+    from packager.cli import write_atomic
+    manifest["image_size"] = len(image)
+    manifest["initramfs_size"] = len(initrd)
+    manifest["image_sha256"] = hashlib.sha256(image).hexdigest()
+    manifest_path = args.output + ".manifest.json"
+    write_atomic(manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    write_atomic(args.output, image)
+
+    print("wrote %s: %d bytes (%.1f MiB) in %.0f s" % (args.output, len(image), len(image) / 1048576.0,
+                                                       time.time() - t0))
+    print("  kernel:    %s" % version)
+    print("  initramfs: %d bytes, %s, %d entries" % (len(initrd), args.compress,
+                                                     len(initramfs.normalise(entries))))
+    print("  cmdline:   %s" % (args.cmdline if args.cmdline is not None else "(the kernel's own)"))
+    for name, ver in parts:
+        print("  part:      %-28s %s" % (name, ver))
+    print("  modules:   %s (built in: %s)" % (", ".join(os.path.basename(m) for m in mods.order),
+                                             ", ".join(mods.builtin) or "none"))
+    print("  manifest:  %s" % manifest_path)
+    print("serve it: copy %s to your TFTP root beside pxelinux.cfg/ (see docs/)" % args.output)
+    sys.stdout.flush()
+    return 0
