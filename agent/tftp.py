@@ -168,6 +168,7 @@ class Receiver:
         self.duplicates = 0
         self.out_of_order = 0
         self.reacks = 0
+        self.retransmits = 0
 
     def _check_size(self, size):
         if self.max_size is not None and size > self.max_size:
@@ -275,6 +276,41 @@ class Receiver:
 
 # ---- socket loop -----------------------------------------------------------
 
+class Rto:
+    """Retransmission timeout from measured round trips (RFC 6298's estimator,
+    Karn's rule: no sample from a retransmitted request), in milliseconds."""
+
+    def __init__(self, initial_ms, min_ms=200, max_ms=None):
+        self.initial = initial_ms
+        self.min = min_ms
+        self.max = max_ms or initial_ms * 8
+        self.srtt = None
+        self.rttvar = 0
+        self.rto = initial_ms
+        self.sent_at = None
+        self.retransmitted = False
+
+    def sent(self, now):
+        if self.sent_at is None:
+            self.sent_at = now
+            self.retransmitted = False
+
+    def received(self, now):
+        if self.sent_at is not None and not self.retransmitted:
+            sample = max(0, now - self.sent_at)
+            if self.srtt is None:
+                self.srtt, self.rttvar = sample, sample / 2
+            else:
+                self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - sample)
+                self.srtt = 0.875 * self.srtt + 0.125 * sample
+            self.rto = max(self.min, min(self.initial, self.srtt + 4 * self.rttvar))
+        self.sent_at = None
+
+    def backoff(self):
+        self.retransmitted = True
+        self.rto = min(self.max, self.rto * 2)
+        return self.rto
+
 def transfer(sock_factory, server_addr, filename, sink, options=None, timeout=1.0,
              total_timeout=30.0, max_size=None, progress=None):
     """Fetch filename into sink; returns the finished Receiver.
@@ -310,11 +346,12 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
         sock.sendto(request, server_addr)
         peer = None
         server_ip = _ip_of(server_addr)
-        wait = timeout
+        rto = Rto(int(timeout * 1000))
         last_progress = now_ms()
+        rto.sent(last_progress)
         last_report = last_progress
         while not rx.done:
-            events = poller.poll(int(wait * 1000))
+            events = poller.poll(int(rto.rto))
             now = now_ms()
             if not events:
                 if now - last_progress >= total_timeout * 1000:
@@ -322,7 +359,8 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
                                      % (_fmt_addr(server_addr), total_timeout, rx.blocks))
                 pkt = rx.timeout_packet()
                 sock.sendto(pkt if pkt is not None else request, peer or server_addr)
-                wait = min(wait * 2, timeout * 8)
+                rx.retransmits += 1
+                rto.backoff()
                 continue
             data, addr = sock.recvfrom(65536)
             if peer is None:
@@ -341,10 +379,12 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
             except TooLarge:
                 sock.sendto(encode_error(3, "Disk full or allocation exceeded"), peer)
                 raise
+            rto.received(now)
             for r in replies:
                 sock.sendto(r, peer)
+            if replies:
+                rto.sent(now)
             last_progress = now
-            wait = timeout
             if progress is not None and now - last_report >= 500:
                 last_report = now
                 progress(rx.size, rx.tsize)
@@ -375,7 +415,8 @@ class TftpFetcher:
     """tftp://HOST[:PORT]/NAME through transfer(), for configs and large files."""
 
     def __init__(self, blksize=None, windowsize=DEFAULT_WINDOW, timeout=1.0, total_timeout=30.0,
-                 default_port=69, use_options=True, tsize=True, mtu_of=None, space_for=None):
+                 default_port=69, use_options=True, tsize=True, mtu_of=None, space_for=None,
+                 server_timeout=1):
         self.blksize = blksize
         self.windowsize = windowsize
         self.timeout = timeout
@@ -385,6 +426,7 @@ class TftpFetcher:
         self.tsize = tsize
         self.mtu_of = mtu_of
         self.space_for = space_for
+        self.server_timeout = server_timeout
         self.last = None
 
     def _options(self, addr):
@@ -399,6 +441,9 @@ class TftpFetcher:
             opts.append(("tsize", 0))
         if self.windowsize and self.windowsize > 1:
             opts.append(("windowsize", self.windowsize))
+        if self.server_timeout:
+            # RFC 2349: the server retransmits after this many seconds (atftpd waits 5 by default).
+            opts.append(("timeout", self.server_timeout))
         return opts
 
     def _target(self, url):

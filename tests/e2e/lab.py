@@ -1,0 +1,169 @@
+"""A netboot lab: a network namespace with a tap device, dnsmasq (DHCP + TFTP),
+optionally an HTTP server and packet loss, and qemu-system-s390x on the tap.
+
+Everything lives in a namespace the test makes itself and tears down; the
+lab network is 192.0.2.0/24 (TEST-NET-1), the server is 192.0.2.1.
+"""
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import time
+
+SERVER_IP = "192.0.2.1"
+MAC = "52:54:00:12:34:56"
+TAP = "nbtap0"
+
+
+def sh(*argv, check=True, ns=None):
+    if ns:
+        argv = ("ip", "netns", "exec", ns) + argv
+    return subprocess.run(argv, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+class Lab:
+    def __init__(self, workdir, name=None):
+        self.workdir = str(workdir)
+        self.ns = name or "nbtest%d" % os.getpid()
+        self.tftp = os.path.join(self.workdir, "tftp")
+        os.makedirs(os.path.join(self.tftp, "pxelinux.cfg"), exist_ok=True)
+        self.procs = []
+        self.qemu = None
+        self.console = b""
+        self.dnsmasq_log = os.path.join(self.workdir, "dnsmasq.log")
+
+    # -- network ----------------------------------------------------------
+    def up(self):
+        sh("ip", "netns", "del", self.ns, check=False)
+        sh("ip", "netns", "add", self.ns)
+        sh("ip", "link", "set", "lo", "up", ns=self.ns)
+        sh("ip", "tuntap", "add", "dev", TAP, "mode", "tap", ns=self.ns)
+        sh("ip", "addr", "add", SERVER_IP + "/24", "dev", TAP, ns=self.ns)
+        sh("ip", "link", "set", TAP, "up", ns=self.ns)
+        return self
+
+    def dnsmasq(self, *extra, s390_bootfile="pxelinux.0", other_bootfile="x86/pxelinux.0"):
+        argv = ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root",
+                "--interface=" + TAP, "--bind-interfaces", "--except-interface=lo",
+                "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h",
+                "--dhcp-leasefile=" + os.path.join(self.workdir, "leases"),
+                "--pid-file=" + os.path.join(self.workdir, "dnsmasq.pid"),
+                "--enable-tftp", "--tftp-root=" + self.tftp, "--log-dhcp", "--log-facility=-",
+                "--dhcp-match=set:s390,option:client-arch,31",
+                "--dhcp-boot=tag:s390," + s390_bootfile,
+                "--dhcp-boot=tag:!s390," + other_bootfile] + list(extra)
+        self.start(argv, log=self.dnsmasq_log)
+        time.sleep(0.3)
+
+    def http(self, root, port=80):
+        argv = ["python3", "-m", "http.server", "--bind", SERVER_IP, "--directory", root, str(port)]
+        self.start(argv, log=os.path.join(self.workdir, "http.log"))
+        time.sleep(0.5)
+
+    def loss(self, percent):
+        """Drop percent% of UDP packets in both directions on the tap (nftables)."""
+        mod = 100 // percent
+        rules = ("table inet nbloss {\n"
+                 " chain in { type filter hook input priority 0; udp dport != 67 numgen random mod %d 0 drop; }\n"
+                 " chain out { type filter hook output priority 0; udp sport != 67 numgen random mod %d 0 drop; }\n"
+                 "}\n" % (mod, mod))
+        path = os.path.join(self.workdir, "loss.nft")
+        with open(path, "w") as f:
+            f.write(rules)
+        sh("nft", "-f", path, ns=self.ns)
+
+    def start(self, argv, log):
+        f = open(log, "ab")
+        p = subprocess.Popen(["ip", "netns", "exec", self.ns] + argv, stdout=f, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    # -- guest --------------------------------------------------------------
+    def boot(self, memory=1024, extra=()):
+        argv = ["ip", "netns", "exec", self.ns, "qemu-system-s390x", "-M", "s390-ccw-virtio",
+                "-accel", "tcg", "-nographic", "-m", str(memory), "-no-reboot",
+                "-uuid", "2a9f0c5e-1b3d-4c2e-8f00-0123456789ab",
+                "-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no" % TAP,
+                "-device", "virtio-net-ccw,netdev=n0,mac=%s,bootindex=1" % MAC] + list(extra)
+        self.qemu = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.t0 = time.monotonic()
+        self.stamps = []
+        return self
+
+    def read(self, timeout):
+        """Read console output for up to timeout seconds; returns what came."""
+        fd = self.qemu.stdout.fileno()
+        got = b""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            r, _, _ = select.select([fd], [], [], max(0, end - time.monotonic()))
+            if not r:
+                break
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            now = time.monotonic() - self.t0
+            for line in chunk.split(b"\n"):
+                if line:
+                    self.stamps.append((now, line))
+            got += chunk
+            self.console += chunk
+            if got:
+                break
+        return got
+
+    def wait_for(self, text, timeout=120):
+        """Wait until the console shows text; returns the console so far (str)."""
+        needle = text.encode()
+        start = len(self.console)
+        end = time.monotonic() + timeout
+        while needle not in self.console[max(0, start - len(needle)):]:
+            if needle in self.console:
+                break
+            left = end - time.monotonic()
+            if left <= 0 or self.qemu.poll() is not None and not self.read(0.2):
+                raise AssertionError("%r did not appear on the console within %d s; console:\n%s"
+                                     % (text, timeout, self.text()[-6000:]))
+            self.read(min(left, 1.0))
+        return self.text()
+
+    def type(self, line):
+        self.qemu.stdin.write(line.encode() + b"\n")
+        self.qemu.stdin.flush()
+
+    def text(self):
+        return self.console.decode("utf-8", "replace")
+
+    def stop_guest(self):
+        if self.qemu is not None and self.qemu.poll() is None:
+            try:
+                os.killpg(self.qemu.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.qemu.wait()
+        self.qemu = None
+
+    def down(self):
+        self.stop_guest()
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+        sh("ip", "netns", "del", self.ns, check=False)
+
+    def log(self):
+        try:
+            with open(self.dnsmasq_log) as f:
+                return f.read()
+        except OSError:
+            return ""

@@ -1,0 +1,192 @@
+"""End to end: qemu-system-s390x netboots our pxelinux.0 from dnsmasq in a network
+namespace, and the agent kexecs a real s390x kernel named by pxelinux.cfg.
+
+Each scenario asserts on the guest's serial console (SCLP).
+"""
+
+import os
+import re
+import shutil
+
+import pytest
+
+from e2e.lab import Lab, MAC, SERVER_IP
+from netboot_parts import MARKER, build_image, marker_cmdline, stage2
+
+pytestmark = [pytest.mark.slow, pytest.mark.qemu]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BOOTIF = "BOOTIF=01-" + MAC.replace(":", "-")
+
+
+@pytest.fixture(scope="session")
+def netboot_files(s390x, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("netboot"))
+    image = build_image(ROOT, out)
+    kernel, initrd = stage2(s390x, out)
+    return {"pxelinux.0": image, "vmlinuz": kernel, "stage2.img": initrd}
+
+
+@pytest.fixture
+def lab(tmp_path, netboot_files):
+    lab = Lab(tmp_path).up()
+    for name, path in netboot_files.items():
+        shutil.copy(path, os.path.join(lab.tftp, name))
+    yield lab
+    console = os.path.join(str(tmp_path), "console.log")
+    with open(console, "w") as f:
+        f.write(lab.text())
+    lab.down()
+
+
+def write(lab, name, text, root=None):
+    path = os.path.join(root or lab.tftp, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def boot_and_get_cmdline(lab, timeout=120):
+    lab.wait_for(MARKER, timeout)
+    lab.read(0.5)
+    cmdline = marker_cmdline(lab.text())
+    assert cmdline is not None, lab.text()[-3000:]
+    return cmdline
+
+
+MENU = """UI menu.c32
+MENU TITLE s390 test menu
+TIMEOUT 10
+IPAPPEND 2
+LABEL first
+  MENU LABEL First entry
+  KERNEL vmlinuz
+  INITRD stage2.img
+  APPEND console=ttysclp0 scenario=first
+LABEL second
+  MENU LABEL Second entry
+  MENU DEFAULT
+  KERNEL vmlinuz
+  INITRD stage2.img
+  APPEND console=ttysclp0 scenario=second
+"""
+
+
+def test_menu_default_label_by_mac_with_bootif(lab):
+    """Scenario 1: arch-31 match, pxelinux.cfg/01-<mac>, two labels, IPAPPEND 2."""
+    write(lab, "pxelinux.cfg/01-" + MAC.replace(":", "-"), MENU)
+    lab.dnsmasq()
+    lab.boot()
+    cmdline = boot_and_get_cmdline(lab)
+    assert "scenario=second" in cmdline and "scenario=first" not in cmdline
+    assert BOOTIF in cmdline.split()
+    assert cmdline.startswith("BOOT_IMAGE=vmlinuz console=ttysclp0 scenario=second initrd=stage2.img")
+    text = lab.text()
+    assert "s390 test menu" in text and "First entry (first)" in text
+    # Answers tagged s390 (client arch 31) carry our boot file, the others the x86 one.
+    tags, files = {}, {}
+    for xid, rest in re.findall(r"dnsmasq-dhcp\[\d+\]: (\d+) (.*)", lab.log()):
+        if rest.startswith("tags:"):
+            tags[xid] = "s390" in rest
+        m = re.search(r"option: 67 bootfile-name\s+(\S+)", rest)
+        if m:
+            files.setdefault(xid, set()).add((tags.get(xid), m.group(1)))
+    pairs = set().union(*files.values())
+    assert (True, "pxelinux.0") in pairs and (True, "x86/pxelinux.0") not in pairs, pairs
+    assert "vendor class: PXEClient:Arch:00031" in lab.log()
+
+
+def test_default_through_ip_hex_fallbacks(lab):
+    """Scenario 2: only pxelinux.cfg/default; every hex-IP name is tried first."""
+    write(lab, "pxelinux.cfg/default", "DEFAULT linux\nLABEL linux\n KERNEL vmlinuz\n"
+          " APPEND initrd=stage2.img console=ttysclp0 scenario=default\n")
+    lab.dnsmasq()
+    lab.boot()
+    cmdline = boot_and_get_cmdline(lab)
+    assert "scenario=default" in cmdline
+    log = lab.log()
+    ip = re.search(r"DHCPACK\(nbtap0\) (192\.0\.2\.\d+)", log).group(1)
+    hexip = "".join("%02X" % int(x) for x in ip.split("."))
+    for n in range(8, 0, -1):
+        assert "pxelinux.cfg/%s not found" % hexip[:n] in log, hexip[:n]
+    assert "sent %s/pxelinux.cfg/default" % lab.tftp in log
+
+
+def test_label_typed_at_boot_prompt(lab):
+    """Scenario 3: a person types a label and an extra option at boot:."""
+    write(lab, "pxelinux.cfg/default", MENU.replace("TIMEOUT 10", "PROMPT 1\nTIMEOUT 600"))
+    lab.dnsmasq()
+    lab.boot()
+    lab.wait_for("boot:", 120)
+    lab.type("first extra=typed")
+    cmdline = boot_and_get_cmdline(lab)
+    assert "scenario=first" in cmdline and "extra=typed" in cmdline
+    assert cmdline.index("scenario=first") < cmdline.index("extra=typed")
+
+
+def test_missing_kernel_runs_onerror(lab):
+    """Scenario 4: the default kernel is missing; the console says so, ONERROR boots."""
+    write(lab, "pxelinux.cfg/default", """DEFAULT broken
+ONERROR rescue
+LABEL broken
+  KERNEL images/missing-vmlinuz
+  APPEND console=ttysclp0 scenario=broken
+LABEL rescue
+  KERNEL vmlinuz
+  INITRD stage2.img
+  APPEND console=ttysclp0 scenario=rescue
+""")
+    lab.dnsmasq()
+    lab.boot()
+    cmdline = boot_and_get_cmdline(lab)
+    assert "scenario=rescue" in cmdline
+    text = lab.text()
+    assert re.search(r"ERROR: images/missing-vmlinuz not found on TFTP server %s" % re.escape(SERVER_IP),
+                     text), text[-3000:]
+    assert "ONERROR: rescue" in text
+
+
+def test_http_prefix_from_option_210(lab, tmp_path):
+    """Scenario 5: option 210 is an http:// prefix: config, kernel and initrd over HTTP."""
+    www = str(tmp_path / "www")
+    os.makedirs(os.path.join(www, "s390"))
+    for name in ("vmlinuz", "stage2.img"):
+        shutil.move(os.path.join(lab.tftp, name), os.path.join(www, "s390", name))
+    write(lab, "s390/pxelinux.cfg/default", "DEFAULT web\nLABEL web\n KERNEL vmlinuz\n INITRD stage2.img\n"
+          " APPEND console=ttysclp0 scenario=http\n", root=www)
+    lab.http(www, 8080)
+    lab.dnsmasq('--dhcp-option=tag:s390,210,"http://%s:8080/s390/"' % SERVER_IP)
+    lab.boot()
+    cmdline = boot_and_get_cmdline(lab)
+    assert "scenario=http" in cmdline
+    with open(os.path.join(str(tmp_path), "http.log")) as f:
+        log = f.read()
+    for path in ("/s390/pxelinux.cfg/default", "/s390/vmlinuz", "/s390/stage2.img"):
+        assert re.search(r'"GET %s HTTP/1.1" 200' % re.escape(path), log), log
+    assert "fetched http://%s:8080/s390/vmlinuz" % SERVER_IP in lab.text()
+
+
+def test_boots_through_ten_percent_loss(lab):
+    """Scenario 6: 10% of all UDP packets on the link dropped once the agent runs."""
+    write(lab, "pxelinux.cfg/default", "DEFAULT linux\nLABEL linux\n KERNEL vmlinuz\n INITRD stage2.img\n"
+          " APPEND console=ttysclp0 scenario=lossy\n")
+    lab.dnsmasq()
+    lab.boot()
+    lab.wait_for("s390-netboot agent started", 120)
+    lab.loss(10)
+    cmdline = boot_and_get_cmdline(lab, 400)
+    assert "scenario=lossy" in cmdline
+
+
+def test_hundred_mib_initrd(lab):
+    """Scenario 7: a 100 MiB initrd (random data after a real one) boots; the rate is printed."""
+    with open(os.path.join(lab.tftp, "stage2.img"), "ab") as f:
+        f.write(os.urandom(100 << 20))
+    write(lab, "pxelinux.cfg/default", "DEFAULT linux\nLABEL linux\n KERNEL vmlinuz\n INITRD stage2.img\n"
+          " APPEND console=ttysclp0 scenario=big\n")
+    lab.dnsmasq()
+    lab.boot(memory=2048)
+    cmdline = boot_and_get_cmdline(lab, 400)
+    assert "scenario=big" in cmdline
+    m = re.search(r"fetched stage2.img: (\d+\.\d) MiB in [\d.]+ s, ([\d.]+) MiB/s", lab.text())
+    assert m, lab.text()[-3000:]
+    assert float(m.group(1)) >= 100.0
