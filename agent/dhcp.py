@@ -86,17 +86,21 @@ def lease_from_env(env):
         "opt66": option_text(get("tftp") or get("opt66")),
         "opt67": option_text(get("bootfile") or get("opt67")),
         "boot_file": get("boot_file"),
-        "opt209": option_text(get("opt209")),
-        "opt210": option_text(get("opt210")),
+        # busybox names 209-211 (pxeconffile, pxepathprefix, reboottime); builds
+        # that do not know them pass optNNN as hex.
+        "opt209": get("pxeconffile") or option_text(get("opt209")),
+        "opt210": get("pxepathprefix") or option_text(get("opt210")),
         "opt211": None,
         "mac": None,
         "lease": get("lease"),
     }
-    if get("opt211"):
-        try:
+    try:
+        if get("reboottime"):
+            lease["opt211"] = int(get("reboottime"))
+        elif get("opt211"):
             lease["opt211"] = int(get("opt211"), 16)
-        except ValueError:
-            lease["opt211"] = None
+    except ValueError:
+        lease["opt211"] = None
     if lease["siaddr"] == "0.0.0.0":
         lease["siaddr"] = None
     return lease
@@ -176,7 +180,7 @@ def hook(argv=None, environ=None):
 def _environ():
     keys = ("interface", "ip", "subnet", "mask", "broadcast", "router", "dns", "domain", "hostname",
             "siaddr", "serverid", "tftp", "bootfile", "boot_file", "opt66", "opt67", "opt209",
-            "opt210", "opt211", "lease", "sname")
+            "opt210", "opt211", "pxeconffile", "pxepathprefix", "reboottime", "lease", "sname")
     env = {}
     for k in keys:
         v = os.getenv(k)

@@ -44,17 +44,26 @@ class Lab:
         sh("ip", "link", "set", TAP, "up", ns=self.ns)
         return self
 
-    def dnsmasq(self, *extra, s390_bootfile="pxelinux.0", other_bootfile="x86/pxelinux.0"):
+    def dnsmasq(self, *extra, s390_bootfile="pxelinux.0", other_bootfile="x86/pxelinux.0", tftp=True):
         argv = ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root",
                 "--interface=" + TAP, "--bind-interfaces", "--except-interface=lo",
                 "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h",
                 "--dhcp-leasefile=" + os.path.join(self.workdir, "leases"),
                 "--pid-file=" + os.path.join(self.workdir, "dnsmasq.pid"),
-                "--enable-tftp", "--tftp-root=" + self.tftp, "--log-dhcp", "--log-facility=-",
+                "--log-dhcp", "--log-facility=-",
                 "--dhcp-match=set:s390,option:client-arch,31",
                 "--dhcp-boot=tag:s390," + s390_bootfile,
                 "--dhcp-boot=tag:!s390," + other_bootfile] + list(extra)
+        if tftp:
+            argv += ["--enable-tftp", "--tftp-root=" + self.tftp]
         self.start(argv, log=self.dnsmasq_log)
+        time.sleep(0.3)
+
+    def atftpd(self):
+        """atftpd (blksize, tsize, timeout, windowsize) on the server address, port 69."""
+        argv = ["atftpd", "--daemon", "--no-fork", "--port", "69", "--bind-address", SERVER_IP,
+                "--user", "root", "--group", "root", "--logfile", "-", "--verbose=5", self.tftp]
+        self.start(argv, log=os.path.join(self.workdir, "atftpd.log"))
         time.sleep(0.3)
 
     def http(self, root, port=80):
