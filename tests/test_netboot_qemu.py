@@ -190,7 +190,7 @@ def test_hundred_mib_initrd(lab):
     write(lab, "pxelinux.cfg/default", "DEFAULT linux\nLABEL linux\n KERNEL vmlinuz\n INITRD stage2.img\n"
           " APPEND console=ttysclp0 scenario=big\n")
     lab.dnsmasq()
-    lab.boot(memory=2048)
+    lab.boot(memory=1024)
     cmdline = boot_and_get_cmdline(lab, 400)
     assert "scenario=big" in cmdline
     m = re.search(r"fetched stage2.img: (\d+\.\d) MiB in [\d.]+ s, ([\d.]+) MiB/s", lab.text())
