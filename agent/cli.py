@@ -11,7 +11,7 @@ reason is one line on stderr (a traceback only with --debug).
 import sys
 
 from agent import plan as planmod
-from agent.compat import stderr_write
+from agent.compat import dumps_sorted, stderr_write
 
 PLAN_OPTIONS = ("root", "server", "mac", "ip", "netmask", "gateway", "server-ip", "uuid",
                 "bootfile", "opt209", "opt210", "label", "config")
@@ -124,7 +124,6 @@ def format_plan(p):
 
 
 def cmd_plan(pos, opts):
-    import json
     if pos:
         raise UsageError("plan takes no positional arguments (got %s)" % pos[0])
     fetcher, server = make_fetcher(opts)
@@ -138,7 +137,7 @@ def cmd_plan(pos, opts):
         stderr_write("plan: %s\n" % e)
         return 2
     if opts.get("json"):
-        print(json.dumps(p.as_dict(), sort_keys=True))
+        print(dumps_sorted(p.as_dict()))
     else:
         print(format_plan(p))
     return 0

@@ -118,3 +118,21 @@ def stderr_write(text):
         sys.stderr.write(text)
     except AttributeError:
         print(text, end="")
+
+
+def latin1(data):
+    """bytes as text, one character per byte (MicroPython decodes only UTF-8)."""
+    try:
+        return data.decode("latin-1")
+    except (LookupError, UnicodeError, TypeError):
+        return "".join([chr(b) for b in data])
+
+
+def dumps_sorted(obj):
+    """json.dumps with keys sorted at every level (MicroPython has no sort_keys)."""
+    import json
+    if isinstance(obj, dict):
+        return "{" + ", ".join(json.dumps(str(k)) + ": " + dumps_sorted(obj[k]) for k in sorted(obj)) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ", ".join(dumps_sorted(x) for x in obj) + "]"
+    return json.dumps(obj)

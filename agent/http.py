@@ -9,6 +9,7 @@ body is retried a few times with backoff. No TLS (the image has no
 certificates to check them with).
 """
 
+from agent.compat import latin1
 from agent.fetch import FetchError, MemorySink, NotFound
 
 MAX_REDIRECTS = 5
@@ -56,7 +57,7 @@ class _Conn:
                 raise FetchError("connection closed in the middle of the headers")
         i = self.buf.index(b"\n")
         out, self.buf = self.buf[:i], self.buf[i + 1:]
-        return out.rstrip(b"\r").decode("latin-1")
+        return latin1(out.rstrip(b"\r"))
 
     def read(self, n):
         """Up to n bytes (at least one unless the connection is closed)."""

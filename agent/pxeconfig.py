@@ -23,6 +23,8 @@ File access goes through an injected ``load(name) -> text or None``; nothing
 here touches the network or the disk.
 """
 
+from agent.compat import latin1
+
 MAX_INCLUDE_DEPTH = 16
 MAX_LINE = 4096
 
@@ -155,7 +157,7 @@ def decode(data):
     try:
         return data.decode("utf-8")
     except UnicodeError:
-        return data.decode("latin-1")
+        return latin1(data)
 
 
 def _int(text, default, where, notes, keyword):

@@ -29,6 +29,7 @@ Behaviour in the hard cases:
 
 import struct
 
+from agent.compat import latin1
 from agent.fetch import FetchError, MemorySink, NotFound
 
 RRQ, WRQ, DATA, ACK, ERROR, OACK = 1, 2, 3, 4, 5, 6
@@ -89,7 +90,7 @@ def _strings(data):
     items = data.split(b"\0")
     if items and items[-1] == b"":
         items = items[:-1]
-    return [x.decode("latin-1") for x in items]
+    return [latin1(x) for x in items]
 
 
 def decode(packet):
@@ -115,7 +116,7 @@ def decode(packet):
         msg = packet[4:]
         if msg.endswith(b"\0"):
             msg = msg[:-1]
-        return op, ((packet[2] << 8) | packet[3], msg.decode("latin-1"))
+        return op, ((packet[2] << 8) | packet[3], latin1(msg))
     if op == OACK:
         items = _strings(packet[2:])
         if len(items) % 2:

@@ -1,0 +1,165 @@
+"""PXELINUX directives and selection (runs under CPython and MicroPython)."""
+
+from agent import pxeconfig as P
+from agent.fetch import LocalFetcher, NotFound
+from agent import plan as planmod
+
+ENV = {"mac": "52:54:00:12:34:56", "ip": "192.0.2.10", "netmask": "255.255.255.0",
+       "gateway": "192.0.2.1", "server_ip": "192.0.2.1", "server": "192.0.2.1",
+       "uuid": "2a9f0c5e-1b3d-4c2e-8f00-0123456789ab"}
+
+
+def boot(text, label=None, files=None):
+    """(label, kernel, initrd list, cmdline) that a config boots, via plan."""
+    files = dict(files or {})
+    files["pxelinux.cfg/default"] = text
+
+    class Mem:
+        def read(self, url, limit=1 << 20):
+            name = url.split("/", 3)[3]
+            if name not in files:
+                raise NotFound(url)
+            return files[name].encode() if isinstance(files[name], str) else files[name]
+
+    p = planmod.make_plan(Mem(), dict(ENV), label)
+    d = p.as_dict()
+    return d["label"], d["kernel"], d["initrd"], d["cmdline"]
+
+
+def check_boot(text, want, label=None, files=None):
+    got = boot(text, label, files)
+    assert got == want, "boot(%r, label=%r) = %r, want %r" % (text, label, got, want)
+
+
+def test_default_and_append_rules():
+    check_boot("DEFAULT a\nAPPEND global=1\nLABEL a\n KERNEL k\nLABEL b\n KERNEL kb\n APPEND own=1\n",
+               ("a", "k", [], "BOOT_IMAGE=k global=1"))
+    check_boot("APPEND global=1\nLABEL a\n KERNEL k\nLABEL b\n KERNEL kb\n APPEND own=1\n",
+               ("b", "kb", [], "BOOT_IMAGE=kb own=1"), label="b")
+    check_boot("APPEND global=1\nLABEL a\n KERNEL k\n APPEND -\n", ("a", "k", [], "BOOT_IMAGE=k"))
+
+
+def test_initrd_directive_and_append():
+    check_boot("LABEL a\n KERNEL k\n INITRD i1,i2\n APPEND quiet\n",
+               ("a", "k", ["i1", "i2"], "BOOT_IMAGE=k quiet initrd=i1,i2"))
+    check_boot("LABEL a\n KERNEL k\n INITRD ignored\n APPEND initrd=x,y quiet initrd=z\n",
+               ("a", "k", ["x", "y"], "BOOT_IMAGE=k initrd=x,y quiet initrd=z"))
+
+
+def test_ipappend_bits_and_scope():
+    # A global value (before any LABEL) is what later labels start with; a
+    # label's own replaces it.
+    cfg = "IPAPPEND 1\nLABEL a\n KERNEL k\nLABEL b\n KERNEL k\n IPAPPEND 6\nLABEL c\n KERNEL k\n SYSAPPEND 2\n"
+    check_boot(cfg, ("a", "k", [], "BOOT_IMAGE=k ip=192.0.2.10:192.0.2.1:192.0.2.1:255.255.255.0"))
+    check_boot(cfg, ("b", "k", [], "BOOT_IMAGE=k BOOTIF=01-52-54-00-12-34-56 "
+                                   "SYSUUID=2a9f0c5e-1b3d-4c2e-8f00-0123456789ab"), label="b")
+    check_boot(cfg, ("c", "k", [], "BOOT_IMAGE=k BOOTIF=01-52-54-00-12-34-56"), label="c")
+
+
+def test_selection_order():
+    base = "LABEL a\n KERNEL ka\nLABEL b\n KERNEL kb\n MENU DEFAULT\nLABEL c\n KERNEL kc\n"
+    check_boot("UI menu.c32\n" + base, ("b", "kb", [], "BOOT_IMAGE=kb"))
+    check_boot("DEFAULT menu.c32\n" + base, ("b", "kb", [], "BOOT_IMAGE=kb"))
+    check_boot("DEFAULT c\n" + base, ("c", "kc", [], "BOOT_IMAGE=kc"))
+    check_boot("DEFAULT c\nONTIMEOUT a extra\n" + base, ("a", "ka", [], "BOOT_IMAGE=ka extra"))
+    check_boot(base.replace(" MENU DEFAULT\n", ""), ("a", "ka", [], "BOOT_IMAGE=ka"))
+
+
+def test_default_naming_no_label_is_a_kernel():
+    check_boot("DEFAULT images/vmlinuz root=/dev/ram0\nAPPEND console=ttysclp0\n",
+               (None, "images/vmlinuz", [], "BOOT_IMAGE=images/vmlinuz console=ttysclp0 root=/dev/ram0"))
+
+
+def test_typed_label_number_and_options():
+    from agent import menu
+    cfg = P.parse("LABEL a\n KERNEL ka\nLABEL hidden\n MENU HIDE\n KERNEL kh\nLABEL b\n KERNEL kb\n")
+    cases = [("2", "b"), ("2 quiet", "b quiet"), ("a x=1", "a x=1"), ("", None), ("hidden", "hidden")]
+    for typed, want in cases:
+        got = menu.choice_command(cfg, typed)
+        assert got == want, "choice_command(%r) = %r, want %r" % (typed, got, want)
+    assert [l.name for l in cfg.visible_labels()] == ["a", "b"]
+
+
+def test_case_comments_crlf_and_text_blocks():
+    text = ("# comment\r\n  dEfAuLt  x\r\n\r\nlabel x\r\n\tkernel K\r\n  TEXT HELP\r\n"
+            "  KERNEL not-this\r\n  ENDTEXT\r\n  append a=1\r\n")
+    check_boot(text, ("x", "K", [], "BOOT_IMAGE=K a=1"))
+
+
+def test_include_relative_nested_and_loop():
+    files = {"inc/one.cfg": "INCLUDE inc/two.cfg\nLABEL one\n KERNEL k1\n",
+             "inc/two.cfg": "LABEL two\n KERNEL k2\nMENU INCLUDE inc/one.cfg\n"}
+    check_boot("INCLUDE inc/one.cfg\nDEFAULT one\n", ("one", "k1", [], "BOOT_IMAGE=k1"), files=files)
+    cfg = P.parse("INCLUDE inc/one.cfg\n", "default", lambda n: files.get(n))
+    assert [l.name for l in cfg.labels] == ["two", "one"]
+    assert any("INCLUDE loop" in n for n in cfg.notes), cfg.notes
+
+
+def test_include_depth_limit():
+    files = {}
+    for i in range(40):
+        files["d%d" % i] = "INCLUDE d%d\nLABEL l%d\n KERNEL k\n" % (i + 1, i)
+    cfg = P.parse("INCLUDE d0\n", "default", lambda n: files.get(n))
+    assert len(cfg.labels) == P.MAX_INCLUDE_DEPTH
+    assert any("deeper than 16" in n for n in cfg.notes), cfg.notes
+
+
+def test_x86_only_and_localboot_cannot_boot():
+    for line, want in (("KERNEL menu.c32", "COM32 module"), ("KERNEL pxelinux.0", "PXE program"),
+                       ("KERNEL memdisk.bin", "boot sector"), ("COM32 chain.c32", "COM32 module"),
+                       ("BOOT bootsect.bin", "boot sector"), ("PXE other.0", "PXE program")):
+        try:
+            boot("LABEL x\n %s\n" % line)
+        except planmod.PlanError as e:
+            assert want in str(e) and "cannot boot on s390" in str(e), str(e)
+        else:
+            assert False, "%s booted" % line
+    try:
+        boot("LABEL disk\n LOCALBOOT 0\n")
+    except planmod.PlanError as e:
+        assert "LOCALBOOT" in str(e), str(e)
+    else:
+        assert False
+
+
+def test_onerror_used_when_default_cannot_boot():
+    check_boot("DEFAULT broken\nONERROR good\nLABEL broken\n MENU LABEL no kernel\nLABEL good\n KERNEL k\n",
+               ("good", "k", [], "BOOT_IMAGE=k"))
+
+
+def test_unknown_directives_and_bad_numbers_are_notes():
+    cfg = P.parse("FROBNICATE 1\nTIMEOUT soon\nMENU SPARKLE\nMENU COLOR title 1;36 #ffffffff\nLABEL a\n KERNEL k\n")
+    notes = " | ".join(cfg.notes)
+    assert "unknown directive FROBNICATE" in notes and "TIMEOUT needs a number" in notes
+    assert "MENU SPARKLE" in notes and "COLOR" not in notes
+    assert cfg.timeout == 0
+
+
+def test_config_hop():
+    files = {"other.cfg": "LABEL there\n KERNEL k2\n APPEND hop=1\n"}
+    check_boot("LABEL go\n CONFIG other.cfg\n", ("there", "k2", [], "BOOT_IMAGE=k2 hop=1"), files=files)
+
+
+def test_non_utf8_bytes():
+    cfg = P.parse(b"MENU TITLE caf\xe9\nLABEL a\n KERNEL k\n")
+    assert cfg.title == "caf\xe9" and cfg.labels[0].kernel == "k"
+
+
+def test_local_fetcher(tmp=None):
+    import os
+    root = "/tmp/agent-test-local"
+    try:
+        os.mkdir(root)
+    except OSError:
+        pass
+    with open(root + "/x", "wb") as f:
+        f.write(b"hello")
+    f = LocalFetcher(root)
+    assert f.read("tftp://any/x") == b"hello"
+    try:
+        f.read("tftp://any/missing")
+    except NotFound:
+        pass
+    else:
+        assert False
+    os.remove(root + "/x")
