@@ -23,6 +23,7 @@ from agent import machine
 from agent.compat import os, path_join
 
 LEASE_DIR = "/run/netboot"
+RESOLV_CONF = "/etc/resolv.conf"
 REQUEST_OPTIONS = (66, 67, 209, 210, 211)
 CLIENT_ARCH = 0x001F
 VENDOR_CLASS = "PXEClient:Arch:%05d:UNDI:003016" % CLIENT_ARCH
@@ -119,8 +120,13 @@ def bootfile(lease):
     return lease.get("opt67") or lease.get("boot_file")
 
 
+def lease_dir():
+    """Where leases are recorded (NETBOOT_LEASE_DIR overrides it, for tests on a host)."""
+    return os.getenv("NETBOOT_LEASE_DIR") or LEASE_DIR
+
+
 def lease_path(iface):
-    return path_join(LEASE_DIR, "lease-%s.json" % iface)
+    return path_join(lease_dir(), "lease-%s.json" % iface)
 
 
 def resolv_conf(lease):
@@ -170,8 +176,8 @@ def hook(argv=None, environ=None):
                 print("netboot: %s failed (%d)" % (" ".join(cmd), rc))
         text = resolv_conf(lease)
         if text:
-            machine.write_file("/etc/resolv.conf", text)
-        machine.makedirs(LEASE_DIR)
+            machine.write_file(os.getenv("NETBOOT_RESOLV_CONF") or RESOLV_CONF, text)
+        machine.makedirs(lease_dir())
         machine.write_file(lease_path(iface), json.dumps(lease))
         return 0
     return 0
