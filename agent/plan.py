@@ -8,7 +8,7 @@ IPAPPEND 1), server (the boot server's host for tftp:// names), uuid,
 bootfile, opt209, opt210.
 """
 
-from agent import pxeconfig, search
+from agent import menu, pxeconfig, search
 from agent.fetch import NotFound, FetchError
 
 MAX_CONFIG_CHAIN = 16
@@ -116,8 +116,9 @@ def make_plan(fetcher, env, label=None, config_url=None):
         plan.cfg = pxeconfig.parse(text, search.display(url, plan.server),
                                    loader(fetcher, plan.prefix, plan.server, plan.notes))
         plan.notes += plan.cfg.notes
-        if label:
-            command, source = label, "the boot: prompt"
+        command = menu.choice_command(plan.cfg, label) if label else None
+        if command:
+            source = "the boot: prompt"
         else:
             command, source = pxeconfig.default_command(plan.cfg)
             if command is None:

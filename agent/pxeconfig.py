@@ -61,8 +61,14 @@ MENU_COSMETIC = (
     "master", "save", "nosave", "clear", "immediate", "shiftkey", "hidden", "exit",
     "start", "helpmsgrow", "indent",
 )
-COSMETIC = ("serial", "console", "font", "kbdmap", "f1", "f2", "f3", "f4", "f5", "f6", "f7",
+COSMETIC = ("serial", "console", "font", "kbdmap", "path", "f1", "f2", "f3", "f4", "f5", "f6", "f7",
             "f8", "f9", "f10", "f11", "f12", "f0", "nohalt", "allowimplicit")
+
+
+def is_ui_module(command):
+    """Whether a DEFAULT/UI value names a menu module (menu.c32, any directory)."""
+    word = command.split()[0].lower() if command.split() else ""
+    return word.split("/")[-1] in UI_MODULES
 
 
 def kernel_type(name, keyword="kernel"):
@@ -131,7 +137,10 @@ class Config:
         return None
 
     def visible_labels(self):
-        return [lab for lab in self.labels if not lab.hidden]
+        """Labels a menu lists: not hidden, and with something to boot
+        (entries such as MENU EXIT have no kernel)."""
+        return [lab for lab in self.labels if not lab.hidden and
+                (lab.kernel or lab.localboot is not None)]
 
     def menu_default(self):
         for lab in self.labels:
@@ -143,7 +152,7 @@ class Config:
         """Whether a menu UI is asked for (UI menu.c32, or DEFAULT menu.c32)."""
         if self.ui:
             return True
-        return bool(self.default) and self.default.split()[0].lower() in UI_MODULES
+        return bool(self.default) and is_ui_module(self.default)
 
 
 class ConfigError(Exception):
@@ -198,7 +207,8 @@ class _Parser:
         in_text = False
         for lineno, raw in enumerate(split_lines(decode(text)), 1):
             where = "%s:%d" % (name, lineno)
-            line = raw.strip()
+            # Syslinux reads lines as C strings: a NUL ends the line.
+            line = raw.split("\0", 1)[0].strip()
             if in_text:
                 if line.lower() == "endtext":
                     in_text = False
@@ -377,7 +387,7 @@ def default_command(cfg):
     """(command, source) of what boots without anyone at the console, or (None, why)."""
     if cfg.ontimeout:
         return cfg.ontimeout, "ONTIMEOUT"
-    if cfg.default and cfg.default.split()[0].lower() not in UI_MODULES:
+    if cfg.default and not is_ui_module(cfg.default):
         return cfg.default, "DEFAULT"
     lab = cfg.menu_default()
     if lab is not None:

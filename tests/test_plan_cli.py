@@ -1,0 +1,147 @@
+"""`python -m agent plan`: the documented JSON keys, exit codes and one-line errors,
+and a parser that no byte string can crash (hypothesis)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from agent import plan as planmod, pxeconfig
+from agent.fetch import LocalFetcher, NotFound, SchemeFetcher
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MALFORMED = os.path.join(ROOT, "tests", "testdata", "malformed")
+KEYS = ["cmdline", "config", "initrd", "kernel", "label", "labels", "timeout", "tried"]
+
+
+def plan_cli(*args):
+    p = subprocess.run([sys.executable, "-m", "agent", "plan"] + list(args), cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def tree(tmp_path, files):
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return str(tmp_path)
+
+
+def test_json_has_exactly_the_documented_keys(tmp_path):
+    root = tree(tmp_path, {"s390/pxelinux.cfg/01-52-54-00-12-34-56":
+                           "TIMEOUT 30\nLABEL a\n KERNEL vmlinuz\n INITRD a.img,b.img\n APPEND quiet\n"})
+    rc, out, err = plan_cli("--root", root, "--mac", "52:54:00:12:34:56", "--bootfile", "s390/pxelinux.0",
+                            "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert sorted(d) == KEYS
+    assert d == {"tried": ["s390/pxelinux.cfg/01-52-54-00-12-34-56"],
+                 "config": "s390/pxelinux.cfg/01-52-54-00-12-34-56", "label": "a",
+                 "kernel": "s390/vmlinuz", "initrd": ["s390/a.img", "s390/b.img"],
+                 "cmdline": "BOOT_IMAGE=vmlinuz quiet initrd=a.img,b.img", "labels": ["a"], "timeout": 30}
+
+
+def test_readable_output(tmp_path):
+    root = tree(tmp_path, {"pxelinux.cfg/default": "MENU TITLE Hello\nLABEL a\n KERNEL k\nFROB x\n"})
+    rc, out, err = plan_cli("--root", root)
+    assert rc == 0
+    assert "config used:   pxelinux.cfg/default" in out and "kernel:        k" in out
+    assert "note: pxelinux.cfg/default:4: unknown directive FROB: ignored" in out
+
+
+@pytest.mark.parametrize("args,want", [
+    (["--root", "/nonexistent"], "plan: no config found; tried pxelinux.cfg/default"),
+    (["--root", ".", "--mac", "xx"], "MAC address 'xx'"),
+    (["--root", ".", "--ip", "1.2.3.400"], "IPv4 address '1.2.3.400'"),
+    (["--mac", "52:54:00:12:34:56"], "plan needs --root DIR or --server HOST[:PORT]"),
+    (["--root", ".", "--bogus"], "unknown option --bogus"),
+    (["--root"], "--root needs a value"),
+])
+def test_bad_input_one_line_exit_2(args, want):
+    rc, out, err = plan_cli(*args)
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1 and want in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("name,rc,want", [
+    ("include-loop.cfg", 0, None),
+    ("nul-bytes.cfg", 2, None),
+    ("latin1.cfg", 0, None),
+    ("crlf-only.cfg", 2, "the config has no LABEL and no DEFAULT"),
+    ("overlong.cfg", 0, None),
+    ("directives-no-args.cfg", 2, None),
+    ("default-missing-label.cfg", 0, None),
+    ("label-no-kernel.cfg", 2, "label a has no KERNEL"),
+    ("numbers.cfg", 0, None),
+    ("text-unterminated.cfg", 0, None),
+    ("binary.cfg", 2, None),
+])
+def test_malformed_corpus(name, rc, want, tmp_path):
+    with open(os.path.join(MALFORMED, name), "rb") as f:
+        data = f.read()
+    root = tree(tmp_path, {"pxelinux.cfg/default": data, "include-loop.cfg": data})
+    got_rc, out, err = plan_cli("--root", root, "--json")
+    assert got_rc == rc, (name, out, err)
+    if rc == 0:
+        assert sorted(json.loads(out)) == KEYS
+    else:
+        assert err.startswith("plan: ") and err.count("\n") == 1, err
+        if want:
+            assert want in err, err
+    assert "Traceback" not in err
+
+
+def test_default_missing_label_becomes_kernel_name(tmp_path):
+    with open(os.path.join(MALFORMED, "default-missing-label.cfg"), "rb") as f:
+        root = tree(tmp_path, {"pxelinux.cfg/default": f.read()})
+    rc, out, err = plan_cli("--root", root)
+    assert rc == 0 and "kernel:        nosuch" in out
+    assert "DEFAULT 'nosuch' names no label: taken as a kernel file name" in out
+
+
+class Mem:
+    def __init__(self, files):
+        self.files = files
+
+    def read(self, url, limit=1 << 20):
+        name = url.split("/", 3)[3]
+        if name not in self.files:
+            raise NotFound(url)
+        return self.files[name]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=2000), st.binary(max_size=300), st.one_of(st.none(), st.text(max_size=20)))
+def test_no_byte_string_crashes_the_parser(config, included, label):
+    cfg = pxeconfig.parse(config, "default", lambda n: included)
+    assert isinstance(cfg.notes, list)
+    try:
+        p = planmod.make_plan(Mem({"pxelinux.cfg/default": config, "x": included}),
+                              {"server": "s", "mac": "52:54:00:12:34:56", "ip": "192.0.2.10"}, label)
+        d = p.as_dict()
+        assert sorted(d) == KEYS and d["cmdline"].startswith("BOOT_IMAGE=")
+    except planmod.PlanError as e:
+        assert str(e) and "\n" not in str(e)
+
+
+KEYWORDS = ["DEFAULT", "LABEL", "KERNEL", "LINUX", "APPEND", "INITRD", "IPAPPEND", "SYSAPPEND", "TIMEOUT",
+            "ONTIMEOUT", "ONERROR", "PROMPT", "INCLUDE", "MENU LABEL", "MENU DEFAULT", "MENU HIDE", "MENU BEGIN",
+            "MENU END", "UI", "CONFIG", "LOCALBOOT", "TEXT HELP", "ENDTEXT", "IMPLICIT", "SAY", "COM32"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(KEYWORDS), st.sampled_from(["", "a", "b", "k.c32", "x", "-", "1", "0",
+                                                                       "a b=c", "x,y", "menu.c32", "99"])),
+                max_size=30))
+def test_directive_soup_never_crashes(lines):
+    text = "\n".join("%s %s" % kv for kv in lines)
+    try:
+        p = planmod.make_plan(Mem({"pxelinux.cfg/default": text.encode(), "a": b"LABEL a\nKERNEL k\n"}),
+                              {"server": "s"}, None)
+        assert p.kernel.startswith("tftp://s/")
+    except planmod.PlanError as e:
+        assert str(e)
