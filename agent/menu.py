@@ -35,7 +35,7 @@ def choice_command(cfg, typed):
     words = typed.split(None, 1)
     first = words[0]
     rest = (" " + words[1]) if len(words) > 1 else ""
-    if first.isdigit():
+    if first and all(c in "0123456789" for c in first):
         visible = cfg.visible_labels()
         n = int(first)
         if 1 <= n <= len(visible) and cfg.label(first) is None:

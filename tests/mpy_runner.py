@@ -17,7 +17,7 @@ passed = failed = 0
 for name in names:
     mod = __import__(name)
     for attr in sorted(dir(mod)):
-        if not attr.startswith("test_"):
+        if not attr.startswith("test_") or not callable(getattr(mod, attr)):
             continue
         fn = getattr(mod, attr)
         try:

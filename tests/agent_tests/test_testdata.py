@@ -7,13 +7,13 @@ from agent import plan as planmod
 from agent.fetch import LocalFetcher, SchemeFetcher
 
 
-def testdata_dir():
+def _testdata_dir():
     here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
     return here + "/../testdata/pxelinux"
 
 
 def test_golden_plans():
-    top = testdata_dir()
+    top = _testdata_dir()
     with open(top + "/cases.json") as f:
         data = json.loads(f.read())
     assert len(data["cases"]) >= 12
