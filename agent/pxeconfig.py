@@ -65,6 +65,16 @@ COSMETIC = ("serial", "console", "font", "kbdmap", "path", "f1", "f2", "f3", "f4
             "f8", "f9", "f10", "f11", "f12", "f0", "nohalt", "allowimplicit")
 
 
+# Every directive the parser acts on (docs/reference.md describes each).
+DIRECTIVES = (
+    "DEFAULT", "UI", "LABEL", "KERNEL", "LINUX", "BOOT", "BSS", "PXE", "FDIMAGE", "COMBOOT", "COM32",
+    "CONFIG", "LOCALBOOT", "INITRD", "APPEND", "IPAPPEND", "SYSAPPEND", "TIMEOUT", "TOTALTIMEOUT",
+    "ONTIMEOUT", "ONERROR", "PROMPT", "NOESCAPE", "ALLOWOPTIONS", "IMPLICIT", "SAY", "DISPLAY",
+    "INCLUDE", "TEXT", "ENDTEXT", "MENU LABEL", "MENU DEFAULT", "MENU HIDE", "MENU TITLE",
+    "MENU INCLUDE", "MENU BEGIN", "MENU END", "MENU GOTO", "MENU QUIT",
+)
+
+
 def is_ui_module(command):
     """Whether a DEFAULT/UI value names a menu module (menu.c32, any directory)."""
     word = command.split()[0].lower() if command.split() else ""
