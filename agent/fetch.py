@@ -62,7 +62,16 @@ class LocalFetcher:
         path = self._path(url)
         try:
             with open(path, "rb") as f:
-                data = f.read(limit + 1)
+                # In pieces: one read(limit) would allocate the whole limit at
+                # once, too much for MicroPython's heap.
+                parts, size = [], 0
+                while size <= limit:
+                    chunk = f.read(65536)
+                    if not chunk:
+                        break
+                    parts.append(chunk)
+                    size += len(chunk)
+                data = b"".join(parts)
         except OSError as e:
             from agent.compat import errno_of, is_dir
             if errno_of(e) in (2, 20) or is_dir(path):  # ENOENT, ENOTDIR
