@@ -37,6 +37,11 @@ ERR_NOT_FOUND, ERR_ACCESS, ERR_ILLEGAL, ERR_UNKNOWN_TID, ERR_OPTIONS = 1, 2, 4, 
 DEFAULT_BLKSIZE = 512
 MAX_BLKSIZE = 65464
 DEFAULT_WINDOW = 16
+# A window must fit in the socket's receive buffer (Linux's default is about
+# 208 KiB, counted with per-packet overhead) or its tail is dropped: with the
+# largest blocks (loopback's MTU) that means one block per window.
+WINDOW_BYTES = 96 * 1024
+RCVBUF = 1 << 20
 # IPv4 header 20 + UDP header 8 + TFTP DATA header 4.
 OVERHEAD = 32
 
@@ -440,8 +445,9 @@ class TftpFetcher:
         opts = [("blksize", blksize)]
         if self.tsize:
             opts.append(("tsize", 0))
-        if self.windowsize and self.windowsize > 1:
-            opts.append(("windowsize", self.windowsize))
+        window = min(self.windowsize or 1, max(1, WINDOW_BYTES // (blksize + 64)))
+        if window > 1:
+            opts.append(("windowsize", window))
         if self.server_timeout:
             # RFC 2349: the server retransmits after this many seconds (atftpd waits 5 by default).
             opts.append(("timeout", self.server_timeout))
@@ -462,7 +468,12 @@ class TftpFetcher:
             raise FetchError("%s: cannot resolve the server (%s)" % (url, e))
 
         def factory():
-            return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                s.setsockopt(1, 8, RCVBUF)  # SOL_SOCKET, SO_RCVBUF (capped by net.core.rmem_max)
+            except (OSError, AttributeError):
+                pass
+            return s
         try:
             rx = transfer(factory, addr, name, sink, self._options(addr), self.timeout,
                           self.total_timeout, max_size, progress)

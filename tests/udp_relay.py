@@ -81,7 +81,10 @@ def main(argv):
         for s in r:
             data, addr = s.recvfrom(65536)
             if s is front:
-                client = addr
+                if addr != client:
+                    # A new transfer: its request goes to the server's well-known port.
+                    client = addr
+                    server = ("127.0.0.1", a.server)
                 forward("s", back, data, server)
             else:
                 server = addr  # follow the server's transfer ID

@@ -187,3 +187,15 @@ def test_mtu_blksize():
     assert T.blksize_for_mtu(1500) == 1468
     assert T.blksize_for_mtu(9000) == 8968
     assert T.blksize_for_mtu(65536) == 65464
+
+
+def test_requested_options_fit_the_receive_buffer():
+    cases = [(1468, 16, [("blksize", 1468), ("tsize", 0), ("windowsize", 16), ("timeout", 1)]),
+             (8968, 16, [("blksize", 8968), ("tsize", 0), ("windowsize", 10), ("timeout", 1)]),
+             (65464, 16, [("blksize", 65464), ("tsize", 0), ("timeout", 1)]),
+             (1468, 1, [("blksize", 1468), ("tsize", 0), ("timeout", 1)])]
+    for blksize, window, want in cases:
+        got = T.TftpFetcher(blksize=blksize, windowsize=window)._options(None)
+        assert got == want, "_options(blksize=%d, window=%d) = %r, want %r" % (blksize, window, got, want)
+    got = T.TftpFetcher(mtu_of=lambda a: 9000)._options(None)
+    assert got[0] == ("blksize", 8968), got
