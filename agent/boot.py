@@ -25,7 +25,7 @@ import sys
 
 from agent import dhcp, machine, menu, pxeconfig, search
 from agent import plan as planmod
-from agent.compat import now_ms, exists
+from agent.compat import now_ms
 from agent.fetch import FetchError, NotFound, SchemeFetcher
 from agent.transfer import Progress, human, rate
 

@@ -24,6 +24,7 @@ import time
 
 from packager import debian, elfdeps, initramfs, kmod, micropython, s390image
 from packager.errors import Die, note
+from packager.files import read_file, write_atomic
 
 SYSROOT_PACKAGES = ["linux-image", "busybox-static", "kexec-tools", "libc6"]
 NET_MODULES = ["virtio_net", "virtio_blk", "af_packet"]
@@ -84,16 +85,6 @@ def find_first(root, candidates, what, hint):
             return rel
     raise Die("no %s in the sysroot %s (looked for %s): %s"
               % (what, root, ", ".join("/" + c for c in candidates), hint))
-
-
-def read_bytes(path, what):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise Die("%s %s does not exist" % (what, path))
-    except OSError as e:
-        raise Die("cannot read %s %s: %s" % (what, path, e.strerror))
 
 
 def skeleton_entries(skel):
@@ -213,7 +204,7 @@ def run(args):
     skel = args.skel or os.path.join(os.path.dirname(agent_dir), "rootfs-skel")
 
     sysroot, kernel_path, parts = resolve_parts(args, cache, step)
-    kernel = read_bytes(kernel_path, "kernel")
+    kernel = read_file(kernel_path, "kernel")
     try:
         s390image.check_kernel(kernel)
     except s390image.ImageError as e:
@@ -242,7 +233,7 @@ def run(args):
     entries = skeleton_entries(skel)
     entries += sysroot_entries(sysroot, closure)
     bb_real = elfdeps.chase(sysroot, busybox)
-    applets = busybox_applets(read_bytes(os.path.join(sysroot, bb_real), "busybox")) or ESSENTIAL_APPLETS
+    applets = busybox_applets(read_file(os.path.join(sysroot, bb_real), "busybox")) or ESSENTIAL_APPLETS
     for name in applets:
         if name in ("busybox", "init", "linuxrc"):
             continue
@@ -253,7 +244,7 @@ def run(args):
         entries.append(initramfs.symlink("sbin/kexec", "/" + kexec))
 
     # The interpreter: one static file, or a dynamic one with its libraries.
-    interp_data = read_bytes(interp, "interpreter")
+    interp_data = read_file(interp, "interpreter")
     entries.append(initramfs.file("bin/micropython", interp_data, 0o755))
     if args.interpreter:
         import shutil
@@ -311,7 +302,6 @@ def run(args):
     except UnicodeEncodeError:
         raise Die("--cmdline: the kernel command line must be plain ASCII")
 
-    from packager.cli import write_atomic
     manifest["image_size"] = len(image)
     manifest["initramfs_size"] = len(initrd)
     manifest["image_sha256"] = hashlib.sha256(image).hexdigest()

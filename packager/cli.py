@@ -8,12 +8,11 @@ output path.
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import traceback
 
 from packager import errors, initramfs, s390image
+from packager.files import read_file, write_atomic
 from packager.errors import Die
 
 
@@ -60,37 +59,6 @@ def parse_args(argv):
     n.add_argument("image", metavar="IMAGE")
     n.add_argument("--json", action="store_true", help="one JSON object on stdout")
     return p.parse_args(argv)
-
-
-def read_file(path, what):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise Die("%s %s does not exist" % (what, path))
-    except IsADirectoryError:
-        raise Die("%s %s is a directory, not a file" % (what, path))
-    except OSError as e:
-        raise Die("cannot read %s %s: %s" % (what, path, e.strerror))
-
-
-def write_atomic(path, data, mode=0o644):
-    """Write data to path through a temporary file in the same directory."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise Die("cannot write %s: directory %s does not exist" % (path, directory))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def cmd_image(args):

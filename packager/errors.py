@@ -5,7 +5,6 @@ External commands are argv lists, echoed as ``+ cmd`` in verbose mode; a
 failure names the command and its exit code.
 """
 
-import os
 import shlex
 import subprocess
 import sys

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from agent import plan as planmod, pxeconfig
-from agent.fetch import LocalFetcher, NotFound, SchemeFetcher
+from agent.fetch import NotFound
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MALFORMED = os.path.join(ROOT, "tests", "testdata", "malformed")

@@ -7,7 +7,6 @@ lab network is 192.0.2.0/24 (TEST-NET-1), the server is 192.0.2.1.
 
 import os
 import select
-import shutil
 import signal
 import subprocess
 import time
