@@ -368,7 +368,9 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
                 rx.retransmits += 1
                 rto.backoff()
                 continue
-            data, addr = sock.recvfrom(65536)
+            # A buffer for one block (+1 byte to notice an oversized one), not
+            # 64 KiB: under MicroPython every recvfrom allocates its buffer.
+            data, addr = sock.recvfrom(rx.blksize + 5 if rx.started else 65536)
             if peer is None:
                 if _ip_of(addr) != server_ip:
                     continue
