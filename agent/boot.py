@@ -261,6 +261,7 @@ def choose(con, p, env, fetcher):
     for line in menu.menu_lines(cfg, default_label):
         con.raw(line + "\n")
     total_deadline = now_ms() + cfg.totaltimeout * 100 if cfg.totaltimeout else None
+    line = None
     if cfg.timeout and default_cmd:
         con.raw(menu.countdown_text((cfg.timeout + 9) // 10, default_label) + "\n")
         con.raw("boot: ")
@@ -268,14 +269,21 @@ def choose(con, p, env, fetcher):
         if line is None:
             con.raw("\n")
             return None
-    else:
-        con.raw("boot: ")
-        line = con.wait_line(_left(total_deadline))
-        if line is None:
-            con.raw("\n")
-            return None
+        if not line.strip():
+            line = None  # Enter stops the countdown: wait at the prompt
     while True:
-        cmd = menu.choice_command(cfg, line)
+        if line is None:
+            con.raw("boot: ")
+            line = con.wait_line(_left(total_deadline))
+            if line is None:
+                con.raw("\n")
+                return None
+        typed, line = line.strip(), None
+        if typed == "shell" and cfg.label("shell") is None:
+            con.say("starting a shell; exit it to return to the boot: prompt")
+            machine.shell()
+            continue
+        cmd = menu.choice_command(cfg, typed)
         if cmd is None:
             return None
         if not cfg.allowoptions and len(cmd.split()) > 1:

@@ -44,4 +44,4 @@ def choice_command(cfg, typed):
 
 
 def countdown_text(seconds, label):
-    return "Booting %s in %d s; press Enter for the boot: prompt" % (label, seconds)
+    return "Booting %s in %d s; type a label, or press Enter to stop the countdown" % (label, seconds)

@@ -125,3 +125,24 @@ def test_duplicates_are_not_amplified(files, ns, tmp_path):
     windows = blocks // 16 + 2
     assert stats["to_server"] <= windows + 10, (stats, windows)
     assert res["duplicates"] >= blocks - 5, res
+
+
+@pytest.mark.parametrize("server", ["atftpd", "dnsmasq"])
+def test_plan_against_a_live_server(server, ns, tmp_path):
+    """`plan --server`: the search goes over TFTP; missing names are "not found", not errors."""
+    root = tmp_path / "root"
+    (root / "s390x" / "pxelinux.cfg").mkdir(parents=True)
+    (root / "s390x" / "pxelinux.cfg" / "C000020").write_text(
+        "DEFAULT a\nINCLUDE extra.cfg\nLABEL a\n KERNEL linux\n INITRD initrd.gz\n")
+    (root / "s390x" / "extra.cfg").write_text("IPAPPEND 1\n")
+    os.chmod(str(tmp_path), 0o755)
+    start_tftp(ns, server, str(root), str(tmp_path))
+    p = ns.run([PY, "-m", "agent", "plan", "--server", "127.0.0.1", "--mac", "52:54:00:12:34:56",
+                "--ip", "192.0.2.10", "--netmask", "255.255.255.0", "--gateway", "192.0.2.1",
+                "--bootfile", "s390x/pxelinux.0", "--json"], cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert p.returncode == 0, p.stderr
+    plan = json.loads(p.stdout)
+    assert plan["tried"] == ["s390x/pxelinux.cfg/01-52-54-00-12-34-56", "s390x/pxelinux.cfg/C000020A",
+                             "s390x/pxelinux.cfg/C000020"]
+    assert plan["kernel"] == "s390x/linux" and plan["initrd"] == ["s390x/initrd.gz"]
+    assert plan["cmdline"] == "BOOT_IMAGE=linux initrd=initrd.gz ip=192.0.2.10:127.0.0.1:192.0.2.1:255.255.255.0"
