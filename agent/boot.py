@@ -49,6 +49,18 @@ def parse_cmdline(text):
     return opts
 
 
+def int_option(opts, name, default):
+    """A numeric pxe.NAME=N option; a missing or malformed one gives the default."""
+    value = opts.get(name)
+    if not isinstance(value, str):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        Console().error("pxe.%s=%s is not a number: using the default" % (name, value))
+        return default
+
+
 def uptime():
     try:
         return float(machine.read_text("/proc/uptime").split()[0])
@@ -165,9 +177,8 @@ def make_fetcher(lease, opts):
 
     def mtu(addr):
         return machine.mtu_of(iface)
-    window = int(opts.get("window", DEFAULT_WINDOW)) if isinstance(opts.get("window", 1), str) \
-        else DEFAULT_WINDOW
-    blksize = int(opts["blksize"]) if isinstance(opts.get("blksize"), str) else None
+    window = int_option(opts, "window", DEFAULT_WINDOW)
+    blksize = int_option(opts, "blksize", None)
     tftp = TftpFetcher(blksize=blksize, windowsize=window, mtu_of=mtu, space_for=space_for)
     http = HttpFetcher(space_for=space_for)
     return SchemeFetcher({"tftp": tftp, "http": http})

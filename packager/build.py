@@ -34,7 +34,6 @@ KEXEC_CANDIDATES = ["sbin/kexec", "usr/sbin/kexec"]
 ESSENTIAL_APPLETS = ["sh", "mount", "umount", "ip", "udhcpc", "insmod", "modprobe", "reboot",
                      "poweroff", "sleep", "cat", "mkdir", "ls", "dmesg", "ps", "kill", "setsid",
                      "cttyhack", "echo", "cp", "mv", "rm", "ln", "grep", "sed", "vi", "wget", "tftp"]
-DEFAULT_CACHE = None
 
 
 class Step:

@@ -196,3 +196,21 @@ def test_hundred_mib_initrd(lab):
     m = re.search(r"fetched stage2.img: (\d+\.\d) MiB in [\d.]+ s, ([\d.]+) MiB/s", lab.text())
     assert m, lab.text()[-3000:]
     assert float(m.group(1)) >= 100.0
+
+
+def test_rescue_shell_at_the_prompt_then_totaltimeout(lab):
+    """`shell` at boot: gives a busybox shell; after it, TOTALTIMEOUT still boots the default."""
+    write(lab, "pxelinux.cfg/default", "PROMPT 1\nTOTALTIMEOUT 200\nDEFAULT linux\nLABEL linux\n"
+          " KERNEL vmlinuz\n INITRD stage2.img\n APPEND console=ttysclp0 scenario=totaltimeout\n")
+    lab.dnsmasq()
+    lab.boot()
+    lab.wait_for("boot:", 120)
+    lab.type("shell")
+    lab.wait_for("starting a shell", 30)
+    lab.read(2)
+    lab.type("echo RESCUE-$((6*7)) $(cat /run/netboot/lease-eth0.json | grep -c 192.0.2.1)")
+    lab.wait_for("RESCUE-42 1", 30)
+    lab.type("exit")
+    cmdline = boot_and_get_cmdline(lab, 120)
+    assert "scenario=totaltimeout" in cmdline
+    assert lab.text().count("boot:") >= 2

@@ -70,3 +70,12 @@ def test_bad_identities():
             assert arg in str(e), str(e)
         else:
             assert False, "%s(%r) did not fail" % (fn.__name__, arg)
+
+
+def test_kernel_command_line_options():
+    from agent import boot
+    got = boot.parse_cmdline("root=/dev/ram0 pxe.debug pxe.if=eth1,eth0 pxe.label=rescue pxe.window=32 quiet")
+    want = {"debug": True, "if": "eth1,eth0", "label": "rescue", "window": "32"}
+    assert got == want, "parse_cmdline(...) = %r, want %r" % (got, want)
+    assert boot.int_option(got, "window", 16) == 32
+    assert boot.int_option({}, "window", 16) == 16
