@@ -12,7 +12,7 @@ build them in):
 
   pxe.debug          more messages (commands run, notes on the config)
   pxe.if=IF[,IF]     interfaces to try, in order (default: every Ethernet one)
-  pxe.label=TEXT     boot this label (with options) instead of the default
+  pxe.label=NAME     boot this label (or menu number) instead of the default
   pxe.config=NAME    use this config file (name or URL) instead of searching
   pxe.server=HOST    boot server for tftp:// names (default: from the lease)
   pxe.shell          a rescue shell before anything else

@@ -123,21 +123,28 @@ def sysroot_entries(root, closure):
     return out
 
 
+# The root an s390x host builds from (its own binaries and kernel); tests point
+# it at a Debian s390x tree to walk that path on another machine.
+HOST_ROOT = "/"
+
+
 def host_is_s390x():
     return platform.machine() == "s390x"
 
 
-def running_kernel():
+def running_kernel(root):
+    """The running kernel's image, as s390-tools' Makefile.pxelinux.0 picks it."""
     release = platform.release()
-    for pattern in ("/boot/image-%s" % release, "/boot/vmlinuz-%s" % release):
-        if os.path.exists(pattern):
-            return pattern, release
+    for name in ("boot/image-%s" % release, "boot/vmlinuz-%s" % release):
+        path = os.path.join(root, name)
+        if os.path.exists(path):
+            return path, release
     raise Die("no /boot/image-%s or /boot/vmlinuz-%s for the running kernel: pass --kernel FILE"
               % (release, release))
 
 
 def resolve_parts(args, cache, step):
-    """(sysroot, kernel path, modules dir or None, parts list)."""
+    """(sysroot, kernel path, parts list)."""
     parts = []
     if args.sysroot:
         sysroot = os.path.abspath(args.sysroot)
@@ -145,8 +152,8 @@ def resolve_parts(args, cache, step):
             raise Die("--sysroot %s is not a directory" % args.sysroot)
         parts.append(("sysroot", sysroot))
     elif host_is_s390x():
-        sysroot = "/"
-        parts.append(("sysroot", "/ (this s390x host)"))
+        sysroot = HOST_ROOT
+        parts.append(("sysroot", "%s (this s390x host)" % HOST_ROOT))
     else:
         suite = args.suite or debian.host_suite()
         step("fetching Debian %s s390x parts (%s)" % (suite, ", ".join(SYSROOT_PACKAGES)))
@@ -160,8 +167,8 @@ def resolve_parts(args, cache, step):
                       % (e, cache))
     if args.kernel:
         kernel = args.kernel
-    elif sysroot == "/" and host_is_s390x():
-        kernel, _ = running_kernel()
+    elif sysroot == HOST_ROOT and host_is_s390x():
+        kernel, _ = running_kernel(HOST_ROOT)
     else:
         found = sorted(glob.glob(os.path.join(sysroot, "boot", "vmlinuz-*")) +
                        glob.glob(os.path.join(sysroot, "boot", "image-*")))

@@ -197,4 +197,16 @@ def build(agent_dir, cache, arch="s390x", toolchain="zig", mirror=None, log=None
     os.chmod(tmp, 0o755)
     os.replace(tmp, out)
     shutil.rmtree(builddir, ignore_errors=True)
+    prune(os.path.dirname(out), "micropython-%s-" % arch, keep=KEEP_BUILDS)
     return out, version
+
+
+KEEP_BUILDS = 4
+
+
+def prune(directory, prefix, keep):
+    """Remove all but the newest `keep` cached interpreters of one target."""
+    found = sorted((os.path.getmtime(os.path.join(directory, f)), f) for f in os.listdir(directory)
+                   if f.startswith(prefix) and not f.endswith(".tmp"))
+    for _, name in found[:-keep]:
+        os.remove(os.path.join(directory, name))

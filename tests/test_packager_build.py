@@ -139,3 +139,21 @@ def test_bad_input_one_line_and_nothing_written(case, s390x, tmp_path):
     assert "Traceback" not in p.stderr
     assert not out.exists() and not os.path.exists(str(out) + ".manifest.json")
     assert not [f for f in os.listdir(str(out.parent)) if f.startswith(".pxelinux")] if out.parent.exists() else True
+
+
+def test_s390x_host_path_uses_its_own_root_and_running_kernel(s390x, tmp_path, monkeypatch, capsys):
+    """On an s390x host, no --sysroot means the host's own root and the running
+    kernel (/boot/vmlinuz-$(uname -r)); walked here with Debian's s390x tree as that root."""
+    import platform
+    from packager import build
+    monkeypatch.setattr(platform, "machine", lambda: "s390x")
+    monkeypatch.setattr(platform, "release", lambda: s390x.release)
+    monkeypatch.setattr(build, "HOST_ROOT", s390x.sysroot)
+    out = str(tmp_path / "host.0")
+    assert cli.run(["build", "--agent", AGENT, "-o", out]) == 0
+    text = capsys.readouterr()
+    assert "fetching Debian" not in text.err
+    assert "(this s390x host)" in text.out and "vmlinuz-%s" % s390x.release in text.out
+    monkeypatch.setattr(platform, "release", lambda: "9.9.9-nothere")
+    assert cli.run(["build", "--agent", AGENT, "-o", out + "x"]) == 2
+    assert "no /boot/image-9.9.9-nothere or /boot/vmlinuz-9.9.9-nothere" in capsys.readouterr().err
