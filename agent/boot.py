@@ -128,7 +128,15 @@ def machine_uuid():
 
 def get_lease(con, opts):
     """The first lease from udhcpc on the interfaces, in order; raises BootFailure."""
-    names = opts["if"].split(",") if isinstance(opts.get("if"), str) else machine.interfaces()
+    if isinstance(opts.get("if"), str):
+        names = opts["if"].split(",")
+    else:
+        # Every Ethernet interface, the one the firmware booted from first.
+        names = machine.interfaces()
+        first = machine.boot_interface()
+        if first in names:
+            names.remove(first)
+            names.insert(0, first)
     if not names:
         raise BootFailure("no Ethernet interface found (is the virtio-net module in the image?)")
     tried = []

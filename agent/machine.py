@@ -107,6 +107,29 @@ def interfaces():
     return out
 
 
+def boot_interface():
+    """The interface the firmware netbooted from, or None.
+
+    On s390 the IPL device is a CCW device (/sys/firmware/ipl/device, e.g.
+    0.0.0001); its virtio child lists the network interface it carries.
+    """
+    if read_text("/sys/firmware/ipl/ipl_type").strip() != "ccw":
+        return None
+    dev = read_text("/sys/firmware/ipl/device").strip()
+    if not dev:
+        return None
+    base = "/sys/bus/ccw/devices/" + dev
+    try:
+        for child in os.listdir(base):
+            if child.startswith("virtio"):
+                names = os.listdir(base + "/" + child + "/net")
+                if names:
+                    return sorted(names)[0]
+    except OSError:
+        pass
+    return None
+
+
 def carrier(iface):
     return read_text("/sys/class/net/%s/carrier" % iface).strip() == "1"
 

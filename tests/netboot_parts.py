@@ -20,11 +20,11 @@ echo "%s cmdline=$(/bin/busybox cat /proc/cmdline)"
 """ % MARKER
 
 
-def build_image(repo, out):
-    """`packager build --agent agent/` into out; returns its path."""
+def build_image(repo, out, *extra):
+    """`packager build --agent agent/ [extra...]` into out; returns its path."""
     path = os.path.join(out, "pxelinux.0")
     subprocess.run([sys.executable, "-m", "packager", "build", "--agent", os.path.join(repo, "agent"),
-                    "-o", path], check=True, cwd=repo)
+                    "-o", path] + list(extra), check=True, cwd=repo)
     return path
 
 

@@ -214,3 +214,35 @@ def test_rescue_shell_at_the_prompt_then_totaltimeout(lab):
     cmdline = boot_and_get_cmdline(lab, 120)
     assert "scenario=totaltimeout" in cmdline
     assert lab.text().count("boot:") >= 2
+
+
+def test_boot_interface_is_tried_first(lab):
+    """Two NICs, the firmware booted from the second: the agent asks there first."""
+    write(lab, "pxelinux.cfg/default", "DEFAULT linux\nIPAPPEND 2\nLABEL linux\n KERNEL vmlinuz\n"
+          " INITRD stage2.img\n APPEND console=ttysclp0 scenario=twonics\n")
+    lab.dnsmasq()
+    lab.boot(before=lab.silent_nic())
+    cmdline = boot_and_get_cmdline(lab, 180)
+    assert "scenario=twonics" in cmdline and BOOTIF in cmdline.split()
+    text = lab.text()
+    assert "DHCP on eth1 (%s)" % MAC in text and "DHCP on eth0" not in text, text[-3000:]
+
+
+@pytest.fixture(scope="session")
+def image_trying_eth0_first(netboot_files, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("netboot-if"))
+    return build_image(ROOT, out, "--cmdline", "pxe.if=eth0,eth1")
+
+
+def test_next_interface_when_one_gets_no_lease(lab, image_trying_eth0_first):
+    """pxe.if=eth0,eth1 with no DHCP server on eth0's network: the agent moves on to eth1."""
+    shutil.copy(image_trying_eth0_first, os.path.join(lab.tftp, "pxelinux.0"))
+    write(lab, "pxelinux.cfg/default", "DEFAULT linux\nLABEL linux\n KERNEL vmlinuz\n"
+          " INITRD stage2.img\n APPEND console=ttysclp0 scenario=nextnic\n")
+    lab.dnsmasq()
+    lab.boot(before=lab.silent_nic())
+    cmdline = boot_and_get_cmdline(lab, 180)
+    assert "scenario=nextnic" in cmdline
+    text = lab.text()
+    assert text.index("DHCP on eth0 (52:54:00:00:00:01)") < text.index("DHCP on eth1 (%s)" % MAC)
+    assert re.search(r"lease 192\.0\.2\.\d+/24 on eth1", text), text[-3000:]

@@ -96,10 +96,18 @@ class Lab:
     # without the event_idx feature it does not happen.
     NIC_OPTS = "event_idx=off"
 
-    def boot(self, memory=1024, extra=(), nic_opts=NIC_OPTS):
+    def silent_nic(self, name="nbtap1"):
+        """QEMU arguments for a NIC on a tap where nothing answers DHCP, placed
+        before the boot NIC so the guest sees it as eth0."""
+        sh("ip", "tuntap", "add", "dev", name, "mode", "tap", ns=self.ns)
+        sh("ip", "link", "set", name, "up", ns=self.ns)
+        return ["-netdev", "tap,id=s0,ifname=%s,script=no,downscript=no" % name,
+                "-device", "virtio-net-ccw,netdev=s0,mac=52:54:00:00:00:01,%s" % self.NIC_OPTS]
+
+    def boot(self, memory=1024, extra=(), nic_opts=NIC_OPTS, before=()):
         argv = ["ip", "netns", "exec", self.ns, "qemu-system-s390x", "-M", "s390-ccw-virtio",
                 "-accel", "tcg", "-nographic", "-m", str(memory), "-no-reboot",
-                "-uuid", "2a9f0c5e-1b3d-4c2e-8f00-0123456789ab",
+                "-uuid", "2a9f0c5e-1b3d-4c2e-8f00-0123456789ab"] + list(before) + [
                 "-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no" % TAP,
                 "-device", "virtio-net-ccw,netdev=n0,mac=%s,bootindex=1%s" % (
                     MAC, "," + nic_opts if nic_opts else "")] + list(extra)
