@@ -32,12 +32,14 @@ def run_cmd(argv, cwd=None, capture=False, hint=None, env=None, quiet=False):
         raise Die("%s: command not found%s" % (argv[0], "; " + hint if hint else ""))
     if proc.returncode != 0:
         detail = ""
-        if proc.stderr:
-            lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
-            if lines:
-                # make's own last line says little: prefer the compiler's error.
-                errs = [l for l in lines if "error" in l.lower() and "***" not in l]
-                detail = ": " + (errs[-1] if errs else lines[-1]).strip()
+        text = (proc.stdout or "") + "\n" + (proc.stderr or "") if not capture else (proc.stderr or "")
+        lines = [l.strip() for l in text.splitlines() if l.strip()]
+        # make's own lines say little: prefer what the compiler said.
+        errs = [l for l in lines if "error" in l.lower() and "***" not in l]
+        if errs:
+            detail = ": " + "; ".join(errs[:2])[:300]
+        elif lines:
+            detail = ": " + lines[-1][:300]
         shown = shlex.join(argv) if len(argv) <= 6 else shlex.join(argv[:6]) + " ..."
         raise Die("`%s` failed with exit code %d%s%s" % (
             shown, proc.returncode, detail, "; " + hint if hint else ""))

@@ -98,7 +98,7 @@ def test_prebuilt_interpreter_and_sysroot(s390x, tmp_path, built):
 
 
 @pytest.mark.parametrize("case", ["kernel", "no-busybox", "no-kexec", "no-manifest", "interpreter",
-                                  "not-s390", "cmdline", "outdir", "offline"])
+                                  "not-s390", "cmdline", "outdir", "offline", "compile"])
 def test_bad_input_one_line_and_nothing_written(case, s390x, tmp_path):
     out = tmp_path / "pxelinux.0"
     args, want = [], ""
@@ -128,6 +128,14 @@ def test_bad_input_one_line_and_nothing_written(case, s390x, tmp_path):
     elif case == "outdir":
         out = tmp_path / "no" / "pxelinux.0"
         want = "directory %s does not exist" % (tmp_path / "no")
+    elif case == "compile":
+        import shutil
+        agent = str(tmp_path / "agent")
+        shutil.copytree(AGENT, agent, ignore=shutil.ignore_patterns("__pycache__"))
+        with open(os.path.join(agent, "broken.py"), "w") as f:
+            f.write("def broken(:\n    pass\n")
+        args = ["--skel", os.path.join(ROOT, "rootfs-skel")]
+        want = "error compiling agent/broken.py:; SyntaxError: invalid syntax"
     elif case == "offline":
         args = ["--cache", str(tmp_path / "cache"), "--mirror", "http://127.0.0.1:9/debian"]
         want = "a first build needs the network"
