@@ -150,6 +150,7 @@ def get_lease(con, opts):
             tried.append("%s: no link" % iface)
             continue
         con.say("DHCP on %s (%s)" % (iface, machine.mac_of(iface)))
+        machine.remove(dhcp.lease_path(iface))  # a lease from an earlier attempt is stale
         machine.run(dhcp.udhcpc_argv(iface), None if con.debug_on else "/dev/null")
         lease = dhcp.read_lease(iface)
         if lease and lease.get("ip"):

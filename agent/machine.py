@@ -69,6 +69,16 @@ def write_file(path, text):
         f.write(text)
 
 
+def remove(path):
+    LOG.append("rm %s" % path)
+    if DRY_RUN:
+        return
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 def makedirs(path):
     if DRY_RUN:
         return
