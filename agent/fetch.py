@@ -43,6 +43,42 @@ class MemorySink:
         return b"".join(self.parts)
 
 
+class BatchingSink:
+    """Collects blocks and writes them to a file 64 KiB at a time.
+
+    MicroPython's files are unbuffered: one write per 1468-byte TFTP block is
+    one system call, which is dear in a guest.
+    """
+
+    LIMIT = 64 * 1024
+
+    def __init__(self, f):
+        self.f = f
+        self.parts = []
+        self.size = 0
+
+    def write(self, data):
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size >= self.LIMIT:
+            self.flush()
+        return len(data)
+
+    def flush(self):
+        if self.parts:
+            self.f.write(b"".join(self.parts))
+            self.parts = []
+            self.size = 0
+
+    def seek(self, pos):
+        self.parts = []
+        self.size = 0
+        self.f.seek(pos)
+
+    def truncate(self):
+        self.f.truncate()
+
+
 class LocalFetcher:
     """Files under a directory; the URL's host part is ignored."""
 

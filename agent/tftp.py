@@ -30,7 +30,7 @@ Behaviour in the hard cases:
 import struct
 
 from agent.compat import latin1
-from agent.fetch import FetchError, MemorySink, NotFound
+from agent.fetch import BatchingSink, FetchError, MemorySink, NotFound
 
 RRQ, WRQ, DATA, ACK, ERROR, OACK = 1, 2, 3, 4, 5, 6
 ERR_NOT_FOUND, ERR_ACCESS, ERR_ILLEGAL, ERR_UNKNOWN_TID, ERR_OPTIONS = 1, 2, 4, 5, 8
@@ -496,5 +496,7 @@ class TftpFetcher:
     def fetch(self, url, dest, progress=None):
         max_size = self.space_for(dest) if self.space_for else None
         with open(dest, "wb") as f:
-            rx = self._run(url, f, max_size, progress)
+            sink = BatchingSink(f)
+            rx = self._run(url, sink, max_size, progress)
+            sink.flush()
         return rx.size

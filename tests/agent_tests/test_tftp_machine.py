@@ -199,3 +199,22 @@ def test_requested_options_fit_the_receive_buffer():
         assert got == want, "_options(blksize=%d, window=%d) = %r, want %r" % (blksize, window, got, want)
     got = T.TftpFetcher(mtu_of=lambda a: 9000)._options(None)
     assert got[0] == ("blksize", 8968), got
+
+
+def test_batching_sink():
+    from agent.fetch import BatchingSink
+
+    class F:
+        def __init__(self):
+            self.writes = []
+
+        def write(self, b):
+            self.writes.append(b)
+
+    f = F()
+    s = BatchingSink(f)
+    for i in range(100):
+        s.write(b"%04d" % i * 367)  # 1468 bytes
+    s.flush()
+    assert b"".join(f.writes) == b"".join(b"%04d" % i * 367 for i in range(100))
+    assert len(f.writes) == 3, [len(w) for w in f.writes]  # 64 KiB, 64 KiB, the rest
