@@ -68,9 +68,9 @@ def fetch_command(url, opts):
         stderr_write("agent: %s\n" % e)
         return 2
     start = now_ms()
+    progress = None if opts.get("quiet") or opts.get("json") else Progress(stderr_write, url, False)
     try:
-        size = fetcher.fetch(url, out, None if opts.get("quiet") or opts.get("json")
-                             else Progress(stderr_write, url, False))
+        size = fetcher.fetch(url, out, progress)
     except NotFound as e:
         stderr_write("fetch: %s\n" % e)
         return 2
@@ -78,6 +78,8 @@ def fetch_command(url, opts):
         stderr_write("fetch: %s\n" % e)
         return 2
     ms = max(now_ms() - start, 1)
+    if progress is not None and progress.shown:
+        stderr_write("\n")  # end the progress line rewritten with CR
     result = {"url": url, "size": size, "seconds": ms / 1000.0, "mib_per_s": round(rate(size, ms), 2)}
     rx = getattr(fetcher, "last", None)
     if rx is not None:
