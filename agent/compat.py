@@ -15,29 +15,10 @@ except ImportError:  # pragma: no cover
     import uos as os  # noqa: F401
 
 try:
-    from time import ticks_ms, ticks_diff
-
-    def monotonic():
-        """Seconds, for measuring intervals only."""
-        return ticks_ms() / 1000.0
-
-    def elapsed_ms(start_ms):
-        return ticks_diff(ticks_ms(), start_ms)
-
-    def now_ms():
-        return ticks_ms()
+    from time import ticks_ms as now_ms  # milliseconds, for intervals only
 except ImportError:
-    monotonic = time.monotonic
-
     def now_ms():
         return int(time.monotonic() * 1000)
-
-    def elapsed_ms(start_ms):
-        return now_ms() - start_ms
-
-
-def const(x):
-    return x
 
 
 def path_join(*parts):
@@ -77,10 +58,6 @@ def is_dir(path):
         return False
 
 
-def file_size(path):
-    return os.stat(path)[6]
-
-
 def makedirs(path):
     if not path or exists(path):
         return
@@ -98,19 +75,6 @@ def errno_of(exc):
     if code is None and exc.args:
         code = exc.args[0]
     return code
-
-
-def hexlify(data):
-    import binascii
-    return binascii.hexlify(data).decode()
-
-
-def print_flush(*args):
-    print(*args)
-    try:
-        sys.stdout.flush()
-    except AttributeError:
-        pass
 
 
 def stderr_write(text):

@@ -9,7 +9,7 @@ Schemes: tftp:// (agent.tftp), http:// (agent.http), and LocalFetcher, a
 directory standing in for the server root (``plan --root`` and tests).
 """
 
-from agent.compat import path_join, file_size
+from agent.compat import path_join
 
 
 class FetchError(Exception):
@@ -18,6 +18,19 @@ class FetchError(Exception):
 
 class NotFound(FetchError):
     """The server says the file does not exist."""
+
+
+class TooLarge(FetchError):
+    """The file does not fit in the space given for it."""
+
+
+def check_space(size, max_size, known=True):
+    """Raise TooLarge when size bytes (the whole file if known, else what arrived
+    so far) exceed the space given for them (None: no limit)."""
+    if max_size is not None and size > max_size:
+        if known:
+            raise TooLarge("file is %d bytes, more than the %d bytes of space left for it" % (size, max_size))
+        raise TooLarge("file is larger than the %d bytes of space left for it" % max_size)
 
 
 CONFIG_LIMIT = 1 << 20
@@ -122,9 +135,6 @@ class LocalFetcher:
         with open(dest, "wb") as f:
             f.write(data)
         return len(data)
-
-    def size(self, url):
-        return file_size(self._path(url))
 
 
 class SchemeFetcher:

@@ -10,7 +10,7 @@ certificates to check them with).
 """
 
 from agent.compat import latin1
-from agent.fetch import FetchError, MemorySink, NotFound
+from agent.fetch import FetchError, MemorySink, NotFound, TooLarge, check_space
 
 MAX_REDIRECTS = 5
 CHUNK = 65536
@@ -123,8 +123,7 @@ def _body(conn, headers, sink, max_size, progress):
                     pass
                 return size, None
             size += n
-            if max_size is not None and size > max_size:
-                raise FetchError("file is larger than the %d bytes of space left for it" % max_size)
+            check_space(size, max_size, known=False)
             while n:
                 data = conn.read(min(n, CHUNK))
                 if not data:
@@ -137,9 +136,7 @@ def _body(conn, headers, sink, max_size, progress):
             total = int(headers["content-length"])
         except ValueError:
             raise FetchError("bad Content-Length %r" % headers["content-length"])
-        if max_size is not None and total > max_size:
-            raise FetchError("file is %d bytes, more than the %d bytes of space left for it"
-                             % (total, max_size))
+        check_space(total, max_size)
     from agent.compat import now_ms
     last = now_ms()
     while total is None or size < total:
@@ -150,12 +147,15 @@ def _body(conn, headers, sink, max_size, progress):
             raise FetchError("connection closed after %d of %d bytes" % (size, total))
         sink.write(data)
         size += len(data)
-        if max_size is not None and size > max_size:
-            raise FetchError("file is larger than the %d bytes of space left for it" % max_size)
+        check_space(size, max_size, known=False)
         if progress is not None and now_ms() - last >= 500:
             last = now_ms()
             progress(size, total)
     return size, total
+
+
+class HttpStatus(FetchError):
+    """The server answered with a status other than 200 (or 404/410): not retried."""
 
 
 class HttpFetcher:
@@ -186,7 +186,7 @@ class HttpFetcher:
                 if status in (404, 410):
                     raise NotFound("%s: not found (HTTP %d %s)" % (url, status, reason))
                 if status != 200:
-                    raise FetchError("%s: HTTP %d %s" % (url, status, reason))
+                    raise HttpStatus("%s: HTTP %d %s" % (url, status, reason))
                 size, total = _body(conn, headers, sink, max_size, progress)
                 if progress is not None:
                     progress(size, total)
@@ -202,10 +202,10 @@ class HttpFetcher:
             sink = open_sink()
             try:
                 return self._get(url, sink, max_size, progress), sink
-            except NotFound:
+            except (NotFound, TooLarge, HttpStatus):
                 raise
-            except FetchError as e:
-                if attempt == self.retries or "HTTP" in str(e) or "space" in str(e):
+            except FetchError:
+                if attempt == self.retries:
                     raise
             except OSError as e:
                 if attempt == self.retries:

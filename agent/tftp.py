@@ -30,7 +30,7 @@ Behaviour in the hard cases:
 import struct
 
 from agent.compat import latin1
-from agent.fetch import BatchingSink, FetchError, MemorySink, NotFound
+from agent.fetch import BatchingSink, FetchError, MemorySink, NotFound, TooLarge, check_space
 
 RRQ, WRQ, DATA, ACK, ERROR, OACK = 1, 2, 3, 4, 5, 6
 ERR_NOT_FOUND, ERR_ACCESS, ERR_ILLEGAL, ERR_UNKNOWN_TID, ERR_OPTIONS = 1, 2, 4, 5, 8
@@ -52,10 +52,6 @@ def blksize_for_mtu(mtu):
 
 class ProtocolError(FetchError):
     pass
-
-
-class TooLarge(FetchError):
-    """The file does not fit in the space given for it."""
 
 
 class OptionsRefused(FetchError):
@@ -176,11 +172,6 @@ class Receiver:
         self.reacks = 0
         self.retransmits = 0
 
-    def _check_size(self, size):
-        if self.max_size is not None and size > self.max_size:
-            raise TooLarge("file is %d bytes, more than the %d bytes of space left for it"
-                             % (size, self.max_size))
-
     def _accept_options(self, opts):
         for key in opts:
             if key not in self.requested:
@@ -198,7 +189,7 @@ class Receiver:
             self.windowsize = w
         if "tsize" in opts:
             self.tsize = int(opts["tsize"])
-            self._check_size(self.tsize)
+            check_space(self.tsize, self.max_size)
         self.options = opts
 
     def _ack(self, block, now):
@@ -239,8 +230,7 @@ class Receiver:
             if n > self.blksize:
                 raise ProtocolError("block %d has %d bytes, more than blksize %d" % (block, n, self.blksize))
             self.size += n
-            if self.max_size is not None and self.size > self.max_size:
-                self._check_size(self.size)
+            check_space(self.size, self.max_size)
             if n:
                 self.sink.write(payload)
             self.last = block

@@ -245,23 +245,20 @@ def extract_tar(path, dest):
 
 def fetch_sysroot(apt, dest, packages):
     """Download and unpack packages into a sysroot; returns [(name, version)]."""
-    parts = []
     stamp = os.path.join(dest, ".s390-netboot-parts")
     wanted = []
     for pkg in packages:
         if pkg == "linux-image":
             pkg = resolve_kernel_package(apt)
         wanted.append(pkg)
-    for pkg in wanted:
-        deb, name, version = apt.download(pkg)
-        parts.append((name, version))
+    debs = [apt.download(pkg) for pkg in wanted]
+    parts = [(name, version) for deb, name, version in debs]
     if os.path.exists(stamp):
         with open(stamp) as f:
             if f.read() == repr(parts):
                 return parts
     shutil.rmtree(dest, ignore_errors=True)
-    for pkg in wanted:
-        deb, name, version = apt.download(pkg)
+    for deb, name, version in debs:
         apt.log("unpacking %s" % name)
         extract_deb(deb, dest)
     with open(stamp, "w") as f:

@@ -42,9 +42,6 @@ class Closure:
         if path not in self.files:
             self.files.append(path)
 
-    def paths(self):
-        return sorted(set(self.files) | set(self.links))
-
 
 def chase(sysroot, path, closure=None):
     """Resolve a sysroot-relative path through symlinks, component by component.
