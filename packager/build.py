@@ -24,7 +24,7 @@ import time
 
 from packager import debian, elfdeps, initramfs, kmod, micropython, s390image
 from packager.errors import Die, note
-from packager.files import read_file, write_atomic
+from packager.files import check_output, read_file, write_all
 
 SYSROOT_PACKAGES = ["linux-image", "busybox-static", "kexec-tools", "libc6"]
 NET_MODULES = ["virtio_net", "virtio_blk", "af_packet"]
@@ -105,6 +105,16 @@ def skeleton_entries(skel):
             st = os.lstat(full)
             if stat.S_ISLNK(st.st_mode):
                 out.append(initramfs.symlink(rel, os.readlink(full)))
+            elif not stat.S_ISREG(st.st_mode):
+                # Reading a FIFO would wait forever, a device could be
+                # anything: the skeleton holds files, directories and links;
+                # the build itself makes /dev/console and /dev/null.
+                kind = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
+                        stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}.get(
+                            stat.S_IFMT(st.st_mode), "a special file")
+                raise Die("--skel: %s is %s; the skeleton may hold only files, directories and "
+                          "symlinks (the build adds /dev/console and /dev/null itself): remove it"
+                          % (full, kind))
             else:
                 with open(full, "rb") as f:
                     out.append(initramfs.file(rel, f.read(), 0o755 if st.st_mode & 0o111 else 0o644))
@@ -203,13 +213,18 @@ def run(args):
     if not os.path.exists(os.path.join(agent_dir, "manifest.py")):
         raise Die("--agent %s has no manifest.py: point it at the agent/ directory of s390-netboot"
                   % args.agent)
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(out_dir):
-        raise Die("cannot write %s: directory %s does not exist" % (args.output, out_dir))
+    check_output(args.output, [("agent directory", agent_dir)])
+    check_output(args.output + ".manifest.json")
     cache = os.path.abspath(args.cache) if args.cache else debian.cache_root()
     skel = args.skel or os.path.join(os.path.dirname(agent_dir), "rootfs-skel")
 
+    with debian.cache_lock(cache):
+        return _run(args, t0, step, agent_dir, cache, skel)
+
+
+def _run(args, t0, step, agent_dir, cache, skel):
     sysroot, kernel_path, parts = resolve_parts(args, cache, step)
+    check_output(args.output, [("input kernel", kernel_path)])
     kernel = read_file(kernel_path, "kernel")
     try:
         s390image.check_kernel(kernel)
@@ -312,8 +327,8 @@ def run(args):
     manifest["initramfs_size"] = len(initrd)
     manifest["image_sha256"] = hashlib.sha256(image).hexdigest()
     manifest_path = args.output + ".manifest.json"
-    write_atomic(manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
-    write_atomic(args.output, image)
+    write_all([(args.output, image, 0o644),
+               (manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(), 0o644)])
 
     print("wrote %s: %d bytes (%.1f MiB) in %.0f s" % (args.output, len(image), len(image) / 1048576.0,
                                                        time.time() - t0))

@@ -8,11 +8,12 @@ output path.
 
 import argparse
 import json
+import os
 import sys
 import traceback
 
 from packager import errors, initramfs, s390image
-from packager.files import read_file, write_atomic
+from packager.files import check_output, read_file, write_atomic
 from packager.errors import Die
 
 
@@ -64,9 +65,11 @@ def parse_args(argv):
 def cmd_image(args):
     kernel = read_file(args.kernel, "kernel")
     initrd = read_file(args.ramdisk, "initrd")
+    check_output(args.output, [("input kernel", args.kernel), ("initrd", args.ramdisk)]
+                 + ([("parmfile", args.parmfile)] if args.parmfile else []))
     cmdline = args.cmdline
     if args.parmfile:
-        raw = read_file(args.parmfile, "parmfile")
+        raw = read_file(args.parmfile, "parmfile", limit=s390image.MAX_COMMAND_LINE_SIZE * 2)
         try:
             cmdline = raw.decode("ascii")
         except UnicodeDecodeError:
@@ -74,7 +77,8 @@ def cmd_image(args):
     try:
         image = s390image.make_image(kernel, initrd, cmdline)
     except s390image.ImageError as e:
-        raise Die("%s: %s" % (args.kernel if "s390 kernel" in str(e) else "--cmdline/--parmfile", e))
+        where = "--cmdline/--parmfile" if str(e).startswith("command line") else args.kernel
+        raise Die("%s: %s" % (where, e))
     except UnicodeEncodeError:
         raise Die("--cmdline: the kernel command line must be plain ASCII")
     write_atomic(args.output, image)
@@ -84,45 +88,79 @@ def cmd_image(args):
 
 
 def inspect_image(data):
-    """A dict describing an image (what `inspect --json` prints)."""
-    info = s390image.parse_image(data)
-    initrd = s390image.initrd_bytes(data)
+    """A dict describing an image (what `inspect --json` prints).
+
+    Raises ImageError only when the bytes are not an s390 kernel image at
+    all; everything else that cannot be read is listed in "problems" and
+    the rest is still filled in."""
+    problems = []
+    info = s390image.parse_image(data, problems)
     info["image_size"] = len(data)
+    start, size = info["initrd_offset"], info["initrd_size"]
+    initrd = data[start:start + size] if size else b""
     info["initrd_compression"] = initramfs.compression_of(initrd) if initrd else None
     entries = []
-    if initrd:
+    if initrd and not problems:
         if info["initrd_compression"] is None:
-            raise s390image.ImageError("the initramfs at 0x%x is neither a cpio archive nor "
-                                       "compressed in a known format" % info["initrd_offset"])
-        try:
-            entries = [m.as_dict() for m in initramfs.read(initrd)]
-        except Exception as e:  # libarchive reports truncation and corruption this way
-            raise s390image.ImageError("the initramfs cannot be read: %s" % str(e).splitlines()[0])
+            problems.append("the initramfs at 0x%x (%d bytes) is neither a cpio archive nor "
+                            "compressed in a known format (encrypted, or not an initramfs?): "
+                            "its entries are not shown" % (start, size))
+            entries = None
+        else:
+            try:
+                entries = [m.as_dict() for m in initramfs.read(initrd)]
+            except Exception as e:  # libarchive reports truncation and corruption this way
+                problems.append("the initramfs cannot be read: %s" % str(e).splitlines()[0])
+                entries = None
+    elif initrd:
+        entries = None
     info["entries"] = entries
+    info["problems"] = problems
     return info
 
 
+def printable(text):
+    """text with newlines, escape sequences and other control characters
+    shown as escapes, so a name read from an image cannot steer the terminal."""
+    if text is None:
+        return None
+    out = []
+    for c in text:
+        o = ord(c)
+        if c == "\\":
+            out.append("\\\\")
+        elif o < 0x20 or o == 0x7f or 0x80 <= o < 0xa0 or 0xd800 <= o < 0xe000:
+            out.append("\\x%02x" % (o & 0xff) if o < 0x100 or o >= 0xdc80 else "\\u%04x" % o)
+        else:
+            out.append(c)
+    return "".join(out)
+
+
 def format_inspect(info):
+    cmax = info["cmdline_max"]
     lines = [
-        "kernel version:   %s" % (info["kernel_version"] or "(unknown)"),
+        "kernel version:   %s" % (printable(info["kernel_version"]) or "(unknown)"),
         "image size:       %d" % info["image_size"],
         "kernel size:      %d" % info["kernel_size"],
     ]
     if info["initrd_size"]:
         lines.append("initramfs:        %d bytes at 0x%x, %s" % (
-            info["initrd_size"], info["initrd_offset"], info["initrd_compression"]))
+            info["initrd_size"], info["initrd_offset"],
+            info["initrd_compression"] or "unknown format"))
     else:
         lines.append("initramfs:        none")
-    lines.append("command line:     %r (at most %d bytes)" % (info["cmdline"], info["cmdline_max"]))
+    lines.append("command line:     \"%s\" (%s)" % (
+        printable(info["cmdline"]), "at most %d bytes" % cmax if cmax is not None else "size unknown"))
     if info["entries"]:
         lines.append("entries:          %d" % len(info["entries"]))
         for e in info["entries"]:
             extra = ""
             if "target" in e:
-                extra = " -> " + e["target"]
+                extra = " -> " + printable(e["target"])
             elif "rdev" in e:
                 extra = " (%s)" % e["rdev"]
-            lines.append("  %-7s %s %10d  /%s%s" % (e["type"], e["mode"], e["size"], e["path"], extra))
+            lines.append("  %-7s %s %10d  /%s%s" % (e["type"], e["mode"], e["size"],
+                                                     printable(e["path"]), extra))
     return "\n".join(lines)
 
 
@@ -136,6 +174,12 @@ def cmd_inspect(args):
         print(json.dumps(info, indent=2, sort_keys=True))
     else:
         print(format_inspect(info))
+    sys.stdout.flush()
+    if info["problems"]:
+        # What could be read was shown; what could not is one line each.
+        for msg in info["problems"]:
+            print("packager: error: %s: %s" % (args.image, msg), file=sys.stderr)
+        return 2
     return 0
 
 
@@ -158,6 +202,12 @@ def run(argv):
     except KeyboardInterrupt:
         print("packager: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`packager inspect IMAGE | head`): what it
+        # asked for was written; keep Python from complaining at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except Exception as e:
         if debug:
             raise

@@ -10,9 +10,12 @@ Everything lands under a cache directory (default
 ``$XDG_CACHE_HOME/s390-netboot``) so a second run needs no network.
 """
 
+import fcntl
 import os
+import posixpath
 import re
 import shutil
+import sys
 import tarfile
 
 from packager.errors import Die, run_cmd
@@ -95,6 +98,50 @@ def host_suite():
     return "bookworm"
 
 
+_held = {}
+
+
+class cache_lock:
+    """Hold the cache directory for one build (reentrant within a process).
+
+    Concurrent builds on one machine (two users, two CI jobs, a build beside
+    the test suite) take turns on downloads, unpacking and the interpreter
+    build instead of breaking each other's files; what is published into the
+    cache is renamed into place, so a build killed half-way leaves nothing
+    that a later one trusts."""
+
+    def __init__(self, cache):
+        self.path = os.path.join(os.path.abspath(cache), ".lock")
+
+    def __enter__(self):
+        held = _held.get(self.path)
+        if held:
+            held[1] += 1
+            return self
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise Die("cannot use the cache %s: %s (pass --cache DIR)"
+                      % (os.path.dirname(self.path), e.strerror))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("waiting for another build that uses the cache %s ..." % os.path.dirname(self.path),
+                  file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        _held[self.path] = [fd, 1]
+        return self
+
+    def __exit__(self, *exc):
+        held = _held[self.path]
+        held[1] -= 1
+        if held[1] == 0:
+            del _held[self.path]
+            os.close(held[0])  # closing the only descriptor releases the lock
+        return False
+
+
 class Apt:
     """apt-get and apt-cache under a private configuration for one architecture."""
 
@@ -103,7 +150,8 @@ class Apt:
         self.suite = suite
         self.arch = arch
         self.mirror = mirror
-        self.dir = os.path.join(cache or cache_root(), "apt",
+        self.cache = cache or cache_root()
+        self.dir = os.path.join(self.cache, "apt",
                                 "%s-%s" % (suite, arch if binary else "source"))
         self.source_suites = tuple(source_suites)
         self.binary = binary
@@ -148,6 +196,10 @@ class Apt:
         return args
 
     def update(self, force=False):
+        with cache_lock(self.cache):
+            self._update(force)
+
+    def _update(self, force):
         if self._updated:
             return
         self._write_config()
@@ -177,6 +229,10 @@ class Apt:
 
     def download(self, package):
         """Path of the .deb of a package (name or name=version), downloaded once."""
+        with cache_lock(self.cache):
+            return self._download(package)
+
+    def _download(self, package):
         info = self.show(package)
         name, version = info["Package"], info["Version"]
         debs = os.path.join(self.dir, "debs")
@@ -192,6 +248,10 @@ class Apt:
 
     def source(self, package):
         """Directory with the downloaded source package files (orig tarball, .dsc)."""
+        with cache_lock(self.cache):
+            return self._source(package)
+
+    def _source(self, package):
         self.update()
         out = os.path.join(self.dir, "src", package)
         stamp = os.path.join(out, ".done")
@@ -229,13 +289,41 @@ def extract_deb(deb, dest):
     run_cmd(["dpkg-deb", "-x", deb, dest], hint="is dpkg installed?")
 
 
+def checked_members(tar, path):
+    """The tarball's regular files, directories and links, all of them inside
+    the destination; anything else stops the build (what the "data" filter of
+    newer Pythons refuses, checked here so that 3.11.2 refuses it too)."""
+    members = []
+    for m in tar.getmembers():
+        name = m.name
+        parts = name.split("/")
+        if name.startswith("/") or ".." in parts:
+            raise Die("%s: member %r points outside the tree; is the download corrupt?" % (path, name))
+        if m.issym():
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(name), m.linkname))
+            if m.linkname.startswith("/") or target == ".." or target.startswith("../"):
+                raise Die("%s: symlink %r -> %r points outside the tree" % (path, name, m.linkname))
+        elif m.islnk():
+            if m.linkname.startswith("/") or ".." in m.linkname.split("/"):
+                raise Die("%s: hard link %r -> %r points outside the tree" % (path, name, m.linkname))
+        elif not (m.isfile() or m.isdir()):
+            continue  # devices and FIFOs have no place in a source tree
+        m.mode &= 0o755  # no setuid, setgid or world-writable files
+        members.append(m)
+    return members
+
+
 def extract_tar(path, dest):
     """Unpack a source tarball into dest, stripping its top directory."""
     tmp = dest + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     with tarfile.open(path) as tar:
-        tar.extractall(tmp, filter="data")
+        members = checked_members(tar, path)
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(tmp, members=members, filter="data")
+        else:  # Python < 3.11.4 (Debian 12's 3.11.2) has no extraction filters
+            tar.extractall(tmp, members=members)
     entries = os.listdir(tmp)
     top = os.path.join(tmp, entries[0]) if len(entries) == 1 else tmp
     shutil.rmtree(dest, ignore_errors=True)
@@ -245,6 +333,11 @@ def extract_tar(path, dest):
 
 def fetch_sysroot(apt, dest, packages):
     """Download and unpack packages into a sysroot; returns [(name, version)]."""
+    with cache_lock(apt.cache):
+        return _fetch_sysroot(apt, dest, packages)
+
+
+def _fetch_sysroot(apt, dest, packages):
     stamp = os.path.join(dest, ".s390-netboot-parts")
     wanted = []
     for pkg in packages:

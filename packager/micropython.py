@@ -124,6 +124,11 @@ def _toolchain_id(toolchain):
 
 def build(agent_dir, cache, arch="s390x", toolchain="zig", mirror=None, log=None):
     """Path of a static MicroPython for arch with agent_dir's manifest frozen in."""
+    with debian.cache_lock(cache):
+        return _build(agent_dir, cache, arch, toolchain, mirror, log)
+
+
+def _build(agent_dir, cache, arch, toolchain, mirror, log):
     log = log or (lambda msg: None)
     manifest = os.path.join(agent_dir, "manifest.py")
     if not os.path.exists(manifest):

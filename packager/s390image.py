@@ -27,6 +27,9 @@ KERNEL_VERSION_OFFSET = 0x10428
 MAX_COMMAND_LINE_SIZE_OFFSET = 0x10430
 COMMAND_LINE_OFFSET = 0x10480
 LEGACY_COMMAND_LINE_SIZE = 896
+# The s390 kernel's CONFIG_COMMAND_LINE_SIZE ranges from 896 bytes to 1 MiB
+# (arch/s390/Kconfig); a header claiming more is corrupt.
+MAX_COMMAND_LINE_SIZE = 1 << 20
 PAGE = 4096
 # The smallest image that holds a command line of the legacy size.
 MIN_KERNEL_SIZE = COMMAND_LINE_OFFSET + LEGACY_COMMAND_LINE_SIZE
@@ -82,9 +85,19 @@ def check_kernel(data):
 
 
 def max_cmdline_size(data):
-    """Bytes available for the command line, its terminating NUL included."""
+    """Bytes available for the command line, its terminating NUL included.
+
+    Raises ImageError when the header's value is outside what the kernel
+    format allows (896 bytes to 1 MiB)."""
     size = _u64(data, MAX_COMMAND_LINE_SIZE_OFFSET)
-    return size or LEGACY_COMMAND_LINE_SIZE
+    if size == 0:
+        return LEGACY_COMMAND_LINE_SIZE
+    if size < LEGACY_COMMAND_LINE_SIZE or size > MAX_COMMAND_LINE_SIZE:
+        raise ImageError("corrupt kernel header: maximum command line size %d at 0x%x is outside "
+                         "%d..%d; is this a damaged kernel image?"
+                         % (size, MAX_COMMAND_LINE_SIZE_OFFSET, LEGACY_COMMAND_LINE_SIZE,
+                            MAX_COMMAND_LINE_SIZE))
+    return size
 
 
 def encode_cmdline(text):
@@ -107,6 +120,18 @@ def make_image(kernel, initrd, cmdline=None):
     str/bytes.
     """
     check_kernel(kernel)
+    if cmdline is not None:
+        text = encode_cmdline(cmdline)
+        size = max_cmdline_size(kernel)
+        if len(text) > size - 1:
+            raise ImageError("command line is %d bytes, the kernel takes at most %d "
+                             "(%d with its terminating NUL): shorten it"
+                             % (len(text), size - 1, size))
+        if COMMAND_LINE_OFFSET + size > len(kernel):
+            # Writing it would run past the kernel into the initramfs.
+            raise ImageError("truncated kernel image: its %d-byte command line area ends at "
+                             "0x%x, the file has only %d bytes"
+                             % (size, COMMAND_LINE_OFFSET + size, len(kernel)))
     image = bytearray(kernel)
     pad = (-len(image)) % PAGE
     image += b"\0" * pad
@@ -115,12 +140,6 @@ def make_image(kernel, initrd, cmdline=None):
     struct.pack_into(">Q", image, INITRD_START_OFFSET, initrd_start)
     struct.pack_into(">Q", image, INITRD_SIZE_OFFSET, len(initrd))
     if cmdline is not None:
-        text = encode_cmdline(cmdline)
-        size = max_cmdline_size(image)
-        if len(text) > size - 1:
-            raise ImageError("command line is %d bytes, the kernel takes at most %d "
-                             "(%d with its terminating NUL): shorten it"
-                             % (len(text), size - 1, size))
         image[COMMAND_LINE_OFFSET:COMMAND_LINE_OFFSET + size] = b"\0" * size
         image[COMMAND_LINE_OFFSET:COMMAND_LINE_OFFSET + len(text)] = text
     return bytes(image)
@@ -133,38 +152,52 @@ def _cstring(data, offset, limit):
     return data[offset:end].decode("ascii", "replace")
 
 
-def parse_image(data):
-    """Read back an image's parmarea; raises ImageError on foreign or truncated data.
+def parse_image(data, problems=None):
+    """Read back an image's parmarea; raises ImageError on foreign data.
 
     Returns a dict: kernel_version, initrd_offset, initrd_size, cmdline,
     cmdline_max, kernel_size (bytes before the initrd, or the whole file).
+    With a list as `problems`, what cannot be read (a truncated initramfs,
+    a corrupt header field) is appended there as one line each and the rest
+    is still returned; without one, the first problem raises ImageError.
     """
     check_kernel(data)
+
+    def problem(msg):
+        if problems is None:
+            raise ImageError(msg)
+        problems.append(msg)
+
     start = _u64(data, INITRD_START_OFFSET)
     size = _u64(data, INITRD_SIZE_OFFSET)
-    if size and start + size > len(data):
-        raise ImageError("truncated image: the initramfs should span bytes %d to %d, "
-                         "the file has %d" % (start, start + size, len(data)))
     if size and start < COMMAND_LINE_OFFSET:
-        raise ImageError("corrupt image: initramfs offset %d lies inside the kernel header" % start)
+        problem("corrupt image: initramfs offset %d lies inside the kernel header" % start)
+        start = size = 0
+    elif size and start + size > len(data):
+        problem("truncated image: the initramfs should span bytes %d to %d, the file has %d"
+                % (start, start + size, len(data)))
     version = None
     pointer = _u64(data, KERNEL_VERSION_OFFSET)
     if pointer and pointer < (start if size else len(data)):
         version = _cstring(data, pointer, 256)
-    cmax = max_cmdline_size(data)
+    try:
+        cmax = max_cmdline_size(data)
+    except ImageError as e:
+        problem(str(e))
+        cmax = None
     return {
         "kernel_version": version,
         "initrd_offset": start if size else None,
         "initrd_size": size,
-        "cmdline": _cstring(data, COMMAND_LINE_OFFSET, cmax),
-        "cmdline_max": cmax - 1,
+        "cmdline": _cstring(data, COMMAND_LINE_OFFSET, cmax or LEGACY_COMMAND_LINE_SIZE),
+        "cmdline_max": cmax - 1 if cmax else None,
         "kernel_size": start if size else len(data),
     }
 
 
 def initrd_bytes(data):
     """The initramfs carried by an image (empty when there is none)."""
-    info = parse_image(data)
+    info = parse_image(data, [])
     if not info["initrd_size"]:
         return b""
     return data[info["initrd_offset"]:info["initrd_offset"] + info["initrd_size"]]

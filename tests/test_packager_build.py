@@ -165,3 +165,76 @@ def test_s390x_host_path_uses_its_own_root_and_running_kernel(s390x, tmp_path, m
     monkeypatch.setattr(platform, "release", lambda: "9.9.9-nothere")
     assert cli.run(["build", "--agent", AGENT, "-o", out + "x"]) == 2
     assert "no /boot/image-9.9.9-nothere or /boot/vmlinuz-9.9.9-nothere" in capsys.readouterr().err
+
+
+def test_two_builds_at_once_share_a_cold_cache(built, tmp_path):
+    """Two builds started together on one machine, with an interpreter cache
+    that has to be built: they take turns on the cache (packager.debian
+    cache_lock) and both give the same bytes as a build alone."""
+    import shutil
+    from packager import debian
+    cache = tmp_path / "cache"
+    # The Debian downloads are shared (no network needed); the interpreter is not.
+    shutil.copytree(os.path.join(debian.cache_root(), "apt"), str(cache / "apt"), symlinks=True)
+    env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+    procs = [subprocess.Popen([sys.executable, "-m", "packager", "build", "--agent", AGENT,
+                               "--cache", str(cache), "-o", str(tmp_path / name)],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for name in ("one.0", "two.0")]
+    results = [p.communicate(timeout=900) for p in procs]
+    for p, (out, err) in zip(procs, results):
+        assert p.returncode == 0, err[-3000:]
+    assert "waiting for another build" in results[0][1] + results[1][1]
+    one, two = (tmp_path / "one.0").read_bytes(), (tmp_path / "two.0").read_bytes()
+    with open(built[0], "rb") as f:
+        alone = f.read()
+    assert one == two == alone, "concurrent builds differ from each other or from a build alone"
+
+
+@pytest.mark.parametrize("case", ["fifo", "output-is-dir", "output-is-kernel", "readonly", "full"])
+def test_bad_output_or_skeleton_one_line_nothing_left(case, s390x, tmp_path):
+    import shutil
+    import stat
+    out = tmp_path / "out" / "pxelinux.0"
+    out.parent.mkdir()
+    args = []
+    skel = tmp_path / "skel"
+    shutil.copytree(os.path.join(ROOT, "rootfs-skel"), str(skel))
+    args = ["--skel", str(skel)]
+    prefix = []
+    if case == "fifo":
+        os.mkfifo(str(skel / "etc" / "pipe"))
+        want = "--skel: %s is a FIFO" % (skel / "etc" / "pipe")
+    elif case == "output-is-dir":
+        out = tmp_path / "out"
+        want = "output %s is a directory" % out
+    elif case == "output-is-kernel":
+        k = tmp_path / "out" / "vmlinuz"
+        shutil.copy(s390x.kernel, str(k))
+        args += ["--kernel", str(k)]
+        out = k
+        want = "is the input kernel itself"
+    elif case == "readonly":
+        # A read-only mount of the output directory, in a private mount namespace.
+        prefix = ["unshare", "-m", "sh", "-c",
+                  'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" || exit 99; "$@"; rc=$?; '
+                  'ls -A "$0" | sed "s/^/left: /" >&2; exit $rc', str(out.parent)]
+        want = "cannot write %s: Read-only file system" % out
+    elif case == "full":
+        # A 64 KiB tmpfs as the output directory: the image does not fit.
+        prefix = ["unshare", "-m", "sh", "-c",
+                  'mount -t tmpfs -o size=64k none "$0" || exit 99; "$@"; rc=$?; '
+                  'ls -A "$0" | sed "s/^/left: /" >&2; exit $rc', str(out.parent)]
+        want = "cannot write %s: No space left on device" % out
+    before = sorted(os.listdir(str(out.parent))) if out.parent.is_dir() else []
+    p = subprocess.run(prefix + [sys.executable, "-m", "packager", "build", "--agent", AGENT, "-o", str(out)] + args,
+                       cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
+    err_lines = [l for l in p.stderr.splitlines() if l.startswith("packager:")]
+    assert p.returncode == 2, p.stderr
+    assert len(err_lines) == 1 and want in err_lines[0], p.stderr
+    assert "Traceback" not in p.stderr and "left: " not in p.stderr, p.stderr
+    if case not in ("output-is-dir", "output-is-kernel"):
+        assert sorted(os.listdir(str(out.parent))) == before, "left behind: %s" % os.listdir(str(out.parent))
+    if case == "output-is-kernel":
+        with open(s390x.kernel, "rb") as a:
+            assert out.read_bytes() == a.read(), "the input kernel was overwritten"

@@ -168,3 +168,100 @@ def test_image_bad_inputs_leave_nothing(kernel_bytes, tmp_path, capsys):
         assert rc == 2 and want in err and err.count("\n") == 1, "%s: %r, want %r" % (args, err, want)
         assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["i", "k", "x86"]
+
+
+@pytest.mark.parametrize("field,want", [
+    (1 << 28, "maximum command line size 268435456 at 0x10430 is outside 896..1048576"),
+    (1 << 34, "maximum command line size 17179869184 at 0x10430 is outside 896..1048576"),
+    (100, "maximum command line size 100 at 0x10430 is outside 896..1048576"),
+])
+def test_corrupt_cmdline_size_refused(field, want):
+    k = fake_kernel(size=0x20000, max_cmdline=field)
+    with pytest.raises(S.ImageError) as e:
+        S.make_image(k, b"x", "quiet")
+    assert want in str(e.value), "make_image(max field %d) = %r, want %r" % (field, str(e.value), want)
+    # Without a new command line the field is not used: the image is made.
+    assert len(S.make_image(k, b"x")) == 0x20000 + 1
+
+
+def test_truncated_kernel_cmdline_never_reaches_the_initramfs():
+    k = fake_kernel(size=0x10480 + 1000, max_cmdline=4096)
+    with pytest.raises(S.ImageError) as e:
+        S.make_image(k, b"INITRD", "quiet")
+    assert "truncated kernel image" in str(e.value), str(e.value)
+
+
+def _image_with_names(kernel, names):
+    return S.make_image(kernel, initramfs.write([initramfs.file(n, b"x") for n in names], "none"))
+
+
+def test_inspect_shows_what_it_can_of_a_foreign_initrd(kernel_bytes, tmp_path, capsys):
+    img = S.make_image(kernel_bytes, b"\x55" * 70000, "console=ttysclp0")
+    path = tmp_path / "img"
+    path.write_bytes(img)
+    rc = cli.run(["inspect", str(path)])
+    out, err = capsys.readouterr()
+    assert rc == 2
+    assert "kernel version:   6." in out and "initramfs:        70000 bytes at 0x" in out, out
+    assert '"console=ttysclp0"' in out, out
+    assert err.count("\n") == 1 and "neither a cpio archive" in err and "entries are not shown" in err, err
+    rc = cli.run(["inspect", "--json", str(path)])
+    info = json.loads(capsys.readouterr().out)
+    assert rc == 2 and info["entries"] is None and info["initrd_size"] == 70000
+    assert info["kernel_version"].startswith("6.") and len(info["problems"]) == 1
+
+
+def test_inspect_escapes_names_for_the_terminal_json_keeps_them(kernel_bytes, tmp_path, capsys):
+    names = ["evil\nkernel version:   1.0", "bell\x07\x1b[2Jclear", "back\\slash"]
+    path = tmp_path / "img"
+    path.write_bytes(_image_with_names(kernel_bytes, names))
+    assert cli.run(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out, out
+    assert sum(l.startswith("kernel version:") for l in out.splitlines()) == 1, out
+    for want in ("/evil\\x0akernel version:   1.0", "/bell\\x07\\x1b[2Jclear", "/back\\\\slash"):
+        assert want in out, "inspect text lacks %r:\n%s" % (want, out)
+    assert cli.run(["inspect", "--json", str(path)]) == 0
+    paths = [e["path"] for e in json.loads(capsys.readouterr().out)["entries"]]
+    assert sorted(paths) == sorted(names), paths
+
+
+@pytest.mark.parametrize("path,want", [
+    ("/dev/zero", "image /dev/zero is a device or socket, not a file"),
+    ("/", "image / is a directory"),
+])
+def test_inspect_bounded_reads(path, want, capsys):
+    rc = cli.run(["inspect", path])
+    err = capsys.readouterr().err
+    assert rc == 2 and want in err and err.count("\n") == 1, err
+
+
+def test_inspect_into_a_closed_pipe(kernel_bytes, tmp_path):
+    """`packager inspect pxelinux.0 | head -5`, as the quick start shows it."""
+    import subprocess
+    import sys
+    path = tmp_path / "img"
+    path.write_bytes(_image_with_names(kernel_bytes, ["f%04d" % i for i in range(3000)]))
+    p = subprocess.run(["bash", "-o", "pipefail", "-c",
+                        '"$0" -m packager inspect "$1" | head -5', sys.executable, str(path)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       cwd=str(__import__("pathlib").Path(__file__).parent.parent))
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert len(p.stdout.splitlines()) == 5
+
+
+def test_image_output_paths(kernel_bytes, tmp_path, capsys):
+    k = tmp_path / "k"
+    k.write_bytes(kernel_bytes)
+    (tmp_path / "i").write_bytes(b"070701")
+    (tmp_path / "d").mkdir()
+    cases = [
+        (str(tmp_path / "d"), "output %s is a directory" % (tmp_path / "d")),
+        (str(k), "output %s is the input kernel itself" % k),
+        (str(tmp_path / "i"), "is the initrd itself"),
+    ]
+    for out, want in cases:
+        rc, err = run_cli(["image", str(k), "-r", str(tmp_path / "i"), "-o", out], capsys)
+        assert rc == 2 and want in err and err.count("\n") == 1, "-o %s: %r, want %r" % (out, err, want)
+    assert k.read_bytes() == kernel_bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "i", "k"]
