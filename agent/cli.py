@@ -27,6 +27,43 @@ USAGE = """usage: python -m agent plan (--root DIR | --server HOST[:PORT]) [--ma
 """
 
 
+HELP = {
+    "plan": """usage: python -m agent plan (--root DIR | --server HOST[:PORT]) [options]
+
+What a machine would boot, decided exactly as the boot agent decides it.
+
+  --root DIR          a directory standing in for the TFTP root
+  --server HOST[:P]   a live TFTP server (or --opt210 http://... for HTTP)
+  --mac MAC           the machine's MAC address (01-MAC config name, BOOTIF=)
+  --ip IP             its address (hex-IP config names, ip=); --netmask, --gateway
+  --server-ip IP      the boot server's address (option 54 / siaddr)
+  --uuid UUID         the machine's UUID (config name and SYSUUID=)
+  --bootfile NAME     DHCP boot file name (its directory is the prefix)
+  --opt209 NAME       DHCP option 209, the config file to use
+  --opt210 PREFIX     DHCP option 210, the path prefix
+  --label 'L ARGS'    what a person types at the boot: prompt
+  --config NAME       start from this config file instead of the search
+  --json              one JSON object on stdout
+  --debug             tracebacks on errors
+
+Exit 0 when something bootable was found, 2 otherwise (one line on stderr).""",
+    "fetch": """usage: python -m agent fetch URL -o FILE [options]
+
+One transfer with the agent's own TFTP/HTTP clients, with figures.
+
+  URL                 tftp://HOST[:PORT]/PATH or http://HOST[:PORT]/PATH
+  -o, --output FILE   where to write it
+  --blksize N         TFTP block size to ask for (RFC 2348)
+  --windowsize N      TFTP window size to ask for (RFC 7440)
+  --timeout S         TFTP retransmission timeout to start from
+  --no-options        plain RFC 1350 TFTP, no option negotiation
+  --json              figures as one JSON object
+  --debug             tracebacks on errors
+
+Exit 0 when the file arrived whole, 2 otherwise (one line on stderr).""",
+}
+
+
 class UsageError(Exception):
     pass
 
@@ -157,6 +194,9 @@ def run(argv):
             print(USAGE)
             return 0 if argv else 2
         verb, rest = argv[0], argv[1:]
+        if verb in HELP and ("-h" in rest or "--help" in rest):
+            print(HELP[verb])
+            return 0
         if verb == "plan":
             pos, opts = parse_args(rest, PLAN_OPTIONS)
             return cmd_plan(pos, opts)

@@ -145,3 +145,14 @@ def test_directive_soup_never_crashes(lines):
         assert p.kernel.startswith("tftp://s/")
     except planmod.PlanError as e:
         assert str(e)
+
+
+def test_help_on_every_verb(capsys):
+    from agent import cli
+    for argv, want in ((["plan", "--help"], "usage: python -m agent plan"),
+                       (["plan", "-h"], "usage: python -m agent plan"),
+                       (["fetch", "--help"], "usage: python -m agent fetch URL -o FILE"),
+                       (["--help"], "usage: python -m agent plan")):
+        rc = cli.run(argv)
+        out, err = capsys.readouterr()
+        assert rc == 0 and out.startswith(want) and err == "", "run(%s) = %d %r %r" % (argv, rc, out[:60], err)
