@@ -24,6 +24,88 @@ class TooLarge(FetchError):
     """The file does not fit in the space given for it."""
 
 
+class TimedOut(FetchError):
+    """The transfer made no progress, or too little, within its limits: not retried."""
+
+
+class Refused(FetchError):
+    """The request itself is unusable (bad URL, unsupported answer): not retried."""
+
+
+# Limits of every transfer (docs/reference.md, "Limits").
+IDLE_S = 30          # no byte delivered in order for this long: give up
+MIN_RATE = 16384     # bytes/s: below this on average (after IDLE_S of grace) a transfer ends
+TEXT_LIMIT = 160     # characters of server-provided text shown on the console
+
+
+class Deadline:
+    """A transfer's deadline, which only progress (bytes delivered in order) extends.
+
+    It starts idle_s after the start. Each n bytes delivered move it n/min_rate
+    seconds later, but never beyond idle_s after the latest progress: a stall
+    ends after idle_s, a server dripping bytes slower than min_rate ends a
+    little after idle_s too, and packets that deliver nothing (duplicates,
+    junk, repeated answers) never move it. Times in milliseconds.
+    """
+
+    def __init__(self, now, idle_s=IDLE_S, min_rate=MIN_RATE):
+        self.idle = int(idle_s * 1000)
+        self.min_rate = min_rate
+        self.start = now
+        self.last = now          # time of the latest progress
+        self.bytes = 0
+        self.end = now + self.idle
+
+    def progress(self, n, now):
+        if n <= 0:
+            return
+        self.bytes += n
+        self.last = now
+        end = self.end + n * 1000 // self.min_rate if self.min_rate else now + self.idle
+        self.end = min(end, now + self.idle)
+
+    def left(self, now):
+        """Milliseconds left (0 when expired)."""
+        return max(0, self.end - now)
+
+    def expired(self, now):
+        return now >= self.end
+
+    def reason(self, now):
+        """Why it expired, as one line."""
+        if now - self.last >= self.idle or not self.bytes:
+            return "no progress for %d s" % ((now - self.last) // 1000)
+        secs = max(1, (now - self.start) // 1000)
+        return "too slow: %d bytes in %d s, less than %d bytes/s" % (self.bytes, secs, self.min_rate)
+
+
+def clean_text(text, limit=TEXT_LIMIT):
+    """Server-provided text made safe for a console line: control characters
+    (terminal escapes, CR, LF) shown as '?', cut to limit characters."""
+    if isinstance(text, (bytes, bytearray)):
+        from agent.compat import latin1
+        text = latin1(bytes(text[:limit + 1]))
+    cut = len(text) > limit
+    text = text[:limit]
+    out = "".join([c if 32 <= ord(c) < 127 or ord(c) > 159 else "?" for c in text])
+    return out + "..." if cut else out
+
+
+def copy_file(src, out, buf=None):
+    """Copy an open file into another in 64 KiB pieces through one buffer
+    (no read allocates more than that, so MicroPython's heap stays small);
+    returns the bytes copied."""
+    buf = buf or bytearray(65536)
+    mv = memoryview(buf)
+    total = 0
+    while True:
+        n = src.readinto(buf)
+        if not n:
+            return total
+        out.write(mv[:n])
+        total += n
+
+
 def check_space(size, max_size, known=True):
     """Raise TooLarge when size bytes (the whole file if known, else what arrived
     so far) exceed the space given for them (None: no limit)."""
@@ -131,10 +213,19 @@ class LocalFetcher:
         return data
 
     def fetch(self, url, dest, progress=None):
-        data = self.read(url, 1 << 40)
-        with open(dest, "wb") as f:
-            f.write(data)
-        return len(data)
+        path = self._path(url)
+        try:
+            src = open(path, "rb")
+        except OSError as e:
+            from agent.compat import errno_of, is_dir
+            if errno_of(e) in (2, 20) or is_dir(path):
+                raise NotFound("%s: not found" % url)
+            raise FetchError("%s: %s" % (url, e))
+        try:
+            with open(dest, "wb") as out:
+                return copy_file(src, out)
+        finally:
+            src.close()
 
 
 class SchemeFetcher:

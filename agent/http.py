@@ -2,80 +2,169 @@
 
 GET only, one request per connection (``Connection: close``); bodies by
 Content-Length, chunked transfer coding, or until the server closes; up to
-MAX_REDIRECTS redirects (301, 302, 303, 307, 308); 404 and 410 mean "not
-found", any other status that is not 200 is an error naming it. Each wait
-for the server is bounded by a timeout; a failed connection or a cut-off
-body is retried a few times with backoff. No TLS (the image has no
+MAX_REDIRECTS redirects (301, 302, 303, 307, 308) to other http:// URLs;
+interim 1xx responses skipped; 404 and 410 mean "not found", any other
+status that is not 200 is an error naming it. No TLS (the image has no
 certificates to check them with).
+
+Limits (docs/reference.md): the connection must be made within the timeout
+(a host dropping SYNs), the status line and headers must all arrive within
+the timeout, at most MAX_HEADERS header lines of at most MAX_LINE bytes and
+MAX_HEADER_BYTES in all; the body runs on an agent.fetch.Deadline (no byte
+for the timeout, or fewer than MIN_RATE bytes/s on average, ends it). A
+failed connection or a cut-off body is retried a few times with backoff;
+time-outs, refusals and unusable answers are not.
+
+Refused, with one line: a URL with a bad port, a control character or a
+space-like byte (nothing from the network reaches the request line
+unescaped), a negative, malformed or conflicting Content-Length, a
+Transfer-Encoding other than chunked, a Content-Encoding other than
+identity (the request says ``Accept-Encoding: identity``), a redirect to
+anything but http://.
 """
 
-from agent.compat import latin1
-from agent.fetch import FetchError, MemorySink, NotFound, TooLarge, check_space
+from agent.compat import latin1, now_ms
+from agent.fetch import (IDLE_S, MIN_RATE, Deadline, FetchError, MemorySink, NotFound, Refused, TimedOut,
+                         TooLarge, check_space, clean_text)
 
 MAX_REDIRECTS = 5
 CHUNK = 65536
 RETRIES = 3
+MAX_LINE = 8192
+MAX_HEADERS = 100
+MAX_HEADER_BYTES = 65536
+MAX_INTERIM = 10
+
+
+class HttpStatus(FetchError):
+    """The server answered with a status other than 200 (or 404/410): not retried."""
 
 
 class _Conn:
-    """A TCP connection with a timeout on every wait, over select.poll."""
+    """A TCP connection with a limit on every wait, over select.poll.
 
-    def __init__(self, host, port, timeout):
+    Until body() is called, every wait ends at the header deadline (timeout
+    seconds after the connection was made, never extended); then at the body
+    Deadline, which bytes extend.
+    """
+
+    def __init__(self, host, port, timeout, idle_s, min_rate):
         import select
         import socket
         ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
         self.sock = socket.socket(ai[0][0], socket.SOCK_STREAM)
         self.timeout_ms = int(timeout * 1000)
-        self.sock.connect(ai[0][-1])
+        try:
+            # Bounds connect() (Linux applies the send timeout to it) and send().
+            self.sock.settimeout(timeout)
+        except (AttributeError, OSError):
+            pass
+        start = now_ms()
+        try:
+            self.sock.connect(ai[0][-1])
+        except OSError as e:
+            self.sock.close()
+            if now_ms() - start >= self.timeout_ms - 100:
+                raise TimedOut("cannot connect within %d s" % (self.timeout_ms // 1000))
+            raise
         self.poller = select.poll()
         self.poller.register(self.sock, select.POLLIN)
         self.buf = b""
         self.eof = False
+        self.header_end = now_ms() + self.timeout_ms
+        self.idle_s = idle_s
+        self.min_rate = min_rate
+        self.deadline = None
 
     def send(self, data):
         while data:
             n = self.sock.send(data)
             data = data[n:]
 
+    def body(self):
+        self.deadline = Deadline(now_ms(), self.idle_s, self.min_rate)
+
     def _more(self):
         if self.eof:
             return False
-        if not self.poller.poll(self.timeout_ms):
-            raise FetchError("no data from the server for %d s" % (self.timeout_ms // 1000))
+        now = now_ms()
+        end = self.header_end if self.deadline is None else self.deadline.end
+        if now >= end or not self.poller.poll(max(1, end - now)):
+            now = now_ms()
+            if self.deadline is None:
+                raise TimedOut("no complete response headers within %d s" % (self.timeout_ms // 1000))
+            raise TimedOut(self.deadline.reason(now))
         data = self.sock.recv(CHUNK)
         if not data:
             self.eof = True
             return False
-        self.buf += data
+        self.buf = self.buf + data if self.buf else data
         return True
 
     def line(self):
         while b"\n" not in self.buf:
-            if len(self.buf) > 16384:
-                raise FetchError("header line longer than 16 KiB")
+            if len(self.buf) > MAX_LINE:
+                raise Refused("a header line longer than %d bytes" % MAX_LINE)
             if not self._more():
                 raise FetchError("connection closed in the middle of the headers")
         i = self.buf.index(b"\n")
+        if i > MAX_LINE:
+            raise Refused("a header line longer than %d bytes" % MAX_LINE)
         out, self.buf = self.buf[:i], self.buf[i + 1:]
         return latin1(out.rstrip(b"\r"))
 
     def read(self, n):
-        """Up to n bytes (at least one unless the connection is closed)."""
+        """Up to n body bytes (at least one unless the connection is closed)."""
         if not self.buf:
             self._more()
-        out, self.buf = self.buf[:n], self.buf[n:]
+        if len(self.buf) <= n:
+            out, self.buf = self.buf, b""
+        else:
+            out, self.buf = self.buf[:n], self.buf[n:]
+        if out:
+            self.deadline.progress(len(out), now_ms())
         return out
 
     def close(self):
         self.sock.close()
 
 
+def _check_chars(url, text, what):
+    for c in text:
+        o = ord(c)
+        if o < 32 or o == 127:
+            raise Refused("%s: a control character (0x%02x) in the %s" % (clean_text(url), o, what))
+
+
+def _quote_path(path):
+    """Spaces and non-ASCII characters percent-encoded; the rest as written."""
+    if all(32 < ord(c) < 127 for c in path):
+        return path
+    out = []
+    for c in path:
+        if 32 < ord(c) < 127:
+            out.append(c)
+        else:
+            out.append("".join(["%%%02X" % b for b in c.encode()]))
+    return "".join(out)
+
+
 def parse_url(url):
+    """(host, port, path) of an http:// URL; Refused for anything unusable."""
     from agent.search import split_url
-    scheme, host, port, path = split_url(url)
+    try:
+        scheme, host, port, path = split_url(url)
+    except ValueError as e:
+        raise Refused("%s: bad URL (%s)" % (clean_text(url), clean_text(str(e))))
     if scheme != "http":
-        raise FetchError("%s: only http:// is supported here" % url)
-    return host, port or 80, path or "/"
+        raise Refused("%s: only http:// is supported here" % clean_text(url))
+    _check_chars(url, host, "host name")
+    _check_chars(url, path, "path")
+    if not host or " " in host:
+        raise Refused("%s: no usable host in the URL" % clean_text(url))
+    if port is not None and not 0 < port < 65536:
+        raise Refused("%s: port %d is out of range" % (clean_text(url), port))
+    return host, port or 80, _quote_path(path or "/")
 
 
 def join_location(base, location):
@@ -87,40 +176,83 @@ def join_location(base, location):
     return "http://%s:%d%s" % (host, port, path[:path.rfind("/") + 1] + location)
 
 
-def _headers(conn):
-    status_line = conn.line()
-    parts = status_line.split(None, 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/"):
-        raise FetchError("not an HTTP response: %r" % status_line[:60])
-    try:
+def _response(conn):
+    """(status, reason, headers) of the final response; 1xx interim ones are skipped."""
+    count = 0
+    size = 0
+    for _ in range(MAX_INTERIM + 1):
+        status_line = conn.line()
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+            raise Refused("not an HTTP response: %r" % clean_text(status_line, 60))
+        if not (len(parts[1]) == 3 and parts[1].isdigit()):
+            raise Refused("bad HTTP status line: %r" % clean_text(status_line, 60))
         status = int(parts[1])
-    except ValueError:
-        raise FetchError("bad HTTP status line: %r" % status_line[:60])
-    reason = parts[2] if len(parts) > 2 else ""
-    headers = {}
-    while True:
-        line = conn.line()
-        if not line:
-            break
-        if ":" in line:
-            k, v = line.split(":", 1)
-            headers[k.strip().lower()] = v.strip()
-    return status, reason, headers
+        reason = clean_text(parts[2], 60) if len(parts) > 2 else ""
+        headers = {}
+        while True:
+            line = conn.line()
+            if not line:
+                break
+            count += 1
+            size += len(line)
+            if count > MAX_HEADERS or size > MAX_HEADER_BYTES:
+                raise Refused("more than %d header lines or %d bytes of headers"
+                              % (MAX_HEADERS, MAX_HEADER_BYTES))
+            if ":" in line:
+                k, v = line.split(":", 1)
+                k = k.strip().lower()
+                v = v.strip()
+                if k in headers:
+                    headers[k] = headers[k] + ", " + v
+                else:
+                    headers[k] = v
+        if 100 <= status < 200 and status != 101:
+            continue
+        return status, reason, headers
+    raise Refused("more than %d interim (1xx) responses" % MAX_INTERIM)
+
+
+def content_length(headers):
+    """The body length the headers announce (None: not given); Refused when malformed."""
+    if "content-length" not in headers:
+        return None
+    values = [v.strip() for v in headers["content-length"].split(",")]
+    for v in values:
+        if not v or not v.isdigit() or len(v) > 15:
+            raise Refused("bad Content-Length %r" % clean_text(headers["content-length"], 40))
+    if len(set(int(v) for v in values)) != 1:
+        raise Refused("conflicting Content-Length values %r" % clean_text(headers["content-length"], 40))
+    return int(values[0])
+
+
+def _chunk_size(line):
+    text = line.split(";")[0].strip()
+    if not text or len(text) > 12 or not all(c in "0123456789abcdefABCDEF" for c in text):
+        raise Refused("bad chunk size %r" % clean_text(text, 20))
+    return int(text, 16)
 
 
 def _body(conn, headers, sink, max_size, progress):
     size = 0
     total = None
-    if headers.get("transfer-encoding", "").lower().endswith("chunked"):
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise Refused("Content-Encoding %s is not supported (the request asked for identity)"
+                      % clean_text(encoding, 40))
+    conn.body()
+    coding = headers.get("transfer-encoding")
+    if coding is not None:
+        if coding.strip().lower() != "chunked":
+            raise Refused("Transfer-Encoding %s is not supported (only chunked)" % clean_text(coding, 40))
+        trailers = 0
         while True:
-            line = conn.line().split(";")[0].strip()
-            try:
-                n = int(line, 16)
-            except ValueError:
-                raise FetchError("bad chunk size %r" % line[:20])
+            n = _chunk_size(conn.line())
             if n == 0:
                 while conn.line():
-                    pass
+                    trailers += 1
+                    if trailers > MAX_HEADERS:
+                        raise Refused("more than %d trailer lines" % MAX_HEADERS)
                 return size, None
             size += n
             check_space(size, max_size, known=False)
@@ -131,13 +263,9 @@ def _body(conn, headers, sink, max_size, progress):
                 sink.write(data)
                 n -= len(data)
             conn.line()
-    if "content-length" in headers:
-        try:
-            total = int(headers["content-length"])
-        except ValueError:
-            raise FetchError("bad Content-Length %r" % headers["content-length"])
+    total = content_length(headers)
+    if total is not None:
         check_space(total, max_size)
-    from agent.compat import now_ms
     last = now_ms()
     while total is None or size < total:
         data = conn.read(CHUNK if total is None else min(CHUNK, total - size))
@@ -145,55 +273,65 @@ def _body(conn, headers, sink, max_size, progress):
             if total is None:
                 break
             raise FetchError("connection closed after %d of %d bytes" % (size, total))
-        sink.write(data)
         size += len(data)
         check_space(size, max_size, known=False)
+        sink.write(data)
         if progress is not None and now_ms() - last >= 500:
             last = now_ms()
             progress(size, total)
     return size, total
 
 
-class HttpStatus(FetchError):
-    """The server answered with a status other than 200 (or 404/410): not retried."""
-
-
 class HttpFetcher:
-    def __init__(self, timeout=10.0, retries=RETRIES, space_for=None, user_agent="s390-netboot"):
+    def __init__(self, timeout=10.0, retries=RETRIES, space_for=None, user_agent="s390-netboot",
+                 idle_s=None, min_rate=MIN_RATE):
         self.timeout = timeout
         self.retries = retries
         self.space_for = space_for
         self.user_agent = user_agent
+        self.idle_s = idle_s or min(IDLE_S, timeout)
+        self.min_rate = min_rate
         self.last_status = None
 
     def _get(self, url, sink, max_size, progress):
         for _ in range(MAX_REDIRECTS + 1):
             host, port, path = parse_url(url)
             try:
-                conn = _Conn(host, port, self.timeout)
-            except OSError as e:
-                raise FetchError("%s: cannot connect (%s)" % (url, e))
+                conn = _Conn(host, port, self.timeout, self.idle_s, self.min_rate)
+            except TimedOut as e:
+                raise TimedOut("%s: %s" % (clean_text(url), e))
+            except (OSError, UnicodeError) as e:
+                raise FetchError("%s: cannot connect (%s)" % (clean_text(url), e))
             try:
-                hosthdr = host if port == 80 else "%s:%d" % (host, port)
+                hosthdr = host if ":" not in host else "[%s]" % host
+                if port != 80:
+                    hosthdr = "%s:%d" % (hosthdr, port)
                 conn.send(("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
                            "Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
                            % (path, hosthdr, self.user_agent)).encode())
-                status, reason, headers = _headers(conn)
-                self.last_status = status
-                if status in (301, 302, 303, 307, 308) and "location" in headers:
-                    url = join_location(url, headers["location"])
-                    continue
-                if status in (404, 410):
-                    raise NotFound("%s: not found (HTTP %d %s)" % (url, status, reason))
-                if status != 200:
-                    raise HttpStatus("%s: HTTP %d %s" % (url, status, reason))
-                size, total = _body(conn, headers, sink, max_size, progress)
+                try:
+                    status, reason, headers = _response(conn)
+                    self.last_status = status
+                    if status in (301, 302, 303, 307, 308) and "location" in headers:
+                        url = join_location(url, headers["location"])
+                        continue
+                    if status in (404, 410):
+                        raise NotFound("%s: not found (HTTP %d %s)" % (url, status, reason))
+                    if status != 200:
+                        raise HttpStatus("%s: HTTP %d %s" % (url, status, reason))
+                    size, total = _body(conn, headers, sink, max_size, progress)
+                except NotFound:
+                    raise
+                except FetchError as e:
+                    if str(e).startswith(url):
+                        raise
+                    raise type(e)("%s: %s" % (clean_text(url), e))
                 if progress is not None:
                     progress(size, total)
                 return size
             finally:
                 conn.close()
-        raise FetchError("%s: more than %d redirects" % (url, MAX_REDIRECTS))
+        raise Refused("%s: more than %d redirects" % (clean_text(url), MAX_REDIRECTS))
 
     def _retry(self, url, open_sink, max_size, progress):
         import time
@@ -202,14 +340,14 @@ class HttpFetcher:
             sink = open_sink()
             try:
                 return self._get(url, sink, max_size, progress), sink
-            except (NotFound, TooLarge, HttpStatus):
+            except (NotFound, TooLarge, HttpStatus, Refused, TimedOut):
                 raise
             except FetchError:
                 if attempt == self.retries:
                     raise
             except OSError as e:
                 if attempt == self.retries:
-                    raise FetchError("%s: %s" % (url, e))
+                    raise FetchError("%s: %s" % (clean_text(url), e))
             time.sleep(delay)
             delay *= 2
 

@@ -24,13 +24,22 @@ Behaviour in the hard cases:
   larger than the space given is refused before its first block;
 - an OACK without some options means the server's defaults for them; a plain
   DATA answer means no options at all; ERROR 8 makes the caller retry
-  without options.
+  without options;
+- any other ERROR in answer to the request means the file cannot be had, as
+  in PXELINUX (core/fs/pxe/tftp.c treats every ERROR reply alike): the
+  config search goes on to the next name; an ERROR after the first block is
+  a failed transfer; the server's text is cleaned of control characters and
+  cut short before it reaches a message;
+- the transfer ends when its Deadline (agent.fetch) passes: only blocks
+  delivered in order extend it, so a server repeating a block, sending
+  OACKs, future blocks or junk, or dripping blocks, cannot keep it alive.
 """
 
 import struct
 
 from agent.compat import latin1
-from agent.fetch import BatchingSink, FetchError, MemorySink, NotFound, TooLarge, check_space
+from agent.fetch import (IDLE_S, MIN_RATE, BatchingSink, Deadline, FetchError, MemorySink, NotFound,
+                         Refused, TimedOut, TooLarge, check_space, clean_text)
 
 RRQ, WRQ, DATA, ACK, ERROR, OACK = 1, 2, 3, 4, 5, 6
 ERR_NOT_FOUND, ERR_ACCESS, ERR_ILLEGAL, ERR_UNKNOWN_TID, ERR_OPTIONS = 1, 2, 4, 5, 8
@@ -56,6 +65,11 @@ class ProtocolError(FetchError):
 
 class OptionsRefused(FetchError):
     """The server answered the options with ERROR 8: retry without them."""
+
+
+class ServerRefused(NotFound):
+    """An ERROR other than "file not found" in answer to the request: the file
+    cannot be had, which PXELINUX treats as not found."""
 
 
 # ---- codec -----------------------------------------------------------------
@@ -114,9 +128,9 @@ def decode(packet):
     if op == ERROR:
         if len(packet) < 4:
             raise ProtocolError("short ERROR packet")
-        msg = packet[4:]
-        if msg.endswith(b"\0"):
-            msg = msg[:-1]
+        msg = packet[4:4 + 512]  # the text of a 60 KB ERROR is not worth more
+        if b"\0" in msg:
+            msg = msg[:msg.index(b"\0")]
         return op, ((packet[2] << 8) | packet[3], latin1(msg))
     if op == OACK:
         items = _strings(packet[2:])
@@ -203,18 +217,21 @@ class Receiver:
         op, body = decode(packet)
         if op == ERROR:
             code, msg = body
-            if code == ERR_NOT_FOUND:
+            msg = clean_text(msg)
+            if code == ERR_NOT_FOUND and not self.blocks:
                 raise NotFound("not found (%s)" % msg if msg else "not found")
             if code == ERR_OPTIONS and not self.started:
                 raise OptionsRefused("server refused the options: %s" % msg)
-            raise FetchError("server error %d: %s" % (code, msg))
+            if not self.blocks:
+                raise ServerRefused("server error %d: %s" % (code, msg))
+            raise FetchError("server error %d after %d blocks: %s" % (code, self.blocks, msg))
         if op == OACK:
             if self.started:
                 return []  # a duplicate OACK: our ACK 0 is on its way or was lost
             try:
                 self._accept_options(body)
             except (ValueError, ProtocolError) as e:
-                raise ProtocolError("bad OACK: %s" % e)
+                raise ProtocolError("bad OACK: %s" % clean_text(str(e)))
             self.started = True
             return self._ack(0, now)
         if op != DATA:
@@ -308,29 +325,30 @@ class Rto:
         return self.rto
 
 def transfer(sock_factory, server_addr, filename, sink, options=None, timeout=1.0,
-             total_timeout=30.0, max_size=None, progress=None):
+             total_timeout=IDLE_S, max_size=None, progress=None, min_rate=MIN_RATE):
     """Fetch filename into sink; returns the finished Receiver.
 
     sock_factory() returns a fresh UDP socket; server_addr is what sendto
     takes; options is a list of (name, value) to request (None: none).
-    Retransmits after timeout seconds, doubling up to 8x, and gives up when
-    nothing arrived for total_timeout seconds. An ERROR 8 answer makes it try
-    once more without options.
+    Retransmits after timeout seconds, doubling up to 8x. Gives up when no
+    block arrived in order for total_timeout seconds, or when blocks arrive
+    slower than min_rate bytes/s on average (agent.fetch.Deadline). An ERROR 8
+    answer makes it try once more without options.
     """
     try:
         return _transfer_once(sock_factory, server_addr, filename, sink, options, timeout,
-                              total_timeout, max_size, progress)
+                              total_timeout, max_size, progress, min_rate)
     except OptionsRefused:
         if hasattr(sink, "seek"):
             sink.seek(0)
             if hasattr(sink, "truncate"):
                 sink.truncate()
         return _transfer_once(sock_factory, server_addr, filename, sink, None, timeout,
-                              total_timeout, max_size, progress)
+                              total_timeout, max_size, progress, min_rate)
 
 
 def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, total_timeout,
-                   max_size, progress):
+                   max_size, progress, min_rate=MIN_RATE):
     import select
     from agent.compat import now_ms
     sock = sock_factory()
@@ -343,20 +361,28 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
         peer = None
         server_ip = _ip_of(server_addr)
         rto = Rto(int(timeout * 1000))
-        last_progress = now_ms()
-        rto.sent(last_progress)
-        last_report = last_progress
+        start = now_ms()
+        deadline = Deadline(start, total_timeout, min_rate)
+        last_heard = start       # the latest packet from the server, progress or not
+        resend_at = start + rto.rto
+        rto.sent(start)
+        last_report = start
         while not rx.done:
-            events = poller.poll(int(rto.rto))
+            now = now_ms()
+            if deadline.expired(now):
+                if now - last_heard >= deadline.idle:
+                    why = "no answer from %s for %d s" % (_fmt_addr(server_addr), (now - last_heard) // 1000)
+                else:
+                    why = "%s from %s" % (deadline.reason(now), _fmt_addr(server_addr))
+                raise TimedOut("%s (after %d blocks)" % (why, rx.blocks))
+            events = poller.poll(max(1, min(resend_at, deadline.end) - now))
             now = now_ms()
             if not events:
-                if now - last_progress >= total_timeout * 1000:
-                    raise FetchError("no answer from %s for %d s (after %d blocks)"
-                                     % (_fmt_addr(server_addr), total_timeout, rx.blocks))
-                pkt = rx.timeout_packet()
-                sock.sendto(pkt if pkt is not None else request, peer or server_addr)
-                rx.retransmits += 1
-                rto.backoff()
+                if now >= resend_at:
+                    pkt = rx.timeout_packet()
+                    sock.sendto(pkt if pkt is not None else request, peer or server_addr)
+                    rx.retransmits += 1
+                    resend_at = now + rto.backoff()
                 continue
             # A buffer for one block (+1 byte to notice an oversized one), not
             # 64 KiB: under MicroPython every recvfrom allocates its buffer.
@@ -368,6 +394,9 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
             elif addr != peer:
                 sock.sendto(encode_error(ERR_UNKNOWN_TID, "Unknown transfer ID"), addr)
                 continue
+            last_heard = now
+            before = rx.size
+            blocks = rx.blocks
             try:
                 replies = rx.feed(data, now)
             except ProtocolError as e:
@@ -377,12 +406,17 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
             except TooLarge:
                 sock.sendto(encode_error(3, "Disk full or allocation exceeded"), peer)
                 raise
-            rto.received(now)
+            if rx.blocks != blocks or replies:
+                rto.received(now)
+            deadline.progress(rx.size - before, now)
             for r in replies:
                 sock.sendto(r, peer)
             if replies:
                 rto.sent(now)
-            last_progress = now
+            if replies or rx.blocks != blocks:
+                # Something moved: the resend timer starts again. Duplicates,
+                # OACK repeats and out-of-order blocks do not push it back.
+                resend_at = now + rto.rto
             if progress is not None and now - last_report >= 500:
                 last_report = now
                 progress(rx.size, rx.tsize)
@@ -412,9 +446,9 @@ def _fmt_addr(addr):
 class TftpFetcher:
     """tftp://HOST[:PORT]/NAME through transfer(), for configs and large files."""
 
-    def __init__(self, blksize=None, windowsize=DEFAULT_WINDOW, timeout=1.0, total_timeout=30.0,
+    def __init__(self, blksize=None, windowsize=DEFAULT_WINDOW, timeout=1.0, total_timeout=IDLE_S,
                  default_port=69, use_options=True, tsize=True, mtu_of=None, space_for=None,
-                 server_timeout=1):
+                 server_timeout=1, min_rate=MIN_RATE):
         self.blksize = blksize
         self.windowsize = windowsize
         self.timeout = timeout
@@ -425,6 +459,7 @@ class TftpFetcher:
         self.mtu_of = mtu_of
         self.space_for = space_for
         self.server_timeout = server_timeout
+        self.min_rate = min_rate
         self.last = None
 
     def _options(self, addr):
@@ -447,7 +482,15 @@ class TftpFetcher:
 
     def _target(self, url):
         from agent.search import split_url
-        scheme, host, port, path = split_url(url)
+        try:
+            scheme, host, port, path = split_url(url)
+        except ValueError as e:
+            raise Refused("%s: bad URL (%s)" % (clean_text(url), e))
+        for c in path:
+            if ord(c) < 32 or ord(c) == 127:
+                raise Refused("%s: a control character in the file name" % clean_text(url))
+        if not host:
+            raise Refused("%s: no server in the URL" % clean_text(url))
         import socket
         ai = socket.getaddrinfo(host, port or self.default_port, socket.AF_INET, socket.SOCK_DGRAM)
         return ai[0][-1], path
@@ -456,8 +499,8 @@ class TftpFetcher:
         import socket
         try:
             addr, name = self._target(url)
-        except OSError as e:
-            raise FetchError("%s: cannot resolve the server (%s)" % (url, e))
+        except (OSError, UnicodeError) as e:
+            raise FetchError("%s: cannot resolve the server (%s)" % (clean_text(url), e))
 
         def factory():
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -468,11 +511,10 @@ class TftpFetcher:
             return s
         try:
             rx = transfer(factory, addr, name, sink, self._options(addr), self.timeout,
-                          self.total_timeout, max_size, progress)
-        except NotFound as e:
-            raise NotFound("%s: %s" % (url, e))
+                          self.total_timeout, max_size, progress, self.min_rate)
         except FetchError as e:
-            raise FetchError("%s: %s" % (url, e))
+            # The same class (NotFound, ServerRefused, TimedOut, TooLarge...), with the URL.
+            raise type(e)("%s: %s" % (url, e))
         except OSError as e:
             raise FetchError("%s: %s" % (url, e))
         self.last = rx

@@ -81,11 +81,38 @@ def test_errors():
         pass
     else:
         assert False
+    # Any other ERROR in answer to the request: the file cannot be had, which
+    # PXELINUX treats as not found (the config search goes on); after the
+    # first block it is a failed transfer.
+    for code in (0, 2, 4):
+        r, _ = rx()
+        try:
+            r.feed(T.encode_error(code, "Access violation"))
+        except NotFound as e:
+            assert str(e) == "server error %d: Access violation" % code, str(e)
+        else:
+            assert False, "ERROR %d" % code
     r, _ = rx()
+    r.feed(data(1, b"x" * 512))
     try:
         r.feed(T.encode_error(2, "Access violation"))
     except FetchError as e:
-        assert "Access violation" in str(e) and not isinstance(e, NotFound)
+        assert str(e) == "server error 2 after 1 blocks: Access violation" and not isinstance(e, NotFound), str(e)
+    else:
+        assert False
+
+
+def test_error_text_is_cleaned_and_bounded():
+    for text, want in (("\x1b[2J\x1b]0;pwned\x07gone", "?[2J?]0;pwned?gone"),
+                       ("a\r\nb", "a??b"),
+                       ("x" * 60000, "x" * 160 + "...")):
+        r, _ = rx()
+        try:
+            r.feed(T.encode_error(0, text))
+        except NotFound as e:
+            assert str(e) == "server error 0: " + want, "feed(ERROR %r...) = %r, want %r" % (text[:20], str(e)[:60], want)
+        else:
+            assert False
 
 
 def test_out_of_order_and_duplicates_in_a_window():
