@@ -28,7 +28,7 @@ class Plan:
         self.initrd = []         # URLs
         self.cmdline = ""
         self.notes = []
-        self.prefix = ""
+        self.prefix = ""         # the working directory (pxe.c's cwd_name), e.g. '::s390x/'
         self.server = ""
         self.error = None
 
@@ -51,7 +51,8 @@ class Plan:
 
 
 def find_config(fetcher, env, tried):
-    """(url, text) of the first config that exists; tried gets every URL requested.
+    """(url, text) of the first config that exists; tried gets every URL requested
+    (pxe.c:pxe_open_config, names relative to pxe.c:get_prefix's directory).
 
     "Not found" moves on to the next name; any other fetch error is raised.
     """
@@ -88,7 +89,22 @@ def select(plan, command, source, env):
     plan.kernel = search.resolve(entry.kernel, plan.prefix, plan.server)
     plan.initrd = [search.resolve(n, plan.prefix, plan.server) for n in entry.initrd]
     plan.cmdline = pxeconfig.cmdline(entry, env)
+    if entry.dropped:
+        plan.notes.append("ALLOWOPTIONS 0: options %r dropped, as PXELINUX does for %s"
+                          % (entry.dropped, "a menu entry" if entry.label else "a kernel that names no label"))
+    if entry.label is None and plan.cfg.append and entry.ktype != "config":
+        plan.notes.append("the global APPEND is not used for %s, which names no label "
+                          "(PXELINUX passes only the options given with it)" % entry.kernel)
     return entry
+
+
+def uuid_note(env):
+    """Why a UUID is not used, or None (sysappend.c:is_valid_uuid)."""
+    uuid = env.get("uuid")
+    if not uuid or search.valid_uuid(uuid):
+        return None
+    return ("UUID %s is not valid (byte 6 is 0x%s, not 0x10-0xef): PXELINUX neither looks for "
+            "pxelinux.cfg/<uuid> nor appends SYSUUID=" % (uuid, search.normalise_uuid(uuid)[14:16]))
 
 
 def make_plan(fetcher, env, label=None, config_url=None):
@@ -100,6 +116,10 @@ def make_plan(fetcher, env, label=None, config_url=None):
     plan = Plan()
     plan.prefix = search.prefix(env.get("bootfile"), env.get("opt210"))
     plan.server = env.get("server") or ""
+    note = uuid_note(env)
+    if note:
+        plan.notes.append(note)
+    ipappend = 0
     if config_url:
         url = search.resolve(config_url, plan.prefix, plan.server)
         plan.tried.append(url)
@@ -114,7 +134,7 @@ def make_plan(fetcher, env, label=None, config_url=None):
     for _ in range(MAX_CONFIG_CHAIN):
         plan.config = url
         plan.cfg = pxeconfig.parse(text, search.display(url, plan.server),
-                                   loader(fetcher, plan.prefix, plan.server, plan.notes))
+                                   loader(fetcher, plan.prefix, plan.server, plan.notes), ipappend)
         plan.notes += plan.cfg.notes
         command = menu.choice_command(plan.cfg, label) if label else None
         if command:
@@ -140,9 +160,19 @@ def make_plan(fetcher, env, label=None, config_url=None):
                 plan.notes.append("%s %r names no label: taken as a kernel file name, as PXELINUX does"
                                   % (source, command.split()[0]))
             return plan
-        # CONFIG: restart with another configuration file.
+        # CONFIG file [dir]: restart with another configuration file
+        # (execute.c:execute). The file is named from the current directory; the
+        # first word after it on the entry's command line (its own text, the
+        # SYSAPPEND strings, typed options alike) is the new directory, entered
+        # after the file is opened (readconfig.c:parse_main_config, pxe.c:pxe_chdir).
         url = search.resolve(entry.kernel, plan.prefix, plan.server)
         plan.tried.append(url)
+        args = pxeconfig.command_args(entry, env).split()
+        if args:
+            plan.prefix = search.chdir(plan.prefix, args[0])
+            plan.notes.append("CONFIG %s %s: file names are now relative to %s"
+                              % (entry.kernel, args[0], plan.prefix))
+        ipappend = plan.cfg.ipappend  # SysAppends lives in the core: it survives the restart
         label = None
         try:
             text = fetcher.read(url)

@@ -102,6 +102,7 @@ class Label:
         self.append = None        # None: the global APPEND
         self.initrd = None        # text of INITRD, comma list
         self.ipappend = ipappend  # the global value when the label was defined
+        self.global_append = None  # the global APPEND when the label was recorded
         self.menu_label = None
         self.hidden = False
         self.menu_default = False
@@ -188,6 +189,48 @@ def _int(text, default, where, notes, keyword):
         return default
 
 
+C_SPACE = " \t\n\v\f\r"
+
+
+def c_number(text):
+    """(value, rest) as C's strtoul(text, &rest, 0) reads it on 32-bit PXELINUX:
+    leading white space, an optional sign, 0x/0X hex, a leading 0 octal, else
+    decimal; the longest run of digits; none gives 0; overflow gives 0xffffffff."""
+    i, n = 0, len(text)
+    while i < n and text[i] in C_SPACE:
+        i += 1
+    sign = 1
+    if i < n and text[i] in "+-":
+        sign = -1 if text[i] == "-" else 1
+        i += 1
+    base = 10
+    if text[i:i + 2].lower() == "0x" and text[i + 2:i + 3] and text[i + 2].lower() in "0123456789abcdef":
+        base, i = 16, i + 2
+    elif text[i:i + 1] == "0":
+        base = 8
+    digits = "0123456789abcdef"[:base]
+    start, value = i, 0
+    while i < n and text[i].lower() in digits:
+        value = value * base + digits.index(text[i].lower())
+        i += 1
+    if i == start:
+        return 0, text
+    if value > 0xFFFFFFFF:
+        value = 0xFFFFFFFF
+    elif sign < 0:
+        value = (-value) & 0xFFFFFFFF
+    return value, text[i:]
+
+
+def sysappend_value(text, where, notes, keyword):
+    """IPAPPEND/SYSAPPEND's bit mask: readconfig.c reads it with strtoul(p, NULL, 0)."""
+    value, rest = c_number(text)
+    if rest and rest[0] not in C_SPACE:
+        notes.append("%s: %s %r is read as %d (a C number: 0x hex, leading 0 octal), as PXELINUX does"
+                     % (where, keyword.upper(), text[:40], value))
+    return value
+
+
 def split_lines(text):
     lines = []
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
@@ -270,6 +313,9 @@ class _Parser:
             if cfg.label(name) is not None and cfg.label(name).name == name:
                 notes.append("%s: LABEL %s defined again: the first one is used" % (where, name))
             lab = Label(name, cfg.ipappend)
+            # readconfig.c:record takes the global APPEND in force when the label
+            # is recorded; it cannot change while the label is current.
+            lab.global_append = cfg.append
             lab.where = where
             cfg.labels.append(lab)
             self.current = lab
@@ -303,7 +349,7 @@ class _Parser:
             else:
                 cur.initrd = rest
         elif kw in ("ipappend", "sysappend"):
-            value = _int(rest, 0, where, notes, kw)
+            value = sysappend_value(rest, where, notes, kw)
             if cur is None:
                 cfg.ipappend = value
             else:
@@ -370,9 +416,14 @@ class _Parser:
             self.cfg.notes.append("%s: unknown directive MENU %s: ignored" % (where, sub.upper()))
 
 
-def parse(text, name="config", load=None):
-    """A Config from a file's text (str or bytes). load(name) -> text or None for INCLUDE."""
+def parse(text, name="config", load=None, ipappend=0):
+    """A Config from a file's text (str or bytes). load(name) -> text or None for INCLUDE.
+
+    ipappend: the global IPAPPEND/SYSAPPEND bits to start with (after a CONFIG
+    hop, the previous file's: SysAppends lives in Syslinux's core, not in the
+    ldlinux.c32 that CONFIG restarts)."""
     p = _Parser(load or (lambda fname: None))
+    p.cfg.ipappend = ipappend
     p.parse_file(name, text, 0)
     return p.cfg
 
@@ -384,11 +435,11 @@ class Entry:
         self.label = None
         self.kernel = None
         self.ktype = LINUX
-        self.append = ""
+        self.append = ""          # a label's text after the kernel name, without SYSAPPEND strings
         self.initrd = []
-        self.initrd_from_directive = False
         self.ipappend = 0
-        self.extra = ""
+        self.extra = ""           # options typed, or given after DEFAULT's word
+        self.dropped = ""         # options ALLOWOPTIONS 0 dropped
         self.command = ""
         self.source = ""
 
@@ -407,16 +458,41 @@ def default_command(cfg):
     return None, "the config has no LABEL and no DEFAULT"
 
 
-def split_initrds(text):
-    return [x for x in text.split(",") if x]
+def initrd_in_append(line):
+    """The initrd names PXELINUX loads for a command line, or None.
+
+    kernel.c:new_linux_kernel takes the first "initrd=" anywhere in
+    "BOOT_IMAGE=kernel args" (strstr: also inside a longer word), then names
+    that end at ' ' or ',', as long as a ',' follows.
+    """
+    i = line.find("initrd=")
+    if i < 0:
+        return None
+    names = []
+    pos = i + len("initrd")
+    while True:
+        pos += 1  # the '=' or ','
+        end = pos
+        while end < len(line) and line[end] not in " ,":
+            end += 1
+        names.append(line[pos:end])
+        pos = end
+        if pos >= len(line) or line[pos] != ",":
+            return names
 
 
-def initrd_in_append(append):
-    """The comma list of the first initrd= in an APPEND line, or None."""
-    for word in append.split():
-        if word.startswith("initrd="):
-            return word[len("initrd="):]
-    return None
+def label_args(cfg, lab):
+    """readconfig.c:record: the label's text after the kernel name: the options on
+    the KERNEL line, APPEND (the label's, else the global one in force when the
+    label was recorded; "-" is none), then " initrd=" and INITRD as written.
+    The SYSAPPEND strings come next (sysappend_strings)."""
+    append = lab.append if lab.append is not None else lab.global_append
+    if append is None or append == "-":
+        append = ""
+    parts = [lab.kernel_args, append]
+    if lab.initrd is not None:
+        parts.append("initrd=" + lab.initrd)
+    return " ".join(x for x in parts if x)
 
 
 def resolve(cfg, command, source=""):
@@ -441,27 +517,29 @@ def resolve(cfg, command, source=""):
             raise ConfigError("label %s has no KERNEL" % lab.name)
         e.kernel = lab.kernel
         e.ktype = lab.ktype
-        e.append = cfg.append if lab.append is None else lab.append
-        if lab.kernel_args:
-            e.append = (lab.kernel_args + " " + (e.append or "")).strip()
+        e.append = label_args(cfg, lab)
         e.ipappend = lab.ipappend
-        initrd = lab.initrd
+        # ldlinux.c:load_kernel keeps options typed after a label; only menu.c32
+        # (a UI menu) with ALLOWOPTIONS 0 gives no way to type them (no Tab, no Esc).
+        if not cfg.allowoptions and cfg.is_menu() and source == "the boot: prompt":
+            e.dropped, e.extra = e.extra, ""
     else:
         if not cfg.implicit:
             raise ConfigError("%s names no label, and IMPLICIT 0 forbids booting other kernels"
                               % words[0])
         e.kernel = words[0]
         e.ktype = kernel_type(words[0])
-        e.append = cfg.append or ""
+        # ldlinux.c:load_kernel: a kernel that is no label gets its own options
+        # (none with ALLOWOPTIONS 0) and the SYSAPPEND strings; no APPEND, no INITRD.
         e.ipappend = cfg.ipappend
-        initrd = cfg.initrd
-    e.append = e.append or ""
-    in_append = initrd_in_append(e.append + " " + e.extra)
-    if in_append is not None:
-        e.initrd = split_initrds(in_append)
-    elif initrd:
-        e.initrd = split_initrds(initrd.split()[0]) if initrd.split() else []
-        e.initrd_from_directive = bool(e.initrd)
+        if not cfg.allowoptions:
+            e.dropped, e.extra = e.extra, ""
+    names = initrd_in_append("BOOT_IMAGE=%s %s" % (e.kernel, _join(e.append, e.extra)))
+    if names is not None:
+        if "" in names:
+            raise ConfigError("%s: initrd= names an empty file (%s): PXELINUX fails to load it"
+                              % (e.label or e.kernel, "initrd=" + ",".join(names)))
+        e.initrd = names
     if e.ktype == "config":
         return e
     if e.ktype not in BOOTABLE_TYPES:
@@ -470,28 +548,46 @@ def resolve(cfg, command, source=""):
     return e
 
 
+def _join(*parts):
+    return " ".join(x for x in parts if x)
+
+
+def _quad(value):
+    return value or "0.0.0.0"
+
+
 def sysappend_strings(bits, env):
     """The IPAPPEND/SYSAPPEND strings for bits 1, 2 and 4 (env: ip, server_ip, gateway,
-    netmask, mac, uuid)."""
+    netmask, mac, uuid), in bit order.
+
+    Bit 1 (pxe.c:genipopt): ip=<client>:<server>:<gateway>:<netmask>, an unknown
+    address written 0.0.0.0. Bit 2 (pxe.c:make_bootif_string): BOOTIF=01-<mac>.
+    Bit 4 (sysappend.c:sysappend_set_uuid): SYSUUID=<uuid>, only for a valid UUID.
+    The higher bits name DMI and CPU strings an s390 guest does not have."""
+    from agent import search
     out = []
     if bits & 1:
-        out.append("ip=%s:%s:%s:%s" % (env.get("ip") or "", env.get("server_ip") or "",
-                                       env.get("gateway") or "", env.get("netmask") or ""))
+        out.append("ip=%s:%s:%s:%s" % (_quad(env.get("ip")), _quad(env.get("server_ip")),
+                                       _quad(env.get("gateway")), _quad(env.get("netmask"))))
     if bits & 2 and env.get("mac"):
         out.append("BOOTIF=01-%s" % env["mac"].replace(":", "-").lower())
-    if bits & 4 and env.get("uuid"):
-        out.append("SYSUUID=%s" % env["uuid"].lower())
+    if bits & 4 and env.get("uuid") and search.valid_uuid(env["uuid"]):
+        out.append("SYSUUID=%s" % search.normalise_uuid(env["uuid"]))
     return out
 
 
+def command_args(entry, env):
+    """What follows BOOT_IMAGE=<kernel>: for a label (readconfig.c:record, then
+    ldlinux.c:load_kernel) its text, the SYSAPPEND strings, then the options
+    typed or given after DEFAULT's word; for a kernel that is no label
+    (execute.c:execute with sysappend) its options, then the SYSAPPEND strings."""
+    strings = sysappend_strings(entry.ipappend, env)
+    if entry.label is not None:
+        return _join(*([entry.append] + strings + [entry.extra]))
+    return _join(*([entry.extra] + strings))
+
+
 def cmdline(entry, env):
-    """The kernel command line PXELINUX would hand the kernel."""
-    parts = ["BOOT_IMAGE=%s" % entry.kernel]
-    if entry.append:
-        parts.append(entry.append)
-    if entry.initrd_from_directive:
-        parts.append("initrd=%s" % ",".join(entry.initrd))
-    if entry.extra:
-        parts.append(entry.extra)
-    parts += sysappend_strings(entry.ipappend, env)
-    return " ".join(parts)
+    """The kernel command line PXELINUX would hand the kernel (kernel.c:new_linux_kernel)."""
+    args = command_args(entry, env)
+    return "BOOT_IMAGE=%s %s" % (entry.kernel, args) if args else "BOOT_IMAGE=%s" % entry.kernel

@@ -1,21 +1,38 @@
 """Where PXELINUX looks for its configuration, and how it names files (pure logic).
 
-After doc/pxelinux.txt of the Syslinux project:
+Decided as Syslinux 6.04's code decides (core/fs/pxe/pxe.c, urlparse.c,
+core/sysappend.c), not only as doc/pxelinux.txt describes:
 
-- the path prefix is DHCP option 210 when given, else the directory part of
-  the boot file name (option 67 / the BOOTP file field) up to its last '/';
-- the config names tried, in order, under the prefix: the option-209 file;
-  pxelinux.cfg/<uuid> (lower case, 8-4-4-4-12); pxelinux.cfg/01-<mac> (lower
-  case, dash-separated, 01 = Ethernet); the IPv4 address as 8 upper-case hex
-  digits, then shortened one digit at a time down to one; pxelinux.cfg/default;
-- a file name is relative to the prefix; one starting with '::' is taken from
-  the server root without the prefix; one containing '://' is a URL.
+- the working directory starts as DHCP option 210 when given, else the boot
+  file name (option 67 / the BOOTP file field) cut after its last character
+  that is not a letter, digit, '.' or '-' (so ``boot\\pxelinux.0`` gives
+  ``boot\\``); a prefix with no ``::`` or ``://`` is taken from the server
+  root, i.e. becomes ``::prefix`` (pxe.c:get_prefix);
+- the config names tried, in order, under that directory: the option-209
+  file; pxelinux.cfg/<uuid> (lower case, 8-4-4-4-12) only when the UUID is
+  valid, i.e. its byte 6 is 0x10..0xef (sysappend.c:is_valid_uuid);
+  pxelinux.cfg/01-<mac>; the IPv4 address as 8 upper-case hex digits, then
+  shortened one digit at a time down to one; pxelinux.cfg/default
+  (pxe.c:pxe_open_config);
+- a name's kind is decided by its first ':' (urlparse.c:url_type): followed
+  by '//' it is a URL; followed by ':' it is ``host::file`` (``::file``: the
+  boot server), a file from that server's root without the prefix; anything
+  else is relative and gets the working directory in front
+  (pxe.c:pxe_realpath, urlparse.c:parse_url);
+- changing directory (CONFIG file dir) appends a relative directory to the
+  working directory as text, and replaces it with an absolute one
+  (pxe.c:pxe_chdir).
 
 Locations are URLs: tftp://SERVER/NAME (NAME as sent in the TFTP request) or
 http://HOST[:PORT]/PATH.
 """
 
 HEX = "0123456789abcdef"
+
+# urlparse.c: enum url_type
+URL_NORMAL = "url"          # scheme://host/path
+URL_OLD_TFTP = "host::"     # host::path, ::path
+URL_SUFFIX = "relative"     # gets the working directory in front
 
 
 def normalise_mac(mac):
@@ -53,20 +70,67 @@ def ip_hex(ip):
     return "".join("%02X" % n for n in parse_ipv4(ip))
 
 
+def valid_uuid(uuid):
+    """Whether PXELINUX uses a UUID at all (sysappend.c:is_valid_uuid): its byte 6
+    (the first two digits of the third group) is 0x10..0xef, i.e. the version
+    nibble is neither 0 nor 15. An invalid UUID names no config file and gives
+    no SYSUUID=."""
+    digits = normalise_uuid(uuid).replace("-", "")
+    b6 = int(digits[12:14], 16)
+    return 0x10 <= b6 < 0xf0
+
+
+def url_type(name):
+    """urlparse.c:url_type: decided by the first ':' of the name."""
+    i = name.find(":")
+    if i < 0:
+        return URL_SUFFIX
+    if name[i + 1:i + 3] == "//":
+        return URL_NORMAL
+    if name[i + 1:i + 2] == ":":
+        return URL_OLD_TFTP
+    return URL_SUFFIX
+
+
+def _name_char(ch):
+    # pxe.c:get_prefix ORs 0x20 into the byte, then accepts 0-9, a-z, '.', '-'.
+    c = ord(ch) | 0x20
+    return 0x30 <= c <= 0x39 or 0x61 <= c <= 0x7a or c == 0x2e or c == 0x2d
+
+
+def bootfile_prefix(bootfile):
+    """The boot file name up to and including its last character outside
+    [A-Za-z0-9.-] ('' when it has none): pxe.c:get_prefix without option 210."""
+    i = len(bootfile or "")
+    while i > 0 and _name_char(bootfile[i - 1]):
+        i -= 1
+    return (bootfile or "")[:i]
+
+
 def prefix(bootfile=None, opt210=None):
-    if opt210:
-        return opt210
-    if bootfile and "/" in bootfile:
-        return bootfile[:bootfile.rfind("/") + 1]
-    return ""
+    """The working directory PXELINUX starts in (pxe.c:get_prefix): option 210,
+    else the boot file's prefix; a relative one is made '::'-absolute."""
+    p = opt210 if opt210 else bootfile_prefix(bootfile)
+    if url_type(p) == URL_SUFFIX:
+        p = "::" + p
+    return p
+
+
+def chdir(cwd, directory):
+    """pxe.c:pxe_chdir: a relative directory is appended to the working directory
+    as text (no '/' added); a '::' or URL one replaces it."""
+    if url_type(directory) == URL_SUFFIX:
+        return cwd + directory
+    return directory
 
 
 def probe_names(mac=None, ip=None, uuid=None, opt209=None):
-    """Config file names, relative to the prefix, in the order PXELINUX tries them."""
+    """Config file names, relative to the working directory, in the order
+    pxe.c:pxe_open_config tries them."""
     names = []
     if opt209:
         names.append(opt209)
-    if uuid:
+    if uuid and valid_uuid(uuid):
         names.append("pxelinux.cfg/" + normalise_uuid(uuid))
     if mac:
         names.append("pxelinux.cfg/01-" + normalise_mac(mac).replace(":", "-"))
@@ -78,20 +142,29 @@ def probe_names(mac=None, ip=None, uuid=None, opt209=None):
     return names
 
 
-def is_url(name):
-    return "://" in name
-
-
-def resolve(name, prefix_, server):
-    """The URL of a file name met in a config or a DHCP option."""
-    if is_url(name):
-        return name
-    if name.startswith("::"):
-        return "tftp://%s/%s" % (server, name[2:])
-    full = prefix_ + name
-    if is_url(full):
+def location(full, server):
+    """The URL of an absolute name (urlparse.c:parse_url): scheme://host/path as
+    it is, host::path from that host's TFTP root; an empty host is the boot
+    server (pxe.c:url_set_ip)."""
+    kind = url_type(full)
+    if kind == URL_NORMAL:
+        i = full.find("://")
+        rest = full[i + 3:]
+        if rest.startswith("/") or not rest:
+            return full[:i + 3] + server + rest
         return full
+    if kind == URL_OLD_TFTP:
+        i = full.find(":")
+        return "tftp://%s/%s" % (full[:i] or server, full[i + 2:])
     return "tftp://%s/%s" % (server, full)
+
+
+def resolve(name, cwd, server):
+    """The URL of a file name met in a config, a DHCP option or at the prompt,
+    with cwd the working directory (pxe.c:__pxe_searchdir)."""
+    if url_type(name) == URL_SUFFIX:
+        name = cwd + name
+    return location(name, server)
 
 
 def split_url(url):

@@ -26,11 +26,12 @@ def test_probe_names():
 
 
 def test_prefix():
+    # pxe.c:get_prefix: a relative prefix is made '::'-absolute (the server root).
     cases = [
-        ((None, None), ""),
-        (("pxelinux.0", None), ""),
-        (("s390x/pxelinux.0", None), "s390x/"),
-        (("/srv/tftp/s390x/pxelinux.0", None), "/srv/tftp/s390x/"),
+        ((None, None), "::"),
+        (("pxelinux.0", None), "::"),
+        (("s390x/pxelinux.0", None), "::s390x/"),
+        (("/srv/tftp/s390x/pxelinux.0", None), "::/srv/tftp/s390x/"),
         (("s390x/pxelinux.0", "http://boot.example/s390/"), "http://boot.example/s390/"),
     ]
     for args, want in cases:
@@ -39,11 +40,11 @@ def test_prefix():
 
 def test_resolve():
     cases = [
-        (("vmlinuz", "s390x/", "192.0.2.1"), "tftp://192.0.2.1/s390x/vmlinuz"),
-        (("::images/vmlinuz", "s390x/", "192.0.2.1"), "tftp://192.0.2.1/images/vmlinuz"),
-        (("http://web/k", "s390x/", "192.0.2.1"), "http://web/k"),
+        (("vmlinuz", "::s390x/", "192.0.2.1"), "tftp://192.0.2.1/s390x/vmlinuz"),
+        (("::images/vmlinuz", "::s390x/", "192.0.2.1"), "tftp://192.0.2.1/images/vmlinuz"),
+        (("http://web/k", "::s390x/", "192.0.2.1"), "http://web/k"),
         (("k", "http://web/s390/", "192.0.2.1"), "http://web/s390/k"),
-        (("k", "", "192.0.2.1"), "tftp://192.0.2.1/k"),
+        (("k", "::", "192.0.2.1"), "tftp://192.0.2.1/k"),
     ]
     for args, want in cases:
         check(search.resolve(*args), want, "resolve%r" % (args,))
