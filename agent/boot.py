@@ -181,8 +181,9 @@ def make_fetcher(lease, opts):
     iface = lease.get("interface")
 
     def space_for(dest):
+        # The file being fetched replaces any earlier one of the same name.
         free = machine.free_bytes(WORKDIR)
-        return None if free is None else max(0, free - SPACE_RESERVE)
+        return None if free is None else max(0, free + machine.file_size(dest) - SPACE_RESERVE)
 
     def mtu(addr):
         return machine.mtu_of(iface)
@@ -198,8 +199,11 @@ def fetch_file(con, fetcher, url, dest, server):
     start = now_ms()
     try:
         size = fetcher.fetch(url, dest, Progress(con.raw, name, True))
-    except NotFound:
-        raise BootFailure("%s not found on %s" % (name, _where(url, server)))
+    except NotFound as e:
+        # "not found", or another TFTP ERROR the server gave instead (its text, cleaned).
+        why = str(e)
+        why = why[why.rfind(": server error ") + 2:] if ": server error " in why else ""
+        raise BootFailure("%s not found on %s%s" % (name, _where(url, server), " (%s)" % why if why else ""))
     except FetchError as e:
         raise BootFailure("fetching %s failed: %s" % (name, e))
     except OSError as e:
@@ -216,16 +220,17 @@ def _where(url, server):
 
 
 def concat(paths, dest):
-    """Append paths after the first into it (PXELINUX hands several initrds as one)."""
+    """Append paths after the first into it (PXELINUX hands several initrds as one).
+
+    Through one 64 KiB buffer: a 1 MiB read per piece ran the image's heap out
+    (MemoryError with a 1.2 MiB second initrd)."""
     import os as _os
+    from agent.fetch import copy_file
+    buf = bytearray(65536)
     with open(paths[0], "ab") as out:
         for p in paths[1:]:
             with open(p, "rb") as f:
-                while True:
-                    chunk = f.read(1 << 20)
-                    if not chunk:
-                        break
-                    out.write(chunk)
+                copy_file(f, out, buf)
             _os.remove(p)
     if paths[0] != dest:
         _os.rename(paths[0], dest)
@@ -327,6 +332,11 @@ def run_once(con, opts, state):
             lease.get("ip"), lease.get("prefix"), lease.get("interface"), lease.get("server_id"),
             dhcp.boot_server(lease), dhcp.bootfile(lease)))
     lease = state["lease"]
+    # This attempt's own plan only: a failure before the config is found must
+    # not act on an earlier attempt's ONERROR or menu (it repeated forever).
+    state.pop("plan", None)
+    # The files of an earlier attempt are not counted against this one's space.
+    machine.clean_dir(WORKDIR)
     try:
         env = make_env(lease, opts)
     except dhcp.LeaseError as e:

@@ -15,6 +15,13 @@ architecture-aware DHCP servers hand s390 guests their boot file.
 
 The boot server is option 66, else the BOOTP siaddr, else the server
 identifier (option 54).
+
+Every value is checked where it enters (lease_from_env): addresses must be
+dotted-quad IPv4, the netmask contiguous, the prefix length 0-32, names
+(domain, host name, option 66) DNS-like, file names and prefixes free of
+control characters, option 211 a number of seconds. A bad value is dropped
+with one line naming the option and the value (shown escaped), and the rest
+of the lease is used. Bytes that are not UTF-8 count as bad values.
 """
 
 import json
@@ -46,7 +53,7 @@ def option_text(value):
     """An option udhcpc passes as hex (unknown codes such as 209/210) or as text."""
     if value is None:
         return None
-    v = value.strip()
+    v = value.strip(" ")
     if v and len(v) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in v):
         try:
             import binascii
@@ -60,51 +67,183 @@ def option_text(value):
 
 
 def prefix_len(mask):
+    """The prefix length of a dotted-quad netmask; ValueError unless contiguous."""
+    from agent.search import parse_ipv4
+    n = 0
+    for part in parse_ipv4(mask):
+        n = (n << 8) | part
     bits = 0
-    for part in mask.split("."):
-        n = int(part)
-        while n & 0x80:
-            bits += 1
-            n = (n << 1) & 0xFF
+    while n & 0x80000000:
+        bits += 1
+        n = (n << 1) & 0xFFFFFFFF
+    if n:
+        raise ValueError("not a contiguous netmask")
     return bits
 
 
-def lease_from_env(env):
-    """The lease record from udhcpc's environment (a dict)."""
+NOT_TEXT = "\ufffd"    # what _environ records for a value that is not UTF-8
+MAX_REBOOT_S = 7 * 86400
+NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+
+
+def show(value):
+    """A DHCP value for a console line: printable ASCII, others as '?', cut short."""
+    text = "".join([c if 32 <= ord(c) < 127 else "?" for c in value[:60]])
+    return repr(text + ("..." if len(value) > 60 else ""))
+
+
+def _ipv4(value):
+    from agent.search import parse_ipv4
+    try:
+        parse_ipv4(value)
+    except ValueError:
+        raise ValueError("not an IPv4 address")
+    return value
+
+
+def _name(value):
+    if not value or len(value) > 253 or not all(c in NAME_CHARS for c in value) or \
+            value.startswith(".") or ".." in value:
+        raise ValueError("not a DNS name")
+    return value
+
+
+def _host(value):
+    """Option 66: an IPv4 address or a DNS name."""
+    try:
+        return _ipv4(value)
+    except ValueError:
+        return _name(value)
+
+
+def _text(value):
+    """A file name or prefix: printable ASCII without spaces or control characters."""
+    if not value or not all(32 < ord(c) < 127 for c in value):
+        raise ValueError("control characters, spaces or bytes outside ASCII")
+    return value
+
+
+def lease_from_env(env, problems=None):
+    """The lease record from udhcpc's environment (a dict).
+
+    A value that fails its check is left out and a line saying so is added
+    to problems (a list) when given.
+    """
+    problems = problems if problems is not None else []
+
+    def take(key, check, value, what=None):
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except ValueError as e:
+            problems.append("DHCP %s %s ignored: %s" % (what or key, show(value), e))
+            return None
+
+    def text(value):
+        # option_text turns a hex option into text; bad bytes are caught by the checks.
+        return option_text(value) if value is not None else None
     get = env.get
+    prefix = take("mask", _prefix, get("mask"), "prefix length (mask)")
+    netmask = take("subnet", _ipv4, get("subnet"), "subnet mask")
+    if netmask is not None:
+        netmask_prefix = take("subnet", prefix_len, netmask, "subnet mask")
+        if netmask_prefix is None:
+            netmask = None
+        elif prefix is None:
+            prefix = netmask_prefix
+    routers = []
+    if get("router") is not None:
+        for r in get("router").split() or [get("router")]:
+            r = take("router", _ipv4, r)
+            if r:
+                routers.append(r)
+    dns = []
+    for d in (get("dns") or "").split():
+        d = take("dns", _ipv4, d, "DNS server")
+        if d:
+            dns.append(d)
+    domains = []
+    raw = get("domain")
+    if raw is not None and (not raw.split() or not all(32 <= ord(c) < 127 for c in raw)):
+        # Empty, or a newline or other control character: the whole value goes.
+        take("domain", _name, "", "domain")
+        problems[-1] = "DHCP domain %s ignored: not a list of DNS names" % show(raw)
+    else:
+        for d in (raw or "").split():
+            d = take("domain", _name, d, "domain")
+            if d:
+                domains.append(d)
     lease = {
-        "interface": get("interface"),
-        "ip": get("ip"),
-        "netmask": get("subnet"),
-        "prefix": int(get("mask")) if get("mask") else (prefix_len(get("subnet")) if get("subnet") else None),
-        "broadcast": get("broadcast"),
-        "router": (get("router") or "").split()[0] if get("router") else None,
-        "dns": (get("dns") or "").split(),
-        "domain": get("domain"),
-        "hostname": get("hostname"),
-        "siaddr": get("siaddr"),
-        "server_id": get("serverid"),
-        "opt66": option_text(get("tftp") or get("opt66")),
-        "opt67": option_text(get("bootfile") or get("opt67")),
-        "boot_file": get("boot_file"),
+        "interface": take("interface", _name, get("interface")),
+        "ip": take("ip", _ipv4, get("ip"), "address"),
+        "netmask": netmask,
+        "prefix": prefix,
+        "broadcast": take("broadcast", _ipv4, get("broadcast")),
+        "router": routers[0] if routers else None,
+        "dns": dns,
+        "domain": " ".join(domains) or None,
+        "hostname": take("hostname", _name, get("hostname"), "host name"),
+        "siaddr": take("siaddr", _ipv4, get("siaddr"), "next server (siaddr)"),
+        "server_id": take("serverid", _ipv4, get("serverid"), "server identifier"),
+        "opt66": take("opt66", _host, text(get("tftp") or get("opt66")), "option 66 (TFTP server)"),
+        "opt67": take("opt67", _text, text(get("bootfile") or get("opt67")), "option 67 (boot file)"),
+        "boot_file": take("boot_file", _text, get("boot_file"), "BOOTP file"),
         # busybox names 209-211 (pxeconffile, pxepathprefix, reboottime); builds
         # that do not know them pass optNNN as hex.
-        "opt209": get("pxeconffile") or option_text(get("opt209")),
-        "opt210": get("pxepathprefix") or option_text(get("opt210")),
+        "opt209": take("opt209", _text, get("pxeconffile"), "option 209 (config file)") or
+        take("opt209", _hex_text, get("opt209"), "option 209 (config file)"),
+        "opt210": take("opt210", _text, get("pxepathprefix"), "option 210 (path prefix)") or
+        take("opt210", _hex_text, get("opt210"), "option 210 (path prefix)"),
         "opt211": None,
         "mac": None,
-        "lease": get("lease"),
+        "lease": take("lease", _seconds, get("lease"), "lease time"),
     }
-    try:
-        if get("reboottime"):
-            lease["opt211"] = int(get("reboottime"))
-        elif get("opt211"):
-            lease["opt211"] = int(get("opt211"), 16)
-    except ValueError:
+    if get("reboottime") is not None:
+        lease["opt211"] = take("opt211", _seconds, get("reboottime"), "option 211 (reboot time)")
+    elif get("opt211") is not None:
+        lease["opt211"] = take("opt211", _hex_seconds, get("opt211"), "option 211 (reboot time)")
+    if lease["opt211"] is not None and not 0 < lease["opt211"] <= MAX_REBOOT_S:
+        problems.append("DHCP option 211 (reboot time) %d ignored: want 1-%d seconds"
+                        % (lease["opt211"], MAX_REBOOT_S))
         lease["opt211"] = None
     if lease["siaddr"] == "0.0.0.0":
         lease["siaddr"] = None
     return lease
+
+
+def _hex_text(value):
+    """An option udhcpc passes as hex (optNNN): its bytes must be printable text."""
+    import binascii
+    v = value.strip()
+    try:
+        data = binascii.unhexlify(v)
+    except ValueError:
+        raise ValueError("not hex")
+    while data.endswith(b"\0"):
+        data = data[:-1]
+    if not data or not all(32 < b < 127 for b in data):
+        raise ValueError("control characters, spaces or bytes outside ASCII")
+    return data.decode()
+
+
+def _prefix(value):
+    if not value.isdigit() or not 0 <= int(value) <= 32:
+        raise ValueError("want 0-32")
+    return int(value)
+
+
+def _seconds(value):
+    if not value.isdigit() or len(value) > 10:
+        raise ValueError("want a number of seconds")
+    return int(value)
+
+
+def _hex_seconds(value):
+    v = value.strip()
+    if not v or len(v) > 8 or not all(c in "0123456789abcdefABCDEF" for c in v):
+        raise ValueError("want a 32-bit number")
+    return int(v, 16)
 
 
 def boot_server(lease):
@@ -131,11 +270,22 @@ def lease_path(iface):
 
 def resolv_conf(lease):
     lines = []
-    if lease.get("domain"):
-        lines.append("search %s" % lease["domain"])
+    # Checked again here: nothing but names and addresses may become a line.
+    domains = [d for d in (lease.get("domain") or "").split() if _ok(_name, d)]
+    if domains:
+        lines.append("search %s" % " ".join(domains))
     for ns in lease.get("dns") or []:
-        lines.append("nameserver %s" % ns)
+        if _ok(_ipv4, ns):
+            lines.append("nameserver %s" % ns)
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def _ok(check, value):
+    try:
+        check(value)
+        return True
+    except ValueError:
+        return False
 
 
 def configure_commands(lease):
@@ -168,7 +318,13 @@ def hook(argv=None, environ=None):
             machine.run(cmd)
         return 0
     if event in ("bound", "renew"):
-        lease = lease_from_env(env)
+        problems = []
+        lease = lease_from_env(env, problems)
+        for line in problems:
+            print("netboot: %s" % line)
+        if not lease["ip"] or not lease["interface"]:
+            print("netboot: DHCP lease on %s without a usable address: not configured" % show(iface))
+            return 0
         lease["mac"] = machine.mac_of(iface)
         for cmd in configure_commands(lease):
             rc = machine.run(cmd)
@@ -189,7 +345,10 @@ def _environ():
             "opt210", "opt211", "pxeconffile", "pxepathprefix", "reboottime", "lease", "sname")
     env = {}
     for k in keys:
-        v = os.getenv(k)
+        try:
+            v = os.getenv(k)
+        except UnicodeError:  # MicroPython: bytes that are not UTF-8
+            v = NOT_TEXT
         if v is not None:
             env[k] = v
     return env

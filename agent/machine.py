@@ -79,6 +79,30 @@ def remove(path):
         pass
 
 
+def clean_dir(path):
+    """Remove the files directly under path (an earlier attempt's downloads)."""
+    LOG.append("rm %s/*" % path)
+    if DRY_RUN:
+        return
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.remove(path_join(path, name))
+        except OSError:
+            pass
+
+
+def file_size(path):
+    """Size of a file in bytes, 0 when it does not exist."""
+    try:
+        return os.stat(path)[6]
+    except OSError:
+        return 0
+
+
 def makedirs(path):
     if DRY_RUN:
         return
