@@ -55,6 +55,27 @@ class Progress:
                                   "\n" if self.line_mode else "\r"))
 
 
+def size_cap(opts, out):
+    """The most bytes `agent fetch` writes: --max-size N[K|M|G] when given, else
+    the free space of the output's file system. ValueError for a bad value."""
+    text = opts.get("max-size")
+    if isinstance(text, str):
+        mult = 1
+        t = text.strip().upper()
+        if t[-1:] in ("K", "M", "G"):
+            mult = 1 << {"K": 10, "M": 20, "G": 30}[t[-1]]
+            t = t[:-1]
+        if not t.isdigit():
+            raise ValueError("--max-size %s: want a number of bytes, e.g. 512M" % text)
+        return int(t) * mult
+    from agent.compat import dirname, os
+    try:
+        st = os.statvfs(dirname(out) or ".")
+        return st[0] * st[4]
+    except (OSError, AttributeError):
+        return None
+
+
 def fetch_command(url, opts):
     """`python -m agent fetch URL -o FILE`: one transfer, then its figures."""
     import json
@@ -64,9 +85,11 @@ def fetch_command(url, opts):
         return 2
     try:
         fetcher = make_fetcher(url, opts)
+        cap = size_cap(opts, out)
     except ValueError as e:
         stderr_write("agent: %s\n" % e)
         return 2
+    fetcher.space_for = lambda dest: cap
     start = now_ms()
     progress = None if opts.get("quiet") or opts.get("json") else Progress(stderr_write, url, False)
     try:
@@ -102,13 +125,25 @@ def fetch_command(url, opts):
     return 0
 
 
+def _number(opts, name, default, conv=int):
+    if name not in opts:
+        return default
+    try:
+        value = conv(opts[name])
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError("--%s %s: want a number" % (name, opts[name]))
+    return value
+
+
 def make_fetcher(url, opts):
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    timeout = float(opts.get("timeout", 0) or 0)
+    timeout = _number(opts, "timeout", 0, float)
     if scheme == "tftp":
         from agent.tftp import TftpFetcher, DEFAULT_WINDOW
-        f = TftpFetcher(blksize=int(opts["blksize"]) if "blksize" in opts else None,
-                        windowsize=int(opts.get("windowsize", DEFAULT_WINDOW)),
+        f = TftpFetcher(blksize=_number(opts, "blksize", None),
+                        windowsize=_number(opts, "windowsize", DEFAULT_WINDOW),
                         use_options=not opts.get("no-options"),
                         mtu_of=route_mtu)
         if timeout:

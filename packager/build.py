@@ -243,7 +243,8 @@ def _run(args, t0, step, agent_dir, cache, skel):
     else:
         interp, mp_version = micropython.build(agent_dir, cache, "s390x", args.toolchain, args.mirror,
                                                log=lambda m: note("    " + m))
-        parts.append(("micropython", "%s, static s390x, %s, agent frozen in" % (mp_version, args.toolchain)))
+        parts.append(("micropython", "%s, static s390x, %s, agent frozen in, %d MiB heap"
+                      % (mp_version, args.toolchain, micropython.HEAP_SIZE >> 20)))
 
     step("closing over busybox, kexec and the interpreter")
     busybox = find_first(sysroot, BUSYBOX_CANDIDATES, "busybox",

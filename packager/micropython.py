@@ -15,6 +15,13 @@ Zig traps handled here: ``zig cc -E`` given several inputs silently uses the
 host's headers, so the preprocessor wrapper runs it once per file; on x86_64
 MICROPY_GCREGS_SETJMP=1 is needed.
 
+The GC heap: the unix port fixes it at 2 MiB on 64-bit targets unless
+``-X heapsize`` is given, which /init cannot do (``#!/bin/micropython``
+passes no second argument). The build makes main.c's default a macro
+(patch_heap_default, a no-op for builds that do not define it) and sets it
+to HEAP_SIZE: enough for a 1 MiB config, thousands of labels and a few
+transfers, while only the pages the agent touches cost guest memory.
+
 Results are cached, keyed by the source version, the toolchain, the target
 and the frozen files' content; one build directory per key (make does not
 notice changed flags).
@@ -29,6 +36,12 @@ from packager import debian
 from packager.errors import Die, run_cmd
 
 SOURCE_SUITES = ("trixie", "sid")
+HEAP_SIZE = 32 << 20
+HEAP_LINE = "long heap_size = 1024 * 1024 * (sizeof(mp_uint_t) / 4);"
+HEAP_MACRO = ("#ifndef MICROPY_UNIX_HEAP_SIZE\n"
+              "#define MICROPY_UNIX_HEAP_SIZE (1024 * 1024 * (sizeof(mp_uint_t) / 4))\n"
+              "#endif\n"
+              "long heap_size = MICROPY_UNIX_HEAP_SIZE;")
 TARGETS = {
     "s390x": {"zig": "s390x-linux-musl", "gcc": "s390x-linux-gnu-"},
     "x86_64": {"zig": "x86_64-linux-musl", "gcc": ""},
@@ -93,6 +106,23 @@ def source_dir(cache, mirror=None, log=None):
               "or check the network and --mirror" % last)
 
 
+def patch_heap_default(src):
+    """Make the unix port's default heap size a macro (MICROPY_UNIX_HEAP_SIZE)
+    with the old value as its default; idempotent, written atomically."""
+    path = os.path.join(src, "ports", "unix", "main.c")
+    with open(path) as f:
+        text = f.read()
+    if HEAP_MACRO in text:
+        return
+    if text.count(HEAP_LINE) != 1:
+        raise Die("%s: the default heap size line was not found (a MicroPython release other than "
+                  "1.25/1.26?): cannot set the heap to %d MiB" % (path, HEAP_SIZE >> 20))
+    tmp = path + ".tmp%d" % os.getpid()
+    with open(tmp, "w") as f:
+        f.write(text.replace(HEAP_LINE, HEAP_MACRO))
+    os.replace(tmp, path)
+
+
 def tree_digest(paths):
     """SHA-256 over the names and contents of files under the given paths."""
     h = hashlib.sha256()
@@ -138,8 +168,9 @@ def _build(agent_dir, cache, arch, toolchain, mirror, log):
         raise Die("no toolchain for %s" % arch)
     version, src = source_dir(cache, mirror, log)
     tc = _toolchain_id(toolchain)
-    key = hashlib.sha256(("%s|%s|%s|%s|%s" % (version, tc, arch, " ".join(MAKE_FLAGS),
-                                              tree_digest([agent_dir]))).encode()).hexdigest()[:16]
+    key = hashlib.sha256(("%s|%s|%s|%s|%s|heap=%d" % (version, tc, arch, " ".join(MAKE_FLAGS),
+                                                      tree_digest([agent_dir]), HEAP_SIZE)
+                          ).encode()).hexdigest()[:16]
     out = os.path.join(cache, "micropython", "bin", "micropython-%s-%s" % (arch, key))
     if os.path.exists(out):
         log("interpreter: cached %s" % os.path.basename(out))
@@ -167,7 +198,8 @@ def _build(agent_dir, cache, arch, toolchain, mirror, log):
         "MPY_CROSS=" + mpy_cross,
         "STRIP=",
     ]
-    cflags_extra = "-DMICROPY_PY_SSL=0 -Wno-error"
+    patch_heap_default(src)
+    cflags_extra = "-DMICROPY_PY_SSL=0 -Wno-error -DMICROPY_UNIX_HEAP_SIZE=%d" % HEAP_SIZE
     if toolchain == "zig":
         target = TARGETS[arch]["zig"]
         extra = "-DMICROPY_GCREGS_SETJMP=1" if arch == "x86_64" else ""
