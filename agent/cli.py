@@ -37,11 +37,16 @@ What a machine would boot, decided exactly as the boot agent decides it.
   --mac MAC           the machine's MAC address (01-MAC config name, BOOTIF=)
   --ip IP             its address (hex-IP config names, ip=); --netmask, --gateway
   --server-ip IP      the boot server's address (option 54 / siaddr)
-  --uuid UUID         the machine's UUID (config name and SYSUUID=)
-  --bootfile NAME     DHCP boot file name (its directory is the prefix)
+  --uuid UUID         the machine's UUID (config name and SYSUUID=; only a valid
+                      one, byte 6 in 0x10-0xef, is used, as PXELINUX does)
+  --bootfile NAME     DHCP boot file name: up to its last character outside
+                      A-Z a-z 0-9 . - it is the prefix ('boot\\pxelinux.0': 'boot\\')
   --opt209 NAME       DHCP option 209, the config file to use
-  --opt210 PREFIX     DHCP option 210, the path prefix
-  --label 'L ARGS'    what a person types at the boot: prompt
+  --opt210 PREFIX     DHCP option 210, the path prefix ('::dir/' from the server
+                      root, 'host::dir/' from another server, or a URL)
+  --label 'L ARGS'    what a person types at the boot: prompt; ARGS go after the
+                      IPAPPEND strings; ALLOWOPTIONS 0 drops them for a kernel
+                      that is no label, and for any entry behind UI menu.c32
   --config NAME       start from this config file instead of the search
   --json              one JSON object on stdout
   --debug             tracebacks on errors

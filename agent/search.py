@@ -142,17 +142,39 @@ def probe_names(mac=None, ip=None, uuid=None, opt209=None):
     return names
 
 
+def unescape(text, stop):
+    """urlparse.c:url_unescape: %XX decoded (a '%' without two hex digits stays
+    as it is), ending at the first unescaped stop character."""
+    out = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == stop:
+            break
+        if c == "%" and i + 2 < n and text[i + 1].lower() in HEX and text[i + 2].lower() in HEX:
+            out.append(chr(int(text[i + 1:i + 3], 16)))
+            i += 3
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def location(full, server):
-    """The URL of an absolute name (urlparse.c:parse_url): scheme://host/path as
-    it is, host::path from that host's TFTP root; an empty host is the boot
-    server (pxe.c:url_set_ip)."""
+    """The URL of an absolute name (urlparse.c:parse_url): scheme://host/path
+    (the path cut at '#'; for tftp, %XX decoded and cut at ';' as
+    tftp.c:tftp_open does), host::path from that host's TFTP root with no
+    decoding; an empty host is the boot server (pxe.c:url_set_ip)."""
     kind = url_type(full)
     if kind == URL_NORMAL:
         i = full.find("://")
-        rest = full[i + 3:]
-        if rest.startswith("/") or not rest:
-            return full[:i + 3] + server + rest
-        return full
+        scheme, rest = full[:i], full[i + 3:]
+        j = rest.find("/")
+        host, path = (rest, "") if j < 0 else (rest[:j], rest[j + 1:])
+        path = path.split("#", 1)[0]
+        if scheme == "tftp":
+            path = unescape(path, ";")
+        return "%s://%s/%s" % (scheme, host or server, path)
     if kind == URL_OLD_TFTP:
         i = full.find(":")
         return "tftp://%s/%s" % (full[:i] or server, full[i + 2:])

@@ -53,11 +53,11 @@ def test_c_number():
 def test_ipappend_is_a_c_number():
     # readconfig.c: ld.ipappend / SysAppends = strtoul(..., NULL, 0)
     cases = [
-        ("LABEL a\n KERNEL k\n IPAPPEND 0x2\n", None, ("a", "k", [], "BOOT_IMAGE=k " + BOOTIF)),
-        ("LABEL a\n KERNEL k\n SYSAPPEND 010\n", None, ("a", "k", [], "BOOT_IMAGE=k")),
-        ("LABEL a\n KERNEL k\n SYSAPPEND 0x6\n", None, ("a", "k", [], "BOOT_IMAGE=k %s %s" % (BOOTIF, SYSUUID))),
-        ("IPAPPEND 03\nLABEL a\n KERNEL k\n", None, ("a", "k", [], "BOOT_IMAGE=k %s %s" % (IP, BOOTIF))),
-        ("LABEL a\n KERNEL k\n IPAPPEND 2nd\n", None, ("a", "k", [], "BOOT_IMAGE=k " + BOOTIF)),
+        ("DEFAULT a\nLABEL a\n KERNEL k\n IPAPPEND 0x2\n", None, ("a", "k", [], "BOOT_IMAGE=k " + BOOTIF)),
+        ("DEFAULT a\nLABEL a\n KERNEL k\n SYSAPPEND 010\n", None, ("a", "k", [], "BOOT_IMAGE=k")),
+        ("DEFAULT a\nLABEL a\n KERNEL k\n SYSAPPEND 0x6\n", None, ("a", "k", [], "BOOT_IMAGE=k %s %s" % (BOOTIF, SYSUUID))),
+        ("DEFAULT a\nIPAPPEND 03\nLABEL a\n KERNEL k\n", None, ("a", "k", [], "BOOT_IMAGE=k %s %s" % (IP, BOOTIF))),
+        ("DEFAULT a\nLABEL a\n KERNEL k\n IPAPPEND 2nd\n", None, ("a", "k", [], "BOOT_IMAGE=k " + BOOTIF)),
     ]
     check_boots(cases)
 
@@ -133,7 +133,7 @@ def test_first_initrd_on_the_whole_line():
 
 def test_empty_initrd_name_cannot_boot():
     # kernel.c:new_linux_kernel would try to load a file named "" and fail.
-    for text in ("LABEL a\n KERNEL k\n APPEND initrd=a,,b\n", "LABEL a\n KERNEL k\n INITRD\n"):
+    for text in ("DEFAULT a\nLABEL a\n KERNEL k\n APPEND initrd=a,,b\n", "DEFAULT a\nLABEL a\n KERNEL k\n INITRD\n"):
         try:
             got = boot(text)
         except planmod.PlanError as e:
@@ -175,8 +175,8 @@ def test_global_append_when_the_label_is_recorded():
 def test_sysappends_survive_a_config_hop():
     # SysAppends lives in core/sysappend.c: execute.c's CONFIG restart of
     # ldlinux.c32 keeps it, so the new file's labels start with it.
-    files = {"two.cfg": "LABEL b\n KERNEL k\n"}
-    got = boot("IPAPPEND 2\nLABEL a\n CONFIG two.cfg\n", files=files)
+    files = {"two.cfg": "DEFAULT b\nLABEL b\n KERNEL k\n"}
+    got = boot("DEFAULT a\nIPAPPEND 2\nLABEL a\n CONFIG two.cfg\n", files=files)
     # The CONFIG label's own line carries BOOTIF=..., whose first word becomes
     # the directory (execute.c): the next file's names are under it.
     want = ("b", "BOOTIF=01-52-54-00-12-34-56k", [], "BOOT_IMAGE=k " + BOOTIF)

@@ -64,7 +64,7 @@ def test_probe_names_skip_an_invalid_uuid():
 
 def test_invalid_uuid_in_a_plan():
     # pxe.c:pxe_open_config + sysappend.c:is_valid_uuid: not tried, noted.
-    files = {"tftp://192.0.2.1/pxelinux.cfg/default": "LABEL a\n KERNEL k\n"}
+    files = {"tftp://192.0.2.1/pxelinux.cfg/default": "DEFAULT a\nLABEL a\n KERNEL k\n"}
     p = plan_of(files, {"uuid": NIL})
     got = [search.display(u, p.server) for u in p.tried]
     want = ["pxelinux.cfg/01-52-54-00-12-34-56", "pxelinux.cfg/C000020A", "pxelinux.cfg/C000020",
@@ -146,6 +146,13 @@ def test_resolve():
         (("a:b", "::s390x/"), "tftp://S/s390x/a:b"),
         (("vmlinuz", "::/srv/tftp/"), "tftp://S//srv/tftp/vmlinuz"),
         (("k", "::boot\\"), "tftp://S/boot\\k"),
+        # parse_url cuts a URL's path at '#'; tftp.c:tftp_open decodes %XX up to
+        # ';' (urlparse.c:url_unescape), not in host:: names.
+        (("tftp://h/a%20b;mode=x", "::"), "tftp://h/a b"),
+        (("tftp://h/a%2", "::"), "tftp://h/a%2"),
+        (("tftp://h/k#part", "::"), "tftp://h/k"),
+        (("http://w/a%20b#part", "::"), "http://w/a%20b"),
+        (("h::a%20b", "::"), "tftp://h/a%20b"),
     ]
     for (name, cwd), want in cases:
         check(search.resolve(name, cwd, "S"), want, "resolve(%r, %r, 'S')" % (name, cwd))
@@ -177,7 +184,7 @@ def test_search_under_prefix_and_option_210():
         (dict(bootfile="s390x/pxelinux.0", opt209="::fixed.cfg"), "tftp://192.0.2.1/fixed.cfg"),
     ]
     for env, url in cases:
-        p = plan_of({url: "LABEL a\n KERNEL k\n"}, env)
+        p = plan_of({url: "DEFAULT a\nLABEL a\n KERNEL k\n"}, env)
         check(p.config, url, "make_plan(%r).config" % env)
 
 
@@ -185,7 +192,7 @@ def test_host_colon_colon_kernel_and_initrd():
     # urlparse.c:parse_url: host::file comes from host's root, ::file from the
     # boot server's root, neither with the prefix.
     files = {"tftp://192.0.2.1/s390x/pxelinux.cfg/default":
-             "LABEL a\n KERNEL images::s390/linux\n INITRD ::s390/initrd.gz,local.img\n"}
+             "DEFAULT a\nLABEL a\n KERNEL images::s390/linux\n INITRD ::s390/initrd.gz,local.img\n"}
     p = plan_of(files, {"bootfile": "s390x/pxelinux.0"})
     got = (p.kernel, p.initrd)
     want = ("tftp://images/s390/linux", ["tftp://192.0.2.1/s390/initrd.gz", "tftp://192.0.2.1/s390x/local.img"])
@@ -197,22 +204,22 @@ def test_config_file_dir():
     # directory; the first word after it becomes the new directory, entered by
     # readconfig.c:parse_main_config after opening the file (pxe.c:pxe_chdir).
     base = "tftp://192.0.2.1/"
-    second = "LABEL b\n KERNEL linux\n INITRD initrd.gz\n INCLUDE more.cfg\n"
+    second = "DEFAULT b\nLABEL b\n KERNEL linux\n INITRD initrd.gz\n INCLUDE more.cfg\n"
     cases = [
         # CONFIG file dir
-        ("LABEL a\n CONFIG other.cfg sub/\n",
+        ("DEFAULT a\nLABEL a\n CONFIG other.cfg sub/\n",
          {"s390x/other.cfg": second}, "s390x/sub/linux", ["s390x/sub/initrd.gz"]),
         # the old form: the directory as APPEND's first word
-        ("LABEL a\n CONFIG other.cfg\n APPEND sub/\n",
+        ("DEFAULT a\nLABEL a\n CONFIG other.cfg\n APPEND sub/\n",
          {"s390x/other.cfg": second}, "s390x/sub/linux", ["s390x/sub/initrd.gz"]),
         # an absolute directory
-        ("LABEL a\n CONFIG ::top/other.cfg ::top/\n",
+        ("DEFAULT a\nLABEL a\n CONFIG ::top/other.cfg ::top/\n",
          {"top/other.cfg": second}, "top/linux", ["top/initrd.gz"]),
         # no directory: the working directory stays
-        ("LABEL a\n CONFIG cfg/other.cfg\n",
+        ("DEFAULT a\nLABEL a\n CONFIG cfg/other.cfg\n",
          {"s390x/cfg/other.cfg": second}, "s390x/linux", ["s390x/initrd.gz"]),
         # the global APPEND is part of a CONFIG label's line too
-        ("APPEND sub/ quiet\nLABEL a\n CONFIG other.cfg\n",
+        ("DEFAULT a\nAPPEND sub/ quiet\nLABEL a\n CONFIG other.cfg\n",
          {"s390x/other.cfg": second}, "s390x/sub/linux", ["s390x/sub/initrd.gz"]),
     ]
     for text, more, kernel, initrd in cases:
@@ -228,8 +235,8 @@ def test_config_dir_applies_to_include_after_the_hop():
     # readconfig.c:parse_main_config chdir()s before parsing: INCLUDE in the new
     # file is relative to the new directory.
     base = "tftp://192.0.2.1/"
-    files = {base + "pxelinux.cfg/default": "LABEL a\n CONFIG other.cfg sub/\n",
-             base + "other.cfg": "INCLUDE inc.cfg\n",
+    files = {base + "pxelinux.cfg/default": "DEFAULT a\nLABEL a\n CONFIG other.cfg sub/\n",
+             base + "other.cfg": "DEFAULT b\nINCLUDE inc.cfg\n",
              base + "sub/inc.cfg": "LABEL b\n KERNEL k\n"}
     p = plan_of(files)
     check((p.entry.label, search.display(p.kernel, p.server)), ("b", "sub/k"), "make_plan(CONFIG + INCLUDE)")
