@@ -14,6 +14,7 @@ build them in):
   pxe.if=IF[,IF]     interfaces to try, in order (default: every Ethernet one)
   pxe.label=NAME     boot this label (or menu number) instead of the default
   pxe.config=NAME    use this config file (name or URL) instead of searching
+  pxe.prompt         the boot: prompt even with PROMPT 0 (Syslinux's held Shift key)
   pxe.server=HOST    boot server for tftp:// names (default: from the lease)
   pxe.shell          a rescue shell before anything else
   pxe.window=N       TFTP windowsize to ask for (default 16; 1 turns it off)
@@ -26,6 +27,7 @@ import sys
 from agent import dhcp, machine, menu, pxeconfig, search
 from agent import plan as planmod
 from agent.compat import now_ms
+from agent.pxeconfig import first_word
 from agent.fetch import FetchError, NotFound, SchemeFetcher
 from agent.transfer import Progress, human, rate
 
@@ -269,52 +271,90 @@ def interactive(cfg):
     return bool(cfg.prompt or cfg.timeout or cfg.totaltimeout)
 
 
-def choose(con, p, env, fetcher):
-    """Show the menu when the config asks for one; returns the command to boot (None: default)."""
+def choose(con, p, env, fetcher, shift=False, resume=False):
+    """What the console boots: (command, source, label), Syslinux's decision
+    (agent.menu.session, the one plan uses) with a person at the console.
+
+    shift: pxe.prompt, the held Shift key a line-mode console lacks.
+    resume: after a failed boot, where ldlinux.c goes on: its prompt (a UI's
+    menu again)."""
     cfg = p.cfg
     for text in cfg.display:
         try:
             con.raw(pxeconfig.decode(fetcher.read(search.resolve(text, p.prefix, p.server))))
         except FetchError:
             con.debug("DISPLAY %s: not found" % text)
-    default_cmd, source = pxeconfig.default_command(cfg)
-    default_label = default_cmd.split()[0] if default_cmd else None
-    if not interactive(cfg):
-        for line in cfg.say:
-            con.raw(line + "\n")
-        return None
-    for line in menu.menu_lines(cfg, default_label):
+    for line in cfg.say:
         con.raw(line + "\n")
-    total_deadline = now_ms() + cfg.totaltimeout * 100 if cfg.totaltimeout else None
-    line = None
-    if cfg.timeout and default_cmd:
-        con.raw(menu.countdown_text((cfg.timeout + 9) // 10, default_label) + "\n")
+    gen = menu.session(cfg, shift, resume)
+    action = next(gen)
+    while True:
+        kind = action[0]
+        if kind == "boot":
+            return action[1], action[2], action[3]
+        if kind == "fail":
+            raise BootFailure(action[1])
+        answer = None
+        if kind == "say":
+            con.raw(action[1] + "\n")
+        elif kind == "note":
+            con.debug("note: %s" % action[1])
+        elif kind == "show":
+            for line in action[1]:
+                con.raw(line + "\n")
+        elif kind == "ask":
+            answer = ask(con, cfg, action)
+        action = gen.send(answer)
+
+
+def ask(con, cfg, action):
+    """One wait at the boot: prompt (or the menu's): the line typed, or None
+    when it timed out. A line-mode console sends nothing before Enter, so an
+    empty line during a countdown is the key press that stops it (cli.c: the
+    countdown is for the first key only); TOTALTIMEOUT still runs. 'shell'
+    (when no label has that name) starts a busybox shell."""
+    kbd, total, what = action[2], action[3], action[4]
+    deadline = now_ms() + total * 100 if total else None
+    first = menu.first_wait(kbd, total)
+    if kbd and what:
+        con.raw(menu.countdown_text((first + 9) // 10, first_word(what)) + "\n")
+    wait = first / 10.0
+    counting = bool(kbd)
+    while True:
         con.raw("boot: ")
-        line = con.wait_line(cfg.timeout / 10.0)
+        line = con.wait_line(wait)
         if line is None:
             con.raw("\n")
             return None
-        if not line.strip():
-            line = None  # Enter stops the countdown: wait at the prompt
-    while True:
-        if line is None:
-            con.raw("boot: ")
-            line = con.wait_line(_left(total_deadline))
-            if line is None:
-                con.raw("\n")
-                return None
-        typed, line = line.strip(), None
+        typed = line.strip()
         if typed == "shell" and cfg.label("shell") is None:
             con.say("starting a shell; exit it to return to the boot: prompt")
             machine.shell()
-            continue
-        cmd = menu.choice_command(cfg, typed)
-        if cmd is None:
-            return None
-        if not cfg.allowoptions and len(cmd.split()) > 1:
-            con.say("ALLOWOPTIONS 0: extra options ignored")
-            cmd = cmd.split()[0]
-        return cmd
+        elif typed or not counting:
+            return typed
+        counting = False
+        wait = _left(deadline)
+
+
+def console_choice(con, p, env, fetcher, opts, resume=False):
+    """choose() on the console, then the plan for it; a CONFIG entry chosen
+    there restarts with its file and that file's prompt (execute.c)."""
+    for _ in range(planmod.MAX_CONFIG_CHAIN):
+        cmd, source, lab = choose(con, p, env, fetcher, opts.get("prompt") is True, resume)
+        try:
+            entry = planmod.select(p, cmd, source, env, lab)
+        except pxeconfig.ConfigError as e:
+            raise BootFailure(str(e))
+        if entry.ktype != pxeconfig.CONFIG:
+            return p
+        con.say("CONFIG %s" % entry.kernel)
+        try:
+            p = planmod.make_plan(fetcher, env, None, search.resolve(entry.kernel, p.prefix, p.server),
+                                  console=True)
+        except planmod.PlanError as e:
+            raise BootFailure(str(e))
+        resume = False
+    raise BootFailure("more than %d CONFIG hops: a loop?" % planmod.MAX_CONFIG_CHAIN)
 
 
 def _left(deadline):
@@ -346,7 +386,7 @@ def run_once(con, opts, state):
     label = state.pop("command", None) or (opts.get("label") if isinstance(opts.get("label"), str) else None)
     config = opts.get("config") if isinstance(opts.get("config"), str) else None
     try:
-        p = planmod.make_plan(fetcher, env, label, config)
+        p = planmod.make_plan(fetcher, env, label, config, console=label is None)
     except planmod.PlanError as e:
         raise BootFailure(str(e))
     except FetchError as e:
@@ -356,13 +396,12 @@ def run_once(con, opts, state):
     for note in p.notes:
         con.debug("note: %s" % note)
     if label is None and not state.get("menu_done"):
+        resume = "menu_done" in state  # set False by a failure: the prompt again
         state["menu_done"] = True
-        cmd = choose(con, p, env, fetcher)
-        if cmd is not None:
-            try:
-                planmod.select(p, cmd, "the boot: prompt", env)
-            except pxeconfig.ConfigError as e:
-                raise BootFailure(str(e))
+        p = console_choice(con, p, env, fetcher, opts, resume)
+        state["plan"] = p
+    if p.entry is None:
+        raise BootFailure(p.error or "nothing to boot")
     con.say("booting %s" % (p.entry.label or p.entry.kernel))
     boot_plan(con, fetcher, p, bool(opts.get("noexec")))
 

@@ -1,22 +1,203 @@
-"""The console menu for line-mode s390 consoles (pure parts).
+"""What boots, decided as Syslinux 6.04's code decides it, and the console menu.
 
-s390 consoles (SCLP, 3215) take whole lines and cannot address the cursor,
-so the menu is printed once: the title, the SAY lines, numbered visible
-labels with the default marked, then a ``boot:`` prompt. What a person
-types is PXELINUX's: a label name (or its number here) followed by extra
-kernel options, or a kernel file name when IMPLICIT allows.
+One decision drives both faces: ``session(cfg)`` is a generator that walks
+ldlinux.c's main (ldlinux_auto_boot, enter_cmdline, load_kernel) and, when
+the command it loads is menu.c32 or vesamenu.c32, menumain.c's main and
+run_menu. It yields console actions and is sent what the console answers:
+
+- ``("say", text)``: a line Syslinux prints;
+- ``("note", text)``: something worth knowing that Syslinux does not print;
+- ``("show", lines)``: the menu;
+- ``("ask", where, tenths, total, what)``: wait for a typed line at the
+  boot: prompt (where "prompt") or the menu's (where "menu"). tenths is
+  the countdown (TIMEOUT, the menu's TIMEOUT), total TOTALTIMEOUT, 0 means
+  none; what is what a timeout boots. Send the line, or None when it timed out;
+- ``("boot", command, source, label)``: the end: resolve command (label: the
+  menu entry's own label, or None to find it by name);
+- ``("fail", message)``: the end: nothing will boot (NOESCAPE without DEFAULT).
+
+``decide(cfg)`` drives it with nobody at the console (``plan``); agent/boot.py
+drives it with the real console. s390 consoles take whole lines and cannot
+address the cursor, so the menu is printed once: the title, the labels every
+menu lists, numbered, with the default marked, then a prompt. What a person
+types is what PXELINUX's boot: prompt takes: a label name (or its number
+here) with options, or a kernel file name when IMPLICIT allows; an empty line
+is Enter.
 """
 
+from agent import pxeconfig
+from agent.pxeconfig import ConfigError, LEVEL_DEFAULT, LEVEL_UI, first_word
 
-def menu_lines(cfg, default_label=None):
+NO_DEFAULT = "No DEFAULT or UI configuration directive found!"
+NO_ENTRIES = "Initial menu has no LABEL entries!"
+MAX_UNATTENDED_ASKS = 8   # prompts decide() answers before it gives up
+
+
+def first_wait(kbd, total):
+    """How long the first key is waited for (cli.c:mygetkey_timeout): the
+    countdown, cut short by TOTALTIMEOUT; 0 waits forever."""
+    if kbd and total:
+        return min(kbd, total)
+    return kbd or total
+
+
+def session(cfg, shift=False, resume=False):
+    """ldlinux.c:main. shift: a person asked for the prompt (a held Shift key;
+    here pxe.prompt, or a label given with pxe.label / plan --label). resume:
+    after a failed boot, where Syslinux goes on: menu.c32's menu again, else
+    ldlinux.c's prompt (load_kernel returned into enter_cmdline)."""
+    if not cfg.prompt and not shift and not resume:
+        yield from _auto_boot(cfg)
+    if cfg.level > LEVEL_DEFAULT:
+        # A UI runs whatever PROMPT says.
+        yield from _auto_boot(cfg)
+    while True:
+        # ldlinux.c:enter_cmdline
+        if cfg.noescape:
+            yield from _auto_boot(cfg)
+            yield ("fail", "NOESCAPE 1 and nothing booted: Syslinux stops here")
+            return
+        what = cfg.ontimeout or cfg.default_cmd
+        line = yield ("ask", "prompt", cfg.timeout, cfg.totaltimeout, what)
+        if line is None and cfg.ontimeout:
+            gen = _load(cfg, cfg.ontimeout, "ONTIMEOUT", None)
+        elif line is None or not line.strip():
+            gen = _auto_boot(cfg)
+        else:
+            gen = _load(cfg, choice_command(cfg, line), "the boot: prompt", None)
+        yield from gen
+
+
+def _auto_boot(cfg):
+    """ldlinux.c:ldlinux_auto_boot: UI's module, else DEFAULT's command."""
+    if not cfg.level:
+        yield ("say", NO_DEFAULT)
+        return
+    source = "UI" if cfg.level == LEVEL_UI else "DEFAULT"
+    yield from _load(cfg, cfg.default_cmd, source, None)
+
+
+def _load(cfg, command, source, lab):
+    """ldlinux.c:load_kernel, as far as it decides: a label or a file, and
+    whether that runs the menu (a COM32 module named menu.c32/vesamenu.c32)."""
+    command = command.strip(pxeconfig.C_SPACE)
+    if lab is None:
+        lab = cfg.label(first_word(command))
+    if lab is not None:
+        module = lab.kernel if lab.ktype == pxeconfig.COM32 and lab.action is None else None
+    else:
+        module = first_word(command)
+        if not cfg.implicit or pxeconfig.kernel_type(module) != pxeconfig.COM32:
+            module = None
+    if module is not None and pxeconfig.is_ui_module(module):
+        args = (lab.kernel_args if lab is not None else command[len(module):].strip())
+        if args:
+            yield ("note", "%s %s: menu.c32 would read the config file(s) %s; the menu is "
+                           "made from this config" % (source, command, args))
+        yield from _menu(cfg)
+        return  # the menu exited: back to the boot: prompt
+    yield ("boot", command, source, lab)
+
+
+def _entry_source(m):
+    return m.default_source or "the menu's first entry"
+
+
+def _menu(cfg):
+    """menumain.c:main and run_menu, with the menu printed once."""
+    m = cfg.start
+    if not m.entries:
+        yield ("say", NO_ENTRIES)
+        return
+    entry = m.entries[m.defentry] if m.defentry < len(m.entries) else None
+    if cfg.shiftkey:
+        # MENU SHIFTKEY: without a held Shift key (there is none on s390) the
+        # default entry runs at once.
+        yield from _menu_entry(cfg, entry, "MENU SHIFTKEY: " + _entry_source(m))
+        return
+    default = entry if entry is not None and entry.action is None else None
+    yield ("show", menu_lines(cfg, default.name if default else None, default))
+    what = m.ontimeout or (default.name if default else None)
+    line = yield ("ask", "menu", m.timeout, cfg.totaltimeout, what)
+    if line is None:
+        if m.ontimeout:
+            # parse_configs unlabel()s ONTIMEOUT: a label's name runs that label.
+            gen = _load(cfg, m.ontimeout, "ONTIMEOUT", None)
+        else:
+            gen = _menu_entry(cfg, entry, _entry_source(m))
+    elif not line.strip():
+        gen = _menu_entry(cfg, entry, _entry_source(m))
+    else:
+        # What Esc then typing at the boot: prompt does; a number picks an entry.
+        gen = _load(cfg, choice_command(cfg, line), "the boot: prompt", None)
+    yield from gen
+
+
+def _menu_entry(cfg, entry, source):
+    """run_menu's answer for an entry: its command line, or none (a submenu,
+    MENU GOTO/EXIT/QUIT/HELP, a separator): then menu.c32 exits."""
+    if entry is None or entry.action is not None:
+        yield ("note", "the menu's default entry boots nothing: menu.c32 exits to the boot: prompt")
+        return
+    yield from _load(cfg, entry.name, source, entry)
+
+
+def decide(cfg, typed=None):
+    """(command, source, label, notes): what Syslinux boots with nobody at the
+    console, or with typed entered at the first prompt (a held Shift key first).
+
+    A prompt with no countdown waits for someone: then this answers Enter, and
+    says so in a note. Raises ConfigError when nothing boots that way."""
+    gen = session(cfg, typed is not None)
+    notes = []
+    said = []
+    asks = 0
+    answer = None
+    action = next(gen)
+    while True:
+        kind = action[0]
+        if kind == "boot":
+            return action[1], action[2], action[3], notes
+        if kind == "fail":
+            raise ConfigError(action[1])
+        answer = None
+        if kind == "say":
+            said.append(action[1])
+        elif kind == "note":
+            notes.append(action[1])
+        elif kind == "ask":
+            asks += 1
+            if asks > MAX_UNATTENDED_ASKS:
+                raise ConfigError("%s; nothing boots unless someone types a label at the boot: prompt"
+                                  % (said[-1] if said else "the menu and the boot: prompt go round "
+                                     "without reaching a kernel"))
+            if typed is not None:
+                answer, typed = typed, None
+            elif not first_wait(action[2], action[3]):
+                answer = ""
+                note = "the %s has no TIMEOUT: it waits for someone; this is what Enter boots" % (
+                    "menu" if action[1] == "menu" else "boot: prompt")
+                if note not in notes:
+                    notes.append(note)
+        action = gen.send(answer)
+
+
+def menu_lines(cfg, default_label=None, default=None):
+    """The menu as printed: the title, then every label a menu lists, numbered,
+    under its submenu's title; the default marked '*'."""
     lines = []
-    for text in cfg.say:
-        lines.append(text)
     if cfg.title:
         lines.append(cfg.title)
-    visible = cfg.visible_labels()
-    for i, lab in enumerate(visible, 1):
-        mark = "*" if default_label is not None and lab.name == default_label else " "
+    heading = cfg.root
+    for i, lab in enumerate(cfg.visible_labels(), 1):
+        if lab.menu is not heading and lab.menu is not None:
+            heading = lab.menu
+            if heading is not cfg.root:
+                lines.append("  %s:" % (heading.title or heading.display()).replace("^", ""))
+        if default is not None:
+            mark = "*" if lab is default else " "
+        else:
+            mark = "*" if default_label is not None and lab.name == default_label else " "
         name = lab.display()
         if name != lab.name:
             name = "%s (%s)" % (name, lab.name)

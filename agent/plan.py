@@ -82,9 +82,10 @@ def loader(fetcher, pfx, server, notes):
     return load
 
 
-def select(plan, command, source, env):
-    """Resolve a boot command in plan.cfg into plan.entry/kernel/initrd/cmdline."""
-    entry = pxeconfig.resolve(plan.cfg, command, source)
+def select(plan, command, source, env, lab=None):
+    """Resolve a boot command in plan.cfg into plan.entry/kernel/initrd/cmdline
+    (lab: the menu entry's own label, see pxeconfig.resolve)."""
+    entry = pxeconfig.resolve(plan.cfg, command, source, lab)
     plan.entry = entry
     plan.kernel = search.resolve(entry.kernel, plan.prefix, plan.server)
     plan.initrd = [search.resolve(n, plan.prefix, plan.server) for n in entry.initrd]
@@ -107,11 +108,14 @@ def uuid_note(env):
             "pxelinux.cfg/<uuid> nor appends SYSUUID=" % (uuid, search.normalise_uuid(uuid)[14:16]))
 
 
-def make_plan(fetcher, env, label=None, config_url=None):
+def make_plan(fetcher, env, label=None, config_url=None, console=False):
     """The Plan for a machine. Raises PlanError when nothing bootable is found.
 
     label is what a person would type at the boot: prompt (a label or a
-    kernel, then extra options); config_url forces one config file.
+    kernel, then extra options); config_url forces one config file. What
+    boots is agent.menu.decide's answer, the boot flow's too. console: for
+    the boot flow, a config where nothing boots unattended still gives a Plan
+    (entry None, error saying why), so that its prompt can be shown.
     """
     plan = Plan()
     plan.prefix = search.prefix(env.get("bootfile"), env.get("opt210"))
@@ -133,18 +137,23 @@ def make_plan(fetcher, env, label=None, config_url=None):
             raise_no_config(plan)
     for _ in range(MAX_CONFIG_CHAIN):
         plan.config = url
-        plan.cfg = pxeconfig.parse(text, search.display(url, plan.server),
-                                   loader(fetcher, plan.prefix, plan.server, plan.notes), ipappend)
-        plan.notes += plan.cfg.notes
-        command = menu.choice_command(plan.cfg, label) if label else None
-        if command:
-            source = "the boot: prompt"
-        else:
-            command, source = pxeconfig.default_command(plan.cfg)
-            if command is None:
-                raise PlanError("%s: %s" % (search.display(url, plan.server), source))
         try:
-            entry = select(plan, command, source, env)
+            plan.cfg = pxeconfig.parse(text, search.display(url, plan.server),
+                                       loader(fetcher, plan.prefix, plan.server, plan.notes), ipappend,
+                                       key=lambda n: search.resolve(n, plan.prefix, plan.server), ident=url)
+        except pxeconfig.ConfigError as e:
+            raise PlanError(str(e))
+        plan.notes += plan.cfg.notes
+        try:
+            command, source, lab, notes = menu.decide(plan.cfg, label)
+        except pxeconfig.ConfigError as e:
+            plan.error = "%s: %s" % (search.display(url, plan.server), e)
+            if console:
+                return plan
+            raise PlanError(plan.error)
+        plan.notes += notes
+        try:
+            entry = select(plan, command, source, env, lab)
         except pxeconfig.ConfigError as e:
             onerror = plan.cfg.onerror
             if onerror and onerror != command:
@@ -153,6 +162,7 @@ def make_plan(fetcher, env, label=None, config_url=None):
                     entry = select(plan, onerror, "ONERROR", env)
                 except pxeconfig.ConfigError as e2:
                     raise PlanError("%s; ONERROR: %s" % (e, e2))
+                command, source = onerror, "ONERROR"
             else:
                 raise PlanError(str(e))
         if entry.ktype != "config":

@@ -1,169 +1,256 @@
 """PXELINUX configuration files: parsing and label selection (pure logic).
 
-Implements the subset of the Syslinux configuration language
-(doc/syslinux.txt, doc/menu.txt, doc/pxelinux.txt) that decides what a
-network-booted machine runs:
+What is parsed and how follows the code of Syslinux 6.04, not its manuals:
+com32/elflink/ldlinux/readconfig.c (the parser behind the boot: prompt) and
+com32/menu/readconfig.c (menu.c32 and vesamenu.c32, which read the same
+files again). What boots is decided in agent/menu.py (ldlinux.c and
+menumain.c); resolve() here turns a command into an Entry.
 
-- keywords are case-insensitive; leading white space, blank lines and lines
-  starting with '#' are ignored; CRLF line ends and bytes that are not UTF-8
-  are accepted;
+- a line ends at LF; it is cut at its first CR and its first NUL (fgets, then
+  strchr); leading white space is skipped; a keyword is recognised only when
+  a byte <= ' ' (or DEL) follows it (looking_at), in any case;
 - DEFAULT, UI, LABEL, KERNEL, LINUX, BOOT, BSS, PXE, FDIMAGE, COMBOOT, COM32,
-  CONFIG, LOCALBOOT, INITRD, APPEND (``APPEND -`` for none), IPAPPEND,
+  CONFIG, LOCALBOOT, NONE, INITRD, APPEND (``APPEND -`` for none), IPAPPEND,
   SYSAPPEND, TIMEOUT, TOTALTIMEOUT, ONTIMEOUT, ONERROR, PROMPT, NOESCAPE,
-  ALLOWOPTIONS, IMPLICIT, SAY, DISPLAY, INCLUDE (nested up to 16 levels),
-  TEXT HELP ... ENDTEXT, MENU LABEL / DEFAULT / HIDE / TITLE / INCLUDE /
-  BEGIN / END, and the cosmetic MENU keywords (accepted, not shown);
-- anything else is ignored with a note; nothing in a file is fatal.
-
-The entry booted without anyone at the console is: ONTIMEOUT, else DEFAULT
-(unless it names a UI module such as menu.c32), else the label marked MENU
-DEFAULT, else the first label.
+  ALLOWOPTIONS, IMPLICIT, SAY, DISPLAY, INCLUDE, TEXT HELP ... ENDTEXT, and
+  MENU LABEL / DEFAULT / HIDE / TITLE / INCLUDE / BEGIN / END / GOTO / EXIT /
+  QUIT / START / SEPARATOR / DISABLE / SHIFTKEY / ONERROR / HELP; the
+  cosmetic MENU keywords are accepted and not shown;
+- a LABEL's directives end at the next LABEL, MENU BEGIN/END/SEPARATOR or
+  the end of the files (readconfig.c:record); a LABEL without KERNEL boots
+  the file named like the label; labels are found by exact, case-sensitive
+  name, the first of a name wins (find_label);
+- numbers are read as C's atoi/strtoul read them;
+- anything else is ignored with a note. What is fatal is only work beyond the
+  limits below (MAX_INCLUDE_FILES, MAX_PARSE_BYTES): a ConfigError.
 
 File access goes through an injected ``load(name) -> text or None``; nothing
-here touches the network or the disk.
+here touches the network or the disk. The text is split into lines lazily,
+one line copied at a time, so a 1 MiB file is held once.
 """
 
 from agent.compat import latin1
 
-MAX_INCLUDE_DEPTH = 16
-MAX_LINE = 4096
+# Limits on the work one parse does (docs/reference.md, "Limits").
+MAX_INCLUDE_DEPTH = 16        # INCLUDE nesting; deeper files are skipped with a note
+MAX_INCLUDE_FILES = 128       # INCLUDE/MENU INCLUDE files read in one parse; more is an error
+MAX_PARSE_BYTES = 1 << 20     # config text read in one parse, all files together; more is an error
+MAX_LINE = 4096               # readconfig.c's line buffer; longer lines are cut with a note
 
-# The kernel types of Syslinux and what each means here.
+# ldlinux.c's defaultlevel: what ldlinux_auto_boot loads.
+LEVEL_DEFAULT = 1
+LEVEL_UI = 2
+
+# The kernel types and what each means here (readconfig.c kernel_types,
+# execute.c image_boot_types and execute()).
 LINUX = "linux"
+COM32 = "COM32 module"
+CONFIG = "config"
+LOCALBOOT = "local boot"
 BOOTABLE_TYPES = (LINUX,)
 TYPE_KEYWORDS = {
+    "kernel": None,              # by the file name's extension (ldlinux.c:parse_image_type)
     "linux": LINUX,
+    "fdimage": LINUX,            # execute() hands IMAGE_TYPE_FDIMAGE to new_linux_kernel
     "boot": "boot sector",
     "bss": "boot sector",
     "pxe": "PXE program",
-    "fdimage": "floppy image",
-    "comboot": "COMBOOT program",
-    "com32": "COM32 module",
-    "config": "config",
+    "comboot": "COMBOOT program",  # not in image_boot_types: Syslinux cannot run it either
+    "com32": COM32,
+    "config": CONFIG,
+    "localboot": LOCALBOOT,
+    "none": "NONE entry",          # not in image_boot_types either
 }
+# ldlinux.c file_extensions, compared case-sensitively (strncmp). ".img" is
+# IMAGE_TYPE_FDIMAGE, which execute() loads as a Linux kernel; ".com" and
+# ".cbt" are not in 6.04's table at all.
 EXTENSION_TYPES = (
-    (".c32", "COM32 module"),
-    (".cbt", "COMBOOT program"),
-    (".com", "COMBOOT program"),
-    (".0", "PXE program"),
+    (".c32", COM32),
+    (".img", LINUX),
+    (".bss", "boot sector"),
     (".bin", "boot sector"),
     (".bs", "boot sector"),
-    (".bss", "boot sector"),
-    (".img", "floppy image"),
+    (".0", "PXE program"),
 )
 UI_MODULES = ("menu.c32", "vesamenu.c32")
-# MENU keywords that only change how a graphical menu looks.
+ACTION_NAMES = {"goto": "MENU GOTO", "exit": "MENU EXIT", "quit": "MENU QUIT", "help": "MENU HELP",
+                "disabled": "MENU DISABLE (or MENU GOTO to no menu)"}
+# MENU keywords that only change how a graphical menu looks or is used.
 MENU_COSMETIC = (
-    "color", "colour", "background", "width", "margin", "passwordmargin", "rows",
-    "tabmsgrow", "cmdlinerow", "endrow", "passwordrow", "timeoutrow", "helpmsgrow",
-    "helpmsgendrow", "hiddenrow", "hshift", "vshift", "resolution", "font", "msgcolor",
-    "tabmsg", "autoboot", "notabmsg", "passprompt", "separator", "disable", "passwd",
-    "master", "save", "nosave", "clear", "immediate", "shiftkey", "hidden", "exit",
-    "start", "helpmsgrow", "indent",
+    "color", "colour", "msgcolor", "msgcolour", "background", "width", "margin",
+    "passwordmargin", "rows", "tabmsgrow", "cmdlinerow", "endrow", "passwordrow",
+    "timeoutrow", "helpmsgrow", "helpmsgendrow", "hiddenrow", "hshift", "vshift",
+    "resolution", "font", "tabmsg", "autoboot", "notabmsg", "passprompt", "passwd",
+    "master", "save", "nosave", "clear", "immediate", "noimmediate", "hidden",
+    "hiddenkey", "indent",
 )
 COSMETIC = ("serial", "console", "font", "kbdmap", "path", "f1", "f2", "f3", "f4", "f5", "f6", "f7",
-            "f8", "f9", "f10", "f11", "f12", "f0", "nohalt", "allowimplicit")
+            "f8", "f9", "f10", "f11", "f12", "f0", "nohalt", "allowimplicit", "nocomplete",
+            "pxeretry", "sendcookies")
 
 
 # Every directive the parser acts on (docs/reference.md describes each).
 DIRECTIVES = (
     "DEFAULT", "UI", "LABEL", "KERNEL", "LINUX", "BOOT", "BSS", "PXE", "FDIMAGE", "COMBOOT", "COM32",
-    "CONFIG", "LOCALBOOT", "INITRD", "APPEND", "IPAPPEND", "SYSAPPEND", "TIMEOUT", "TOTALTIMEOUT",
+    "CONFIG", "LOCALBOOT", "NONE", "INITRD", "APPEND", "IPAPPEND", "SYSAPPEND", "TIMEOUT", "TOTALTIMEOUT",
     "ONTIMEOUT", "ONERROR", "PROMPT", "NOESCAPE", "ALLOWOPTIONS", "IMPLICIT", "SAY", "DISPLAY",
     "INCLUDE", "TEXT", "ENDTEXT", "MENU LABEL", "MENU DEFAULT", "MENU HIDE", "MENU TITLE",
-    "MENU INCLUDE", "MENU BEGIN", "MENU END", "MENU GOTO", "MENU QUIT",
+    "MENU INCLUDE", "MENU BEGIN", "MENU END", "MENU GOTO", "MENU EXIT", "MENU QUIT", "MENU START",
+    "MENU SEPARATOR", "MENU DISABLE", "MENU SHIFTKEY", "MENU ONERROR", "MENU HELP",
 )
+
+def word_end(s, i=0):
+    """Where the word starting at i ends: at a byte <= ' ' or DEL (menu.h:my_isspace)."""
+    n = len(s)
+    while i < n:
+        c = s[i]
+        if c <= " " or c == "\x7f":
+            return i
+        i += 1
+    return n
+
+
+def first_word(s):
+    """The first word of a command, as find_label and find_command cut it."""
+    return s[:word_end(s)]
 
 
 def is_ui_module(command):
-    """Whether a DEFAULT/UI value names a menu module (menu.c32, any directory)."""
-    word = command.split()[0].lower() if command.split() else ""
+    """Whether a command runs menu.c32 or vesamenu.c32 (any directory): a .c32 name
+    (case-sensitive, as parse_image_type compares) whose base name is one of them."""
+    word = first_word(command.lstrip(C_SPACE))
     return word.split("/")[-1] in UI_MODULES
 
 
 def kernel_type(name, keyword="kernel"):
-    """The Syslinux kernel type of a KERNEL-like directive's file name."""
-    keyword = keyword.lower()
-    if keyword != "kernel":
-        return TYPE_KEYWORDS.get(keyword, LINUX)
-    low = name.lower()
+    """The type of a KERNEL-like directive's file: its keyword's, or for KERNEL
+    (and a command that names no label) by the extension, case-sensitively."""
+    kind = TYPE_KEYWORDS.get(keyword.lower(), LINUX)
+    if kind is not None:
+        return kind
     for ext, kind in EXTENSION_TYPES:
-        if low.endswith(ext):
+        if name.endswith(ext):
             return kind
     return LINUX
 
 
+def c_atoi(text):
+    """(value, clean) as C's atoi reads text: white space, a sign, decimal digits;
+    clean is False when something other than white space follows or no digit is there."""
+    s = text.lstrip(C_SPACE)
+    i, sign = 0, 1
+    if s[:1] in ("+", "-"):
+        sign = -1 if s[0] == "-" else 1
+        i = 1
+    j = i
+    while j < len(s) and "0" <= s[j] <= "9":
+        j += 1
+    if j == i:
+        return 0, False
+    return sign * int(s[i:j]), not s[j:].strip(C_SPACE)
+
+
 class Label:
+    """One LABEL: readconfig.c's labeldata, then its menu entry.
+
+    Defaults live on the class, so a label holds only what its lines set
+    (3000 labels within MicroPython's 2 MiB heap)."""
+    kernel = None
+    ktype = LINUX
+    kernel_args = ""
+    append = None             # None: the global APPEND (global_append)
+    global_append = None      # the global APPEND when the label was recorded
+    initrd = None             # text of INITRD
+    ipappend = 0              # the global value when the label was defined
+    menu_label = None
+    hidden = False
+    menu_default = False
+    localboot = None
+    help = ""
+    where = ""
+    action = None             # None: boots; else "goto", "exit", "quit", "help", "disabled"
+    target = None             # MENU GOTO/EXIT: the menu's tag, then the Menu
+    menu = None               # the Menu it was recorded in (MENU HIDE: Config.hide)
+
     def __init__(self, name, ipappend):
         self.name = name
-        self.kernel = None
-        self.ktype = LINUX
-        self.kernel_args = ""
-        self.append = None        # None: the global APPEND
-        self.initrd = None        # text of INITRD, comma list
-        self.ipappend = ipappend  # the global value when the label was defined
-        self.global_append = None  # the global APPEND when the label was recorded
-        self.menu_label = None
-        self.hidden = False
-        self.menu_default = False
-        self.localboot = None
-        self.help = ""
-        self.where = ""
+        # readconfig.c: LABEL sets the kernel to the label's own word too.
+        self.kernel = name
+        if ipappend:
+            self.ipappend = ipappend
 
     def display(self):
         text = self.menu_label or self.name
         return text.replace("^", "")
 
 
+class Menu:
+    """A menu of menu.c32 (com32/menu/readconfig.c new_menu): the root, the
+    hidden-entries menu, or a MENU BEGIN submenu, which starts with its
+    parent's TIMEOUT and ONTIMEOUT."""
+    action = "submenu"
+
+    def __init__(self, tag, parent=None):
+        self.tag = tag            # MENU BEGIN's tag: MENU GOTO finds a menu by it
+        self.title = ""
+        self.label = tag          # the entry's text in the parent menu
+        self.parent = parent
+        self.entries = []         # Labels (any action) and submenus (Menu)
+        self.defentry = 0
+        self.default_source = None
+        self.timeout = parent.timeout if parent else 0
+        self.ontimeout = parent.ontimeout if parent else None
+        self.allowedit = parent.allowedit if parent else True
+
+    def display(self):
+        return (self.label or self.title or "").replace("^", "")
+
+
 class Config:
     def __init__(self):
-        self.labels = []
-        self.default = None
+        self.labels = []          # every LABEL in the order recorded (readconfig.c all_entries)
+        self.names = {}           # name -> the first label of that name (find_label)
+        self.level = 0            # ldlinux.c defaultlevel
+        self.default_cmd = None   # what ldlinux_auto_boot loads: UI's module, else DEFAULT's command
+        self.default = None       # the last DEFAULT (globaldefault)
         self.ui = None
+        self.has_ui = False       # menu.c32 honours DEFAULT only when a UI line is there
         self.ontimeout = None
         self.onerror = None
-        self.timeout = 0          # tenths of a second
+        self.timeout = 0          # tenths of a second (the boot: prompt's)
         self.totaltimeout = 0
         self.prompt = 0
         self.noescape = 0
         self.allowoptions = 1
         self.implicit = 1
+        self.shiftkey = False
         self.title = None
         self.say = []
         self.display = []
         self.append = None        # global APPEND
-        self.initrd = None        # global INITRD (for a DEFAULT that is no label)
+        self.initrd = None        # always None: readconfig.c ignores INITRD outside a LABEL
         self.ipappend = 0
         self.notes = []
         self.files = []
+        self.root = Menu(".top")
+        self.hide = Menu(".hidden")
+        self.menus = [self.hide, self.root]
+        self.start = self.root    # the menu menu.c32 starts in
 
     def label(self, name):
-        for lab in self.labels:
-            if lab.name == name:
-                return lab
-        low = name.lower()
-        for lab in self.labels:
-            if lab.name.lower() == low:
-                return lab
-        return None
+        """The label of that exact name (readconfig.c:find_label), or None."""
+        return self.names.get(name)
 
     def visible_labels(self):
-        """Labels a menu lists: not hidden, and with something to boot
-        (entries such as MENU EXIT have no kernel)."""
-        return [lab for lab in self.labels if not lab.hidden and
-                (lab.kernel or lab.localboot is not None)]
-
-    def menu_default(self):
-        for lab in self.labels:
-            if lab.menu_default:
-                return lab
-        return None
+        """The labels a menu lists, in order: not hidden, and something to boot
+        (not MENU GOTO/EXIT/QUIT/HELP/DISABLE entries)."""
+        return [lab for lab in self.labels if not lab.hidden and lab.action is None]
 
     def is_menu(self):
         """Whether a menu UI is asked for (UI menu.c32, or DEFAULT menu.c32)."""
-        if self.ui:
+        if self.level == LEVEL_UI:
             return True
-        return bool(self.default) and is_ui_module(self.default)
+        return bool(self.default_cmd) and is_ui_module(self.default_cmd)
 
 
 class ConfigError(Exception):
@@ -181,12 +268,12 @@ def decode(data):
 
 
 def _int(text, default, where, notes, keyword):
-    word = text.split()[0] if text.split() else ""
-    try:
-        return int(word)
-    except ValueError:
-        notes.append("%s: %s needs a number, got %r: ignored" % (where, keyword.upper(), text[:40]))
-        return default
+    """A number as readconfig.c reads it (atoi: junk reads as 0), with a note for junk."""
+    value, clean = c_atoi(text)
+    if not clean:
+        notes.append("%s: %s %r is read as %d, as Syslinux's atoi does"
+                     % (where, keyword.upper(), text[:40], value))
+    return value
 
 
 C_SPACE = " \t\n\v\f\r"
@@ -231,200 +318,384 @@ def sysappend_value(text, where, notes, keyword):
     return value
 
 
+def iter_lines(data):
+    """The lines of config bytes or text, one copied at a time: split at LF,
+    each cut at its first CR and its first NUL (fgets, then strchr)."""
+    if isinstance(data, str):
+        nl, cr, nul = "\n", "\r", "\0"
+    else:
+        nl, cr, nul = b"\n", b"\r", b"\0"
+    start, n = 0, len(data)
+    while start < n:
+        end = data.find(nl, start)
+        if end < 0:
+            end = n
+        line = data[start:end]
+        start = end + 1
+        i = line.find(cr)
+        if i >= 0:
+            line = line[:i]
+        i = line.find(nul)
+        if i >= 0:
+            line = line[:i]
+        yield line
+
+
 def split_lines(text):
-    lines = []
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        lines.append(line)
-    return lines
+    return [decode(line) for line in iter_lines(text)]
+
+
+def canonical(name):
+    """A file's identity for INCLUDE loops: '//', '.' and '..' resolved in its path
+    ('a.cfg', './a.cfg', 'x/../a.cfg' and '//a.cfg' are one file)."""
+    head = ""
+    i = name.find("://")
+    if i >= 0:
+        j = name.find("/", i + 3)
+        if j < 0:
+            return name
+        head, name = name[:j], name[j:]
+    parts = []
+    for part in name.split("/"):
+        if part == "" or part == ".":
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return head + "/" + "/".join(parts)
 
 
 class _Parser:
-    def __init__(self, load):
+    def __init__(self, load, key):
         self.load = load
+        self.key = key
         self.cfg = Config()
-        self.current = None
-        self.stack = []
-        self.menu_depth = 0
+        self.ld = None            # the label being read (readconfig.c's ld)
+        self.menu = self.cfg.root  # current_menu
+        self.stack = []           # identities of the files being read
+        self.includes = 0
+        self.nbytes = 0
+        self.strings = {}         # one copy of texts many labels repeat
 
-    def parse_file(self, name, text, depth):
-        if depth > MAX_INCLUDE_DEPTH:
-            self.cfg.notes.append("%s: INCLUDE nested deeper than %d levels: not read"
-                                  % (name, MAX_INCLUDE_DEPTH))
-            return
-        if name in self.stack:
-            self.cfg.notes.append("%s: INCLUDE loop (%s): not read again"
-                                  % (name, " -> ".join(self.stack + [name])))
-            return
-        self.stack.append(name)
-        self.cfg.files.append(name)
-        in_text = False
-        for lineno, raw in enumerate(split_lines(decode(text)), 1):
-            where = "%s:%d" % (name, lineno)
-            # Syslinux reads lines as C strings: a NUL ends the line.
-            line = raw.split("\0", 1)[0].strip()
-            if in_text:
-                if line.lower() == "endtext":
-                    in_text = False
-                elif self.current is not None:
-                    self.current.help += line + "\n"
+    def same(self, text):
+        return self.strings.setdefault(text, text)
+
+    def parse_file(self, name, ident, data, depth):
+        cfg = self.cfg
+        self.nbytes += len(data)
+        if self.nbytes > MAX_PARSE_BYTES:
+            raise ConfigError("%s: more than %d bytes of config text in one parse (MAX_PARSE_BYTES): "
+                              "an INCLUDE loop or runaway INCLUDEs?" % (name, MAX_PARSE_BYTES))
+        self.stack.append(ident)
+        cfg.files.append(name)
+        lines = iter_lines(data)
+        lineno = 0
+        for raw in lines:
+            lineno += 1
+            line = decode(raw)
+            p = line.lstrip(C_SPACE)
+            if not p or p[0] == "#":
                 continue
-            if not line or line.startswith("#"):
+            if len(p) > MAX_LINE:
+                cfg.notes.append("%s:%d: line longer than %d characters: cut" % (name, lineno, MAX_LINE))
+                p = p[:MAX_LINE]
+            e = word_end(p)
+            kw = p[:e].lower()
+            rest = p[e:].strip(C_SPACE)
+            if kw == "text":
+                lineno = self.text(lines, lineno, rest)
                 continue
-            if len(line) > MAX_LINE:
-                self.cfg.notes.append("%s: line longer than %d characters: cut" % (where, MAX_LINE))
-                line = line[:MAX_LINE]
-            parts = line.split(None, 1)
-            keyword = parts[0].lower()
-            rest = parts[1].strip() if len(parts) > 1 else ""
-            if keyword == "text":
-                in_text = True
-                continue
-            self.directive(keyword, rest, where, depth)
+            self.directive(kw, rest, name, lineno, depth)
         self.stack.pop()
 
-    def include(self, rest, where, depth):
-        fname = rest.split()[0] if rest.split() else ""
+    def text(self, lines, lineno, rest):
+        """TEXT HELP ... ENDTEXT: the lines up to one whose first word is ENDTEXT."""
+        keep = first_word(rest).lower() == "help" and self.ld is not None
+        buf = []
+        for raw in lines:
+            lineno += 1
+            p = decode(raw).lstrip(C_SPACE)
+            if first_word(p).lower() == "endtext":
+                break
+            if keep:
+                buf.append(p)
+        if keep:
+            self.ld.help = "\n".join(buf)
+        return lineno
+
+    def record(self):
+        """readconfig.c:record: the label read so far joins its menu (MENU HIDE:
+        the hidden one) and the list find_label searches."""
+        lab = self.ld
+        if lab is None:
+            return
+        self.ld = None
+        cfg = self.cfg
+        m = cfg.hide if lab.hidden else self.menu
+        if cfg.append is not None:
+            lab.global_append = cfg.append
+        lab.menu = m
+        m.entries.append(lab)
+        cfg.labels.append(lab)
+        if lab.action != "disabled" and lab.name not in cfg.names:
+            cfg.names[lab.name] = lab
+        # menu.c32's record: MENU DEFAULT counts on an entry that boots or is a
+        # MENU GOTO; the last one in a menu wins.
+        if lab.menu_default and lab.action in (None, "goto"):
+            m.defentry = len(m.entries) - 1
+            m.default_source = "MENU DEFAULT"
+
+    def begin(self, tag):
+        """MENU BEGIN (readconfig.c:begin_submenu): an entry in the current menu."""
+        parent = self.menu
+        sub = Menu(tag or None, parent)
+        parent.entries.append(sub)
+        self.cfg.menus.append(sub)
+        self.menu = sub
+
+    def end(self):
+        self.menu = self.menu.parent or self.menu
+
+    def include(self, rest, name, lineno, depth, keyword):
+        e = word_end(rest)
+        fname, title = rest[:e], rest[e:].lstrip(C_SPACE)
+        notes = self.cfg.notes
         if not fname:
-            self.cfg.notes.append("%s: INCLUDE without a file name: ignored" % where)
+            notes.append("%s:%d: %s without a file name: ignored" % (name, lineno, keyword))
+            return
+        self.includes += 1
+        if self.includes > MAX_INCLUDE_FILES:
+            raise ConfigError("%s:%d: more than %d files INCLUDEd in one parse (MAX_INCLUDE_FILES): "
+                              "an INCLUDE loop or runaway INCLUDEs?" % (name, lineno, MAX_INCLUDE_FILES))
+        ident = canonical(self.key(fname))
+        if ident in self.stack:
+            notes.append("%s:%d: INCLUDE loop (%s is already being read): not read again"
+                         % (name, lineno, fname))
+            return
+        if depth + 1 > MAX_INCLUDE_DEPTH:
+            notes.append("%s:%d: INCLUDE nested deeper than %d levels: %s not read"
+                         % (name, lineno, MAX_INCLUDE_DEPTH, fname))
             return
         try:
-            text = self.load(fname)
+            data = self.load(fname)
         except ConfigError as e:
-            self.cfg.notes.append("%s: INCLUDE %s: %s" % (where, fname, e))
+            notes.append("%s:%d: %s %s: %s" % (name, lineno, keyword, fname, e))
             return
-        if text is None:
-            self.cfg.notes.append("%s: INCLUDE %s: not found: ignored" % (where, fname))
+        if data is None:
+            notes.append("%s:%d: %s %s: not found: ignored" % (name, lineno, keyword, fname))
             return
-        self.parse_file(fname, text, depth + 1)
+        if title:
+            # menu.c32: INCLUDE file title reads the file as a submenu.
+            self.record()
+            self.begin(title)
+            self.parse_file(fname, ident, data, depth + 1)
+            self.record()
+            self.end()
+        else:
+            self.parse_file(fname, ident, data, depth + 1)
 
-    def directive(self, kw, rest, where, depth):
-        cfg, cur = self.cfg, self.current
+    def directive(self, kw, rest, name, lineno, depth):
+        cfg, ld = self.cfg, self.ld
         notes = cfg.notes
-        if kw == "menu":
-            self.menu(rest, where, depth)
-        elif kw == "include":
-            self.include(rest, where, depth)
-        elif kw == "label":
-            if not rest:
-                notes.append("%s: LABEL without a name: ignored" % where)
-                self.current = None
+        if kw == "label":
+            self.record()
+            word = first_word(rest)
+            if not word:
+                notes.append("%s:%d: LABEL without a name: ignored" % (name, lineno))
                 return
-            name = rest.split()[0]
-            if cfg.label(name) is not None and cfg.label(name).name == name:
-                notes.append("%s: LABEL %s defined again: the first one is used" % (where, name))
-            lab = Label(name, cfg.ipappend)
-            # readconfig.c:record takes the global APPEND in force when the label
-            # is recorded; it cannot change while the label is current.
-            lab.global_append = cfg.append
-            lab.where = where
-            cfg.labels.append(lab)
-            self.current = lab
-        elif kw in ("kernel", "linux", "boot", "bss", "pxe", "fdimage", "comboot", "com32", "config"):
-            if cur is None:
-                notes.append("%s: %s outside a LABEL: ignored" % (where, kw.upper()))
+            if word in cfg.names:
+                notes.append("%s:%d: LABEL %s defined again: the first one is used" % (name, lineno, word))
+            lab = Label(word, cfg.ipappend)
+            kind = kernel_type(word)
+            if kind != LINUX:
+                lab.ktype = kind
+            self.ld = lab
+        elif kw in TYPE_KEYWORDS:
+            if ld is None:
+                notes.append("%s:%d: %s outside a LABEL: ignored" % (name, lineno, kw.upper()))
                 return
-            if not rest:
-                notes.append("%s: %s without a file name: ignored" % (where, kw.upper()))
-                return
-            words = rest.split(None, 1)
-            cur.kernel = words[0]
-            cur.ktype = kernel_type(cur.kernel, kw)
+            e = word_end(rest)
+            word, args = rest[:e], rest[e:].lstrip(C_SPACE)
+            if not word and kw != "localboot":
+                notes.append("%s:%d: %s without a file name: the label has no kernel"
+                             % (name, lineno, kw.upper()))
+            ld.kernel = self.same(word)
+            ld.ktype = kernel_type(word, kw)
             # Options after the kernel's name go before APPEND on its command line.
-            cur.kernel_args = words[1].strip() if len(words) > 1 else ""
-        elif kw == "localboot":
-            if cur is None:
-                notes.append("%s: LOCALBOOT outside a LABEL: ignored" % where)
-                return
-            cur.localboot = rest or "0"
-            cur.ktype = "local boot"
+            if args or ld.kernel_args:
+                ld.kernel_args = self.same(args)
+            if kw == "localboot":
+                ld.localboot = rest or "0"
+            elif ld.localboot is not None:
+                ld.localboot = None
         elif kw == "append":
-            value = "" if rest == "-" else rest
-            if cur is None:
-                cfg.append = value
+            if ld is None:
+                cfg.append = rest
             else:
-                cur.append = value
+                ld.append = self.same(rest)
+        elif kw == "menu":
+            self.menu_directive(rest, name, lineno, depth)
         elif kw == "initrd":
-            if cur is None:
-                cfg.initrd = rest
+            if ld is None:
+                notes.append("%s:%d: INITRD outside a LABEL: ignored, as Syslinux does" % (name, lineno))
             else:
-                cur.initrd = rest
+                ld.initrd = self.same(rest)
         elif kw in ("ipappend", "sysappend"):
-            value = sysappend_value(rest, where, notes, kw)
-            if cur is None:
+            value = sysappend_value(rest, "%s:%d" % (name, lineno), notes, kw)
+            if ld is None:
                 cfg.ipappend = value
-            else:
-                cur.ipappend = value
+            elif value or ld.ipappend:
+                ld.ipappend = value
+        elif kw == "include":
+            self.include(rest, name, lineno, depth, "INCLUDE")
         elif kw == "default":
-            cfg.default = rest or None
+            cfg.default = rest
+            # A UI line wins over DEFAULT, wherever it is (ldlinux readconfig.c).
+            if cfg.level < LEVEL_UI:
+                cfg.level = LEVEL_DEFAULT
+                cfg.default_cmd = rest
         elif kw == "ui":
+            cfg.level = LEVEL_UI
+            cfg.default_cmd = rest
             cfg.ui = rest or None
+            cfg.has_ui = True
+        elif kw == "timeout":
+            value = max(0, _int(rest, 0, "%s:%d" % (name, lineno), notes, kw))
+            cfg.timeout = value           # ldlinux: one, the last
+            self.menu.timeout = value     # menu.c32: the current menu's
+        elif kw == "totaltimeout":
+            cfg.totaltimeout = max(0, _int(rest, 0, "%s:%d" % (name, lineno), notes, kw))
         elif kw == "ontimeout":
             cfg.ontimeout = rest or None
+            self.menu.ontimeout = rest or None
         elif kw == "onerror":
             cfg.onerror = rest or None
-        elif kw == "timeout":
-            cfg.timeout = max(0, _int(rest, 0, where, notes, kw))
-        elif kw == "totaltimeout":
-            cfg.totaltimeout = max(0, _int(rest, 0, where, notes, kw))
         elif kw == "prompt":
-            cfg.prompt = _int(rest, 0, where, notes, kw)
+            cfg.prompt = _int(rest, 0, "%s:%d" % (name, lineno), notes, kw)
         elif kw == "noescape":
-            cfg.noescape = _int(rest, 0, where, notes, kw)
+            cfg.noescape = _int(rest, 0, "%s:%d" % (name, lineno), notes, kw)
         elif kw == "allowoptions":
-            cfg.allowoptions = _int(rest, 1, where, notes, kw)
+            value = 1 if _int(rest, 1, "%s:%d" % (name, lineno), notes, kw) else 0
+            cfg.allowoptions = value
+            self.menu.allowedit = bool(value)
         elif kw == "implicit":
-            cfg.implicit = _int(rest, 1, where, notes, kw)
+            cfg.implicit = _int(rest, 1, "%s:%d" % (name, lineno), notes, kw)
         elif kw == "say":
             cfg.say.append(rest)
         elif kw == "display":
-            cfg.display.append(rest)
+            if rest:
+                cfg.display.append(first_word(rest))
         elif kw in COSMETIC:
             pass
         else:
-            notes.append("%s: unknown directive %s: ignored" % (where, kw.upper()))
+            notes.append("%s:%d: unknown directive %s: ignored" % (name, lineno, kw.upper()))
 
-    def menu(self, rest, where, depth):
-        parts = rest.split(None, 1)
-        sub = parts[0].lower() if parts else ""
-        arg = parts[1].strip() if len(parts) > 1 else ""
-        cur = self.current
+    def menu_directive(self, rest, name, lineno, depth):
+        e = word_end(rest)
+        sub = rest[:e].lower()
+        arg = rest[e:].lstrip(C_SPACE)
+        cfg, ld, m = self.cfg, self.ld, self.menu
         if sub == "label":
-            if cur is not None:
-                cur.menu_label = arg
-        elif sub == "default":
-            if cur is not None:
-                cur.menu_default = True
-        elif sub == "hide":
-            if cur is not None:
-                cur.hidden = True
+            if ld is not None:
+                ld.menu_label = arg
+            elif m.parent is not None:
+                # MENU LABEL right after MENU BEGIN names the submenu.
+                m.label = arg
+                if not m.title:
+                    m.title = arg.replace("^", "")
         elif sub == "title":
-            if self.menu_depth == 0:
-                self.cfg.title = arg
-        elif sub == "include":
-            self.include(arg, where, depth)
+            m.title = arg
+            if m is cfg.root:
+                cfg.title = arg
+        elif sub == "default":
+            if ld is not None:
+                ld.menu_default = True
+            elif m.parent is not None:
+                # Right after MENU BEGIN: the submenu is its parent's default.
+                m.parent.defentry = m.parent.entries.index(m)
+                m.parent.default_source = "MENU DEFAULT"
+        elif sub == "hide":
+            if ld is not None:
+                ld.hidden = True
+        elif sub in ("disable", "disabled"):
+            if ld is not None:
+                ld.action = "disabled"
+        elif sub == "separator":
+            self.record()
+            sep = Label("", 0)
+            sep.action = "disabled"
+            m.entries.append(sep)
         elif sub == "begin":
-            self.menu_depth += 1
-            self.current = None
+            self.record()
+            self.begin(arg)
         elif sub == "end":
-            self.menu_depth = max(0, self.menu_depth - 1)
-            self.current = None
-        elif sub in ("goto", "quit"):
-            self.cfg.notes.append("%s: MENU %s needs the graphical menu: ignored" % (where, sub.upper()))
+            self.record()
+            self.end()
+        elif sub == "include":
+            self.include(arg, name, lineno, depth, "MENU INCLUDE")
+        elif sub == "goto":
+            if ld is not None:
+                ld.action, ld.target = "goto", arg
+        elif sub == "exit":
+            if ld is not None and m.parent is not None:
+                ld.action, ld.target = "exit", (arg or m.parent)
+        elif sub == "quit":
+            if ld is not None:
+                ld.action = "quit"
+        elif sub == "help":
+            if ld is not None:
+                ld.action = "help"
+        elif sub == "start":
+            cfg.start = m
+        elif sub == "shiftkey":
+            cfg.shiftkey = True
+        elif sub == "onerror":
+            cfg.onerror = arg or None
         elif sub in MENU_COSMETIC:
             pass
         else:
-            self.cfg.notes.append("%s: unknown directive MENU %s: ignored" % (where, sub.upper()))
+            cfg.notes.append("%s:%d: unknown directive MENU %s: ignored" % (name, lineno, sub.upper()))
+
+    def finish(self):
+        """readconfig.c:parse_configs after the last file: the last label, MENU
+        GOTO/EXIT targets (find_menu: the newest menu of that tag), and DEFAULT,
+        which menu.c32 honours only with a UI line."""
+        self.record()
+        cfg = self.cfg
+        for lab in cfg.labels:
+            if lab.action in ("goto", "exit") and not isinstance(lab.target, Menu):
+                found = None
+                for m in cfg.menus:
+                    if m.tag == lab.target:
+                        found = m
+                lab.target = found
+                if found is None:
+                    lab.action = "disabled"
+        if cfg.has_ui and cfg.default:
+            lab = cfg.label(first_word(cfg.default))
+            if lab is not None and lab.menu is not cfg.hide:
+                m = lab.menu
+                m.defentry = m.entries.index(lab)
+                m.default_source = "DEFAULT"
+                cfg.start = m
 
 
-def parse(text, name="config", load=None, ipappend=0):
+def parse(text, name="config", load=None, ipappend=0, key=None, ident=None):
     """A Config from a file's text (str or bytes). load(name) -> text or None for INCLUDE.
 
     ipappend: the global IPAPPEND/SYSAPPEND bits to start with (after a CONFIG
     hop, the previous file's: SysAppends lives in Syslinux's core, not in the
-    ldlinux.c32 that CONFIG restarts)."""
-    p = _Parser(load or (lambda fname: None))
+    ldlinux.c32 that CONFIG restarts). key(name) -> where an INCLUDE's name
+    leads (e.g. its URL), ident the same for this file: INCLUDE loops are
+    found by canonical(key). Raises ConfigError beyond MAX_INCLUDE_FILES or
+    MAX_PARSE_BYTES."""
+    key = key or (lambda fname: fname)
+    p = _Parser(load or (lambda fname: None), key)
     p.cfg.ipappend = ipappend
-    p.parse_file(name, text, 0)
+    p.parse_file(name, canonical(ident or key(name)), text, 0)
+    p.finish()
     return p.cfg
 
 
@@ -445,17 +716,14 @@ class Entry:
 
 
 def default_command(cfg):
-    """(command, source) of what boots without anyone at the console, or (None, why)."""
-    if cfg.ontimeout:
-        return cfg.ontimeout, "ONTIMEOUT"
-    if cfg.default and not is_ui_module(cfg.default):
-        return cfg.default, "DEFAULT"
-    lab = cfg.menu_default()
-    if lab is not None:
-        return lab.name, "MENU DEFAULT"
-    if cfg.labels:
-        return cfg.labels[0].name, "the first LABEL"
-    return None, "the config has no LABEL and no DEFAULT"
+    """(command, source) of what boots with nobody at the console, or (None, why):
+    the decision of agent.menu.decide (Syslinux's ldlinux.c and menu.c32)."""
+    from agent import menu
+    try:
+        command, source, lab, notes = menu.decide(cfg)
+    except ConfigError as e:
+        return None, str(e)
+    return command, source
 
 
 def initrd_in_append(line):
@@ -495,9 +763,11 @@ def label_args(cfg, lab):
     return " ".join(x for x in parts if x)
 
 
-def resolve(cfg, command, source=""):
+def resolve(cfg, command, source="", lab=None):
     """The Entry a command line (label name or kernel, then extra options) boots.
 
+    lab: the label a menu entry stands for (menu.c32 runs an entry's own
+    command line; a typed name finds the first label of that name).
     Raises ConfigError when it cannot boot here, with the reason.
     """
     words = command.split(None, 1)
@@ -507,9 +777,14 @@ def resolve(cfg, command, source=""):
     e.command = command
     e.source = source
     e.extra = words[1].strip() if len(words) > 1 else ""
-    lab = cfg.label(words[0])
+    if lab is None:
+        lab = cfg.label(first_word(words[0]))
     if lab is not None:
         e.label = lab.name
+        if lab.action is not None:
+            # readconfig.c: such entries have no command line to run.
+            raise ConfigError("label %s is a %s entry: it boots nothing"
+                              % (lab.name, ACTION_NAMES.get(lab.action, lab.action)))
         if lab.localboot is not None:
             raise ConfigError("label %s is LOCALBOOT %s: booting from a local disk is not done by "
                               "the network agent on s390" % (lab.name, lab.localboot))

@@ -33,7 +33,7 @@ def tree(tmp_path, files):
 
 def test_json_has_exactly_the_documented_keys(tmp_path):
     root = tree(tmp_path, {"s390/pxelinux.cfg/01-52-54-00-12-34-56":
-                           "TIMEOUT 30\nLABEL a\n KERNEL vmlinuz\n INITRD a.img,b.img\n APPEND quiet\n"})
+                           "TIMEOUT 30\nDEFAULT a\nLABEL a\n KERNEL vmlinuz\n INITRD a.img,b.img\n APPEND quiet\n"})
     rc, out, err = plan_cli("--root", root, "--mac", "52:54:00:12:34:56", "--bootfile", "s390/pxelinux.0",
                             "--json")
     assert rc == 0, err
@@ -46,7 +46,7 @@ def test_json_has_exactly_the_documented_keys(tmp_path):
 
 
 def test_readable_output(tmp_path):
-    root = tree(tmp_path, {"pxelinux.cfg/default": "MENU TITLE Hello\nLABEL a\n KERNEL k\nFROB x\n"})
+    root = tree(tmp_path, {"pxelinux.cfg/default": "MENU TITLE Hello\nLABEL a\n KERNEL k\nFROB x\nDEFAULT a\n"})
     rc, out, err = plan_cli("--root", root)
     assert rc == 0
     assert "config used:   pxelinux.cfg/default" in out and "kernel:        k" in out
@@ -68,16 +68,20 @@ def test_bad_input_one_line_exit_2(args, want):
 
 
 @pytest.mark.parametrize("name,rc,want", [
-    ("include-loop.cfg", 0, None),
+    # No DEFAULT and no UI: ldlinux.c:ldlinux_auto_boot says so and the prompt
+    # waits; nothing boots unattended (it was the first label before).
+    ("include-loop.cfg", 2, "No DEFAULT or UI configuration directive found!"),
     ("nul-bytes.cfg", 2, None),
-    ("latin1.cfg", 0, None),
-    ("crlf-only.cfg", 2, "the config has no LABEL and no DEFAULT"),
-    ("overlong.cfg", 0, None),
+    ("latin1.cfg", 2, "No DEFAULT or UI configuration directive found!"),
+    # "DEFAULT\r" is a DEFAULT with an empty command (the line ends at the CR).
+    ("crlf-only.cfg", 2, "empty boot command"),
+    ("overlong.cfg", 2, "No DEFAULT or UI configuration directive found!"),
     ("directives-no-args.cfg", 2, None),
     ("default-missing-label.cfg", 0, None),
-    ("label-no-kernel.cfg", 2, "label a has no KERNEL"),
-    ("numbers.cfg", 0, None),
-    ("text-unterminated.cfg", 0, None),
+    # readconfig.c: LABEL a sets the kernel to "a" too.
+    ("label-no-kernel.cfg", 0, None),
+    ("numbers.cfg", 2, "No DEFAULT or UI configuration directive found!"),
+    ("text-unterminated.cfg", 2, "No DEFAULT or UI configuration directive found!"),
     ("binary.cfg", 2, None),
 ])
 def test_malformed_corpus(name, rc, want, tmp_path):
