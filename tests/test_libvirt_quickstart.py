@@ -7,43 +7,17 @@ stage. The HTTP-prefix variant (option 210 through <dnsmasq:options>) runs
 in the same lab."""
 
 import os
-import re
 import time
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from e2e.libvirt_lab import LibvirtLab
+from e2e.libvirt_lab import CONSOLE_LOG, GUEST, LibvirtLab, quickstart_block as block
 from netboot_parts import MARKER, build_image, stage2
 
 pytestmark = [pytest.mark.slow, pytest.mark.qemu]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAGE = os.path.join(ROOT, "docs", "quickstart-libvirt.md")
 MAC = "52:54:00:12:34:56"
-GUEST = "s390-netboot-guest"
-CONSOLE_LOG = "/var/log/libvirt/qemu/s390-netboot-guest-console.log"
-FENCE = re.compile(r"^( *)```(\w+)([^\n]*)\n(.*?)^\1```", re.S | re.M)
-
-
-def page_blocks():
-    """[(language, info, code)] of the quick start, in order, dedented."""
-    with open(PAGE) as f:
-        text = f.read()
-    out = []
-    for m in FENCE.finditer(text):
-        indent = len(m.group(1))
-        code = "".join(line[indent:] + "\n" for line in m.group(4).splitlines())
-        out.append((m.group(2), m.group(3).strip(), code))
-    return out
-
-
-def block(lang, must_contain, must_not=None):
-    found = [code for kind, _, code in page_blocks() if kind == lang and must_contain in code
-             and (must_not is None or must_not not in code)]
-    assert len(found) == 1, "quickstart has %d %s blocks with %r" % (len(found), lang, must_contain)
-    return found[0]
-
-
 def console_cmdlines(text):
     return [line.split(" cmdline=", 1)[1].strip() for line in text.splitlines()
             if line.startswith(MARKER + " cmdline=")]
@@ -61,8 +35,6 @@ def files(s390x, tmp_path_factory):
 def lab(tmp_path):
     lab = LibvirtLab(tmp_path / "lv").up()
     yield lab
-    for name in ("holder.log",):
-        pass
     lab.down()
 
 

@@ -10,9 +10,38 @@ virtlogd, libvirt's dnsmasq, QEMU) and removes it, also after a failure.
 """
 
 import os
+import re
 import signal
 import subprocess
 import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PAGE = os.path.join(ROOT, "docs", "quickstart-libvirt.md")
+GUEST = "s390-netboot-guest"
+CONSOLE_LOG = "/var/log/libvirt/qemu/s390-netboot-guest-console.log"
+FENCE = re.compile(r"^( *)```(\w+)([^\n]*)\n(.*?)^\1```", re.S | re.M)
+
+
+def page_blocks():
+    """[(language, info, code)] of the quick start page, in order, dedented."""
+    with open(PAGE) as f:
+        text = f.read()
+    out = []
+    for m in FENCE.finditer(text):
+        indent = len(m.group(1))
+        code = "".join(line[indent:] + "\n" for line in m.group(4).splitlines())
+        out.append((m.group(2), m.group(3).strip(), code))
+    return out
+
+
+def quickstart_block(lang, must_contain, must_not=None):
+    """The one code block of the quick start in lang holding must_contain."""
+    found = [code for kind, _, code in page_blocks() if kind == lang and must_contain in code
+             and (must_not is None or must_not not in code)]
+    if len(found) != 1:
+        raise AssertionError("quickstart has %d %s blocks with %r" % (len(found), lang, must_contain))
+    return found[0]
+
 
 # Directories libvirt writes, each replaced by a directory of the test's.
 PRIVATE_DIRS = ("/etc/libvirt/qemu", "/var/lib/libvirt", "/var/log/libvirt", "/var/cache/libvirt",
