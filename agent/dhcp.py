@@ -271,7 +271,10 @@ def lease_path(iface):
 def resolv_conf(lease):
     lines = []
     # Checked again here: nothing but names and addresses may become a line.
-    domains = [d for d in (lease.get("domain") or "").split() if _ok(_name, d)]
+    domain = lease.get("domain") or ""
+    if not all(32 <= ord(c) < 127 for c in domain):
+        domain = ""
+    domains = [d for d in domain.split() if _ok(_name, d)]
     if domains:
         lines.append("search %s" % " ".join(domains))
     for ns in lease.get("dns") or []:

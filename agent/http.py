@@ -70,6 +70,7 @@ class _Conn:
         self.poller = select.poll()
         self.poller.register(self.sock, select.POLLIN)
         self.buf = b""
+        self.pos = 0             # bytes of buf already consumed
         self.eof = False
         self.header_end = now_ms() + self.timeout_ms
         self.idle_s = idle_s
@@ -98,29 +99,36 @@ class _Conn:
         if not data:
             self.eof = True
             return False
-        self.buf = self.buf + data if self.buf else data
+        # Lines are taken by position, not by slicing what is left each time.
+        self.buf = self.buf[self.pos:] + data if self.pos < len(self.buf) else data
+        self.pos = 0
         return True
 
     def line(self):
-        while b"\n" not in self.buf:
-            if len(self.buf) > MAX_LINE:
+        while True:
+            i = self.buf.find(b"\n", self.pos)
+            if i >= 0:
+                break
+            if len(self.buf) - self.pos > MAX_LINE:
                 raise Refused("a header line longer than %d bytes" % MAX_LINE)
             if not self._more():
                 raise FetchError("connection closed in the middle of the headers")
-        i = self.buf.index(b"\n")
-        if i > MAX_LINE:
+        if i - self.pos > MAX_LINE:
             raise Refused("a header line longer than %d bytes" % MAX_LINE)
-        out, self.buf = self.buf[:i], self.buf[i + 1:]
+        out = self.buf[self.pos:i]
+        self.pos = i + 1
         return latin1(out.rstrip(b"\r"))
 
     def read(self, n):
         """Up to n body bytes (at least one unless the connection is closed)."""
-        if not self.buf:
+        if self.pos >= len(self.buf):
             self._more()
-        if len(self.buf) <= n:
-            out, self.buf = self.buf, b""
+        end = min(len(self.buf), self.pos + n)
+        if self.pos == 0 and end == len(self.buf):
+            out = self.buf
         else:
-            out, self.buf = self.buf[:n], self.buf[n:]
+            out = self.buf[self.pos:end]
+        self.pos = end
         if out:
             self.deadline.progress(len(out), now_ms())
         return out

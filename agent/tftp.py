@@ -364,7 +364,7 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
         start = now_ms()
         deadline = Deadline(start, total_timeout, min_rate)
         last_heard = start       # the latest packet from the server, progress or not
-        resend_at = start + rto.rto
+        resend_at = start + int(rto.rto)
         rto.sent(start)
         last_report = start
         while not rx.done:
@@ -375,14 +375,14 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
                 else:
                     why = "%s from %s" % (deadline.reason(now), _fmt_addr(server_addr))
                 raise TimedOut("%s (after %d blocks)" % (why, rx.blocks))
-            events = poller.poll(max(1, min(resend_at, deadline.end) - now))
+            events = poller.poll(int(max(1, min(resend_at, deadline.end) - now)))
             now = now_ms()
             if not events:
                 if now >= resend_at:
                     pkt = rx.timeout_packet()
                     sock.sendto(pkt if pkt is not None else request, peer or server_addr)
                     rx.retransmits += 1
-                    resend_at = now + rto.backoff()
+                    resend_at = now + int(rto.backoff())
                 continue
             # A buffer for one block (+1 byte to notice an oversized one), not
             # 64 KiB: under MicroPython every recvfrom allocates its buffer.
@@ -416,7 +416,7 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
             if replies or rx.blocks != blocks:
                 # Something moved: the resend timer starts again. Duplicates,
                 # OACK repeats and out-of-order blocks do not push it back.
-                resend_at = now + rto.rto
+                resend_at = now + int(rto.rto)
             if progress is not None and now - last_report >= 500:
                 last_report = now
                 progress(rx.size, rx.tsize)
