@@ -62,21 +62,22 @@ def _data(block, payload):
 
 
 class Tftp(_Server):
-    def __init__(self, mode, error=(0, "go away"), files=None, interval=INTERVAL):
+    def __init__(self, mode, error=(0, "go away"), files=None, interval=INTERVAL, host="127.0.0.1", port=0):
         _Server.__init__(self)
         self.mode = mode
         self.error = error
         self.files = files or {}
         self.interval = interval
+        self.host = host
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, port))
         self.sock.settimeout(0.05)
         self.port = self.sock.getsockname()[1]
         self.requests = []
         self._spawn(self._listen)
 
     def url(self, name="f"):
-        return "tftp://127.0.0.1:%d/%s" % (self.port, name)
+        return "tftp://%s:%d/%s" % (self.host, self.port, name)
 
     def _listen(self):
         while not self.stop_event.is_set():
@@ -94,7 +95,7 @@ class Tftp(_Server):
 
     def _session(self, client, name):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
+        s.bind((self.host, 0))
         s.settimeout(0.02)
         other = None
         try:
@@ -114,7 +115,7 @@ class Tftp(_Server):
                 s.sendto(_data(1, b"a" * BLOCK), client)
             if mode == "junk":
                 other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                other.bind(("127.0.0.1", 0))
+                other.bind((self.host, 0))
             block = 0
             end = time.time() + 120
             while not self.stop_event.is_set() and time.time() < end:
@@ -271,3 +272,14 @@ class SynDropper:
         for c in self.fillers:
             c.close()
         self.sock.close()
+
+
+if __name__ == "__main__":
+    # python3 tests/hostile.py tftp MODE HOST PORT: serve until killed (QEMU scenarios).
+    import sys
+    kind, mode, host, port = sys.argv[1:5]
+    assert kind == "tftp", kind
+    srv = Tftp(mode, host=host, port=int(port))
+    print("hostile tftp %s on %s:%d" % (mode, host, srv.port), flush=True)
+    while True:
+        time.sleep(3600)

@@ -145,6 +145,32 @@ LABEL rescue
     assert "ONERROR: rescue" in text
 
 
+def test_tftp_server_repeating_block_one_then_onerror(lab):
+    """Issue #12: the kernel's server repeats block 1 forever; the transfer ends
+    when its deadline passes (30 s without progress), ONERROR boots."""
+    write(lab, "pxelinux.cfg/default", """DEFAULT broken
+ONERROR rescue
+LABEL broken
+  KERNEL tftp://%s:6969/evil-vmlinuz
+  APPEND console=ttysclp0 scenario=broken
+LABEL rescue
+  KERNEL vmlinuz
+  INITRD stage2.img
+  APPEND console=ttysclp0 scenario=rescue
+""" % SERVER_IP)
+    lab.start(["python3", os.path.join(ROOT, "tests", "hostile.py"), "tftp", "repeat1", SERVER_IP, "6969"],
+              log=os.path.join(lab.workdir, "hostile.log"))
+    lab.dnsmasq()
+    lab.boot()
+    cmdline = boot_and_get_cmdline(lab, timeout=180)
+    assert "scenario=rescue" in cmdline
+    text = lab.text()
+    want = ("ERROR: fetching tftp://{0}:6969/evil-vmlinuz failed: tftp://{0}:6969/evil-vmlinuz: "
+            "no progress for 30 s from {0}:6969 (after 1 blocks)").format(SERVER_IP)
+    assert want in text, text[-3000:]
+    assert "ONERROR: rescue" in text
+
+
 def test_http_prefix_from_option_210(lab, tmp_path):
     """Scenario 5: option 210 is an http:// prefix: config, kernel and initrd over HTTP."""
     www = str(tmp_path / "www")

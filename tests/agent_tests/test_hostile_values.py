@@ -107,9 +107,7 @@ def test_hook_survives_hostile_values():
         env.update({"router": "   ", "subnet": "1.2.3", "hostname": dhcp.NOT_TEXT, "ip": "bad"})
         assert dhcp.hook(["hook", "bound"], env) == 0
         env["ip"] = "192.0.2.10"
-        import os
-        os.environ["NETBOOT_LEASE_DIR"] = "/tmp"
-        assert dhcp.hook(["hook", "bound"], env) == 0
+        assert dhcp.hook(["hook", "bound"], env) == 0   # dry run: nothing is written
     finally:
         machine.DRY_RUN = False
 
