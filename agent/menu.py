@@ -190,8 +190,9 @@ def menu_lines(cfg, default_label=None, default=None):
         lines.append(cfg.title)
     heading = cfg.root
     for i, lab in enumerate(cfg.visible_labels(), 1):
-        if lab.menu is not heading and lab.menu is not None:
-            heading = lab.menu
+        where = lab.menu or cfg.root
+        if where is not heading:
+            heading = where
             if heading is not cfg.root:
                 lines.append("  %s:" % (heading.title or heading.display()).replace("^", ""))
         if default is not None:

@@ -170,7 +170,7 @@ class Label:
     where = ""
     action = None             # None: boots; else "goto", "exit", "quit", "help", "disabled"
     target = None             # MENU GOTO/EXIT: the menu's tag, then the Menu
-    menu = None               # the Menu it was recorded in (MENU HIDE: Config.hide)
+    menu = None               # the Menu it was recorded in, None for the root (MENU HIDE: Config.hide)
 
     def __init__(self, name, ipappend):
         self.name = name
@@ -436,7 +436,8 @@ class _Parser:
         m = cfg.hide if lab.hidden else self.menu
         if cfg.append is not None:
             lab.global_append = cfg.append
-        lab.menu = m
+        if m is not cfg.root:
+            lab.menu = m
         m.entries.append(lab)
         cfg.labels.append(lab)
         if lab.action != "disabled" and lab.name not in cfg.names:
@@ -534,7 +535,7 @@ class _Parser:
             if ld is None:
                 cfg.append = rest
             else:
-                ld.append = self.same(rest)
+                ld.append = rest
         elif kw == "menu":
             self.menu_directive(rest, name, lineno, depth)
         elif kw == "initrd":
@@ -676,7 +677,7 @@ class _Parser:
         if cfg.has_ui and cfg.default:
             lab = cfg.label(first_word(cfg.default))
             if lab is not None and lab.menu is not cfg.hide:
-                m = lab.menu
+                m = lab.menu or cfg.root
                 m.defentry = m.entries.index(lab)
                 m.default_source = "DEFAULT"
                 cfg.start = m
