@@ -336,27 +336,6 @@ def ask(con, cfg, action):
         wait = _left(deadline)
 
 
-def console_choice(con, p, env, fetcher, opts, resume=False):
-    """choose() on the console, then the plan for it; a CONFIG entry chosen
-    there restarts with its file and that file's prompt (execute.c)."""
-    for _ in range(planmod.MAX_CONFIG_CHAIN):
-        cmd, source, lab = choose(con, p, env, fetcher, opts.get("prompt") is True, resume)
-        try:
-            entry = planmod.select(p, cmd, source, env, lab)
-        except pxeconfig.ConfigError as e:
-            raise BootFailure(str(e))
-        if entry.ktype != pxeconfig.CONFIG:
-            return p
-        con.say("CONFIG %s" % entry.kernel)
-        try:
-            p = planmod.make_plan(fetcher, env, None, search.resolve(entry.kernel, p.prefix, p.server),
-                                  console=True)
-        except planmod.PlanError as e:
-            raise BootFailure(str(e))
-        resume = False
-    raise BootFailure("more than %d CONFIG hops: a loop?" % planmod.MAX_CONFIG_CHAIN)
-
-
 def _left(deadline):
     if deadline is None:
         return 0
@@ -385,23 +364,34 @@ def run_once(con, opts, state):
     state["fetcher"] = fetcher
     label = state.pop("command", None) or (opts.get("label") if isinstance(opts.get("label"), str) else None)
     config = opts.get("config") if isinstance(opts.get("config"), str) else None
+    shown = []
+
+    def show(p):
+        state["plan"] = p
+        con.say("config %s" % search.display(p.config, p.server))
+        for note in p.notes[len(shown):]:
+            con.debug("note: %s" % note)
+        shown[:] = p.notes
+
+    chooser = None
+    if label is None and not state.get("menu_done"):
+        # The console decides, config by config (CONFIG hops show theirs).
+        resume = ["menu_done" in state]  # set False by a failure: the prompt again
+        state["menu_done"] = True
+
+        def chooser(p):
+            show(p)
+            again, resume[0] = resume[0], False
+            return choose(con, p, env, fetcher, opts.get("prompt") is True, again)
     try:
-        p = planmod.make_plan(fetcher, env, label, config, console=label is None)
+        p = planmod.make_plan(fetcher, env, label, config, chooser)
     except planmod.PlanError as e:
         raise BootFailure(str(e))
     except FetchError as e:
         raise BootFailure("config search failed: %s" % e)
+    if chooser is None:
+        show(p)
     state["plan"] = p
-    con.say("config %s" % search.display(p.config, p.server))
-    for note in p.notes:
-        con.debug("note: %s" % note)
-    if label is None and not state.get("menu_done"):
-        resume = "menu_done" in state  # set False by a failure: the prompt again
-        state["menu_done"] = True
-        p = console_choice(con, p, env, fetcher, opts, resume)
-        state["plan"] = p
-    if p.entry is None:
-        raise BootFailure(p.error or "nothing to boot")
     con.say("booting %s" % (p.entry.label or p.entry.kernel))
     boot_plan(con, fetcher, p, bool(opts.get("noexec")))
 

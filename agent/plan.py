@@ -108,14 +108,15 @@ def uuid_note(env):
             "pxelinux.cfg/<uuid> nor appends SYSUUID=" % (uuid, search.normalise_uuid(uuid)[14:16]))
 
 
-def make_plan(fetcher, env, label=None, config_url=None, console=False):
+def make_plan(fetcher, env, label=None, config_url=None, choose=None):
     """The Plan for a machine. Raises PlanError when nothing bootable is found.
 
     label is what a person would type at the boot: prompt (a label or a
     kernel, then extra options); config_url forces one config file. What
-    boots is agent.menu.decide's answer, the boot flow's too. console: for
-    the boot flow, a config where nothing boots unattended still gives a Plan
-    (entry None, error saying why), so that its prompt can be shown.
+    boots in each config (the first, then each CONFIG hop's) is
+    agent.menu.decide's answer with nobody at the console, or choose(plan)
+    -> (command, source, label): the boot console's (agent.boot.choose),
+    which runs the same decision with a person there.
     """
     plan = Plan()
     plan.prefix = search.prefix(env.get("bootfile"), env.get("opt210"))
@@ -144,14 +145,14 @@ def make_plan(fetcher, env, label=None, config_url=None, console=False):
         except pxeconfig.ConfigError as e:
             raise PlanError(str(e))
         plan.notes += plan.cfg.notes
-        try:
-            command, source, lab, notes = menu.decide(plan.cfg, label)
-        except pxeconfig.ConfigError as e:
-            plan.error = "%s: %s" % (search.display(url, plan.server), e)
-            if console:
-                return plan
-            raise PlanError(plan.error)
-        plan.notes += notes
+        if choose is not None:
+            command, source, lab = choose(plan)
+        else:
+            try:
+                command, source, lab, notes = menu.decide(plan.cfg, label)
+            except pxeconfig.ConfigError as e:
+                raise PlanError("%s: %s" % (search.display(url, plan.server), e))
+            plan.notes += notes
         try:
             entry = select(plan, command, source, env, lab)
         except pxeconfig.ConfigError as e:

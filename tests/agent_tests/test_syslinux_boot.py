@@ -1,5 +1,5 @@
 """What boots: one table drives both faces, `plan` (agent.plan.make_plan) and
-the boot console (agent.boot.console_choice with a fake console), and they
+the boot console (agent.boot.choose with a fake console, through make_plan), and they
 must agree. Each case cites the Syslinux 6.04 function that decides it.
 Runs under CPython and MicroPython."""
 
@@ -177,9 +177,10 @@ def by_plan(config, typed):
 def by_console(config, typed, con=None):
     fetcher = files_for(config)
     con = con or FakeConsole(typed)
+    env = dict(ENV)
     try:
-        p = planmod.make_plan(fetcher, dict(ENV), None, console=True)
-        p = boot.console_choice(con, p, dict(ENV), fetcher, {"prompt": typed is not None})
+        p = planmod.make_plan(fetcher, env, None, None,
+                              lambda plan: boot.choose(con, plan, env, fetcher, typed is not None))
     except (Stuck, boot.BootFailure, planmod.PlanError):
         return NONE
     d = p.as_dict()
