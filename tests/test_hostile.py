@@ -304,3 +304,21 @@ def test_big_files_fit_the_old_2_mib_heap_frozen_s390x(mpy_s390x, tmp_path):
     proc = subprocess.run(["qemu-s390x-static", mpy_s390x, "-X", "heapsize=2M", "-c", script],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
     assert proc.returncode == 0 and (tmp_path / "initrd").read_bytes() == big, proc.stdout[-2000:]
+
+
+@pytest.mark.slow
+def test_udhcpc_hook_with_bytes_that_are_not_utf8_frozen_s390x(mpy_s390x):
+    """MicroPython's os.getenv raises UnicodeError on such bytes: the hook drops
+    the value with one line and configures the rest of the lease."""
+    env = {"interface": "eth0", "ip": "192.0.2.10", "subnet": "255.255.255.0", "dns": "192.0.2.53",
+           "router": b"\xff\xfe", "hostname": b"h\xc3", "domain": b"ex.com\nnameserver 203.0.113.66"}
+    script = ("import agent.machine as m\nm.DRY_RUN = True\nimport agent.dhcp as d\n"
+              "print('rc', d.hook(['hook', 'bound']))\nprint(m.LOG)\n")
+    proc = subprocess.run(["qemu-s390x-static", mpy_s390x, "-c", script], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    out = proc.stdout.decode("latin-1").splitlines()
+    assert out[:4] == ["netboot: DHCP router '?' ignored: not an IPv4 address",
+                       "netboot: DHCP domain 'ex.com?nameserver 203.0.113.66' ignored: not a list of DNS names",
+                       "netboot: DHCP host name '?' ignored: not a DNS name",
+                       "rc 0"], out
+    assert "'ip addr add 192.0.2.10/24 dev eth0'" in out[4], out
