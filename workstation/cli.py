@@ -1,0 +1,156 @@
+"""`s390-netboot plan|fetch|lint|test`: the workstation command.
+
+plan   what a machine would boot (agent.cli's, as `python -m agent plan`)
+fetch  one transfer with the agent's clients (as `python -m agent fetch`)
+lint   a TFTP tree checked as the agent reads it (workstation.lint)
+test   a table of machines and what each must boot (workstation.cases)
+
+Exit codes: lint 1 with errors (with --strict, with warnings too), test 1
+when a case fails; 2 for bad usage (one line on stderr; a traceback only with
+--debug); plan and fetch as documented in `python -m agent --help`.
+"""
+
+import argparse
+import json
+import sys
+import traceback
+
+import agent.cli
+
+PROG = "s390-netboot"
+
+
+class Usage(Exception):
+    """Bad usage: one line on stderr, exit 2."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises Usage with one line instead of printing usage and exiting."""
+
+    def error(self, message):
+        raise Usage("%s (see `%s --help`)" % (message, self.prog))
+
+
+IDENTITY = (("--mac", "MAC", "the machine's MAC address"),
+            ("--ip", "IP", "its IPv4 address"),
+            ("--uuid", "UUID", "its UUID"))
+
+
+def parse_args(argv):
+    p = ArgumentParser(prog=PROG, description="PXELINUX-style netboot for s390x: check a TFTP tree "
+                       "on a workstation, as the boot agent would read it.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    sub.required = True
+    sub.add_parser("plan", help="what a machine would boot (see `%s plan --help`)" % PROG, add_help=False)
+    sub.add_parser("fetch", help="one transfer with the agent's TFTP/HTTP clients", add_help=False)
+
+    lint = sub.add_parser("lint", help="check a TFTP tree: configs, kernels, initrds, command lines",
+                          description="Check every config the agent can reach in a TFTP tree, and what "
+                          "its labels boot. One line per finding, FILE:LINE: error|warning: message, "
+                          "then a summary. Exit 1 when there are errors (with --strict, warnings too).")
+    lint.add_argument("tree", metavar="TREE", nargs="?", help="the TFTP root directory")
+    lint.add_argument("--server", metavar="HOST[:PORT]",
+                      help="a live TFTP server instead of TREE (configs found by the search names of "
+                      "--mac/--ip/--uuid; no orphan check)")
+    lint.add_argument("--bootfile", metavar="NAME", help="DHCP boot file name; its directory is the prefix")
+    lint.add_argument("--opt209", metavar="NAME", help="DHCP option 209: a config file read first")
+    lint.add_argument("--opt210", metavar="PREFIX", help="DHCP option 210: the path prefix")
+    for opt, meta, text in IDENTITY:
+        lint.add_argument(opt, metavar=meta, help=text + " (search names with --server; IPAPPEND strings)")
+    lint.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    lint.add_argument("--debug", action="store_true", help="tracebacks on errors")
+
+    test = sub.add_parser("test", help="run a table of machines against a TFTP tree",
+                          description="Run each case of CASES (TOML or JSON) with the decision `plan` "
+                          "makes and compare. Exit 1 when a case fails.")
+    test.add_argument("tree", metavar="TREE", help="the TFTP root directory")
+    test.add_argument("cases", metavar="CASES", help="the cases: a .toml or .json file")
+    test.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    test.add_argument("-k", metavar="TEXT", dest="select", help="only the cases whose name contains TEXT")
+    test.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
+    test.add_argument("--json", action="store_true", help="results as one JSON object on stdout")
+    test.add_argument("--debug", action="store_true", help="tracebacks on errors")
+    return p.parse_args(argv)
+
+
+def cmd_lint(args):
+    import os
+    from agent import search
+    from workstation.lint import Linter
+    if bool(args.tree) == bool(args.server):
+        raise Usage("lint needs TREE or --server HOST[:PORT] (see `%s lint --help`)" % PROG)
+    opts = dict((k, v) for k, v in (("mac", args.mac), ("ip", args.ip), ("uuid", args.uuid)) if v)
+    try:
+        env = agent.cli.plan_env(opts)
+    except agent.cli.UsageError as e:
+        raise Usage(str(e))
+    if args.tree:
+        if not os.path.isdir(args.tree):
+            raise Usage("TREE %s is not a directory" % args.tree)
+        fetcher, server = agent.cli.make_fetcher({"root": args.tree})
+        root = args.tree
+    else:
+        fetcher, server = agent.cli.make_fetcher({"server": args.server})
+        root = None
+    prefix = search.prefix(args.bootfile, args.opt210)
+    linter = Linter(fetcher, server, root=root, prefix=prefix, env=env, opt209=args.opt209).run()
+    if args.json:
+        print(json.dumps(linter.as_dict(), indent=1, sort_keys=True))
+    else:
+        for f in linter.sorted_findings():
+            print(f)
+        print(linter.summary())
+    errors, warnings = linter.counts()
+    return 1 if errors or (args.strict and warnings) else 0
+
+
+def cmd_test(args):
+    from workstation import cases
+    try:
+        table = cases.load(args.cases)
+    except cases.CaseError as e:
+        raise Usage(str(e))
+    import os
+    if not os.path.isdir(args.tree):
+        raise Usage("TREE %s is not a directory" % args.tree)
+    if args.select:
+        table = [c for c in table if args.select in c.name]
+    results = cases.run(args.tree, table)
+    if args.json:
+        print(json.dumps(cases.as_dict(results), indent=1, sort_keys=True))
+    else:
+        sys.stdout.write(cases.report(results, args.quiet))
+    if args.junit:
+        cases.write_junit(args.junit, results, args.cases)
+    return 1 if any(not r.ok for r in results) else 0
+
+
+def run(argv):
+    debug = "--debug" in argv
+    try:
+        if argv and argv[0] in ("plan", "fetch"):
+            rest = argv[1:]
+            if "-h" in rest or "--help" in rest:
+                print(agent.cli.HELP[argv[0]].replace("python -m agent", PROG))
+                return 0
+            return agent.cli.run(argv)
+        args = parse_args(argv)
+        return {"lint": cmd_lint, "test": cmd_test}[args.command](args)
+    except Usage as e:
+        sys.stderr.write("%s: %s\n" % (PROG, e))
+        return 2
+    except SystemExit as e:  # argparse's --help
+        return e.code
+    except BrokenPipeError:
+        return 0
+    except Exception as e:
+        if debug:
+            traceback.print_exc()
+        else:
+            sys.stderr.write("%s: %s: %s (run with --debug for the traceback)\n" % (PROG, type(e).__name__, e))
+        return 1
+
+
+def main():
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,490 @@
+"""`s390-netboot lint TREE`: a TFTP tree checked the way the boot agent reads it.
+
+What is checked, starting from every file in pxelinux.cfg/ whose name the
+agent searches for (agent.search.probe_names: default, 01-<mac>, upper-case
+hex IP prefixes, valid UUIDs; the --opt209 file) and following INCLUDE, MENU
+INCLUDE and CONFIG:
+
+- every config parses with the agent's own parser (agent.pxeconfig); its
+  notes ("file:line: message") become findings: unknown directives,
+  duplicate labels, INCLUDE loops and missing INCLUDE files, lines and
+  nesting beyond the parser's limits;
+- files beyond the agent's limits (agent.fetch.CONFIG_LIMIT per file,
+  pxeconfig.MAX_PARSE_BYTES / MAX_INCLUDE_FILES per parse);
+- what boots with nobody at the console (agent.menu.decide) can boot;
+- every label: its KERNEL and INITRDs exist, the kernel is an s390 image
+  (packager.s390image: x86 bzImages, ELF files and COM32 modules are named
+  as such), and its command line as the agent assembles it
+  (pxeconfig.cmdline, with the longest ip=/BOOTIF=/SYSUUID= strings unless
+  an identity is given) fits that kernel's own maximum (its header at
+  0x10430);
+- labels no one can reach (a name defined earlier, NOESCAPE 1 without a
+  menu), MENU DEFAULT on a MENU HIDE label, DEFAULT naming a hidden label
+  under a menu;
+- files in pxelinux.cfg/ that no search name, INCLUDE or CONFIG reaches,
+  and names that look like search names but are never asked for (upper-case
+  MAC, lower-case hex IP, invalid UUID).
+
+Findings are errors (the boot fails or goes somewhere unintended) or
+warnings (ignored lines, unreachable files and labels).
+"""
+
+import os
+import re
+
+from agent import menu, pxeconfig, search
+from agent.fetch import CONFIG_LIMIT, FetchError, NotFound
+from packager import s390image
+
+ERROR = "error"
+WARNING = "warning"
+
+# The longest strings IPAPPEND/SYSAPPEND can add, for the command-line length check.
+LONGEST_ENV = {
+    "ip": "255.255.255.255", "server_ip": "255.255.255.255", "gateway": "255.255.255.255",
+    "netmask": "255.255.255.255", "mac": "ff:ff:ff:ff:ff:ff",
+    "uuid": "ffffffff-ffff-4fff-ffff-ffffffffffff",
+}
+KERNEL_HEAD = 128 * 1024   # bytes of a kernel read: magic at 0x10008, header at 0x10430
+
+# How the parser's notes are judged: the first pattern found in the message.
+NOTE_SEVERITY = (
+    ("INCLUDE loop", ERROR),
+    ("not found: ignored", ERROR),        # INCLUDE of a missing file
+    ("nested deeper than", ERROR),
+    ("line longer than", ERROR),
+    ("unknown directive", WARNING),
+    ("defined again", WARNING),
+)
+
+MAC_NAME = re.compile(r"^01-([0-9a-f]{2}-){5}[0-9a-f]{2}$")
+HEXIP_NAME = re.compile(r"^[0-9A-F]{1,8}$")
+UUID_NAME = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+NOTE_SITE = re.compile(r"^(.*?):(\d+): (.*)$", re.S)
+
+
+class Finding:
+    def __init__(self, file, line, severity, message):
+        self.file = file
+        self.line = line
+        self.severity = severity
+        self.message = message
+
+    def key(self):
+        return (self.file, self.line, self.severity, self.message)
+
+    def __str__(self):
+        where = "%s:%d" % (self.file, self.line) if self.line else self.file
+        return "%s: %s: %s" % (where, self.severity, self.message)
+
+    def as_dict(self):
+        return {"file": self.file, "line": self.line, "severity": self.severity, "message": self.message}
+
+
+def search_name(name):
+    """(kind, problem) of a file name in pxelinux.cfg/: kind is 'default', 'mac',
+    'ip', 'uuid' when the agent asks for it, else None with problem saying why a
+    name that looks like one is never asked for (or None)."""
+    if name == "default":
+        return "default", None
+    if MAC_NAME.match(name):
+        return "mac", None
+    if HEXIP_NAME.match(name):
+        return "ip", None
+    if UUID_NAME.match(name):
+        if search.valid_uuid(name):
+            return "uuid", None
+        return None, ("UUID %s is not valid (byte 6 is 0x%s, not 0x10-0xef): PXELINUX never asks for it"
+                      % (name, name[14:16]))
+    low = name.lower()
+    if MAC_NAME.match(low):
+        return None, "the agent asks for MAC names in lower case (%s); TFTP names are case-sensitive" % low
+    if re.match(r"^01[-:]?([0-9a-f]{2}[-:]?){5}[0-9a-f]{2}$", low) or re.match(r"^([0-9a-f]{2}[-:]){5}[0-9a-f]{2}$", low):
+        digits = re.sub(r"[^0-9a-f]", "", low)
+        digits = digits[2:] if len(digits) == 14 else digits
+        return None, ("looks like a MAC address, but the agent asks for 01-%s"
+                      % "-".join(digits[i:i + 2] for i in range(0, 12, 2)))
+    if HEXIP_NAME.match(name.upper()) and re.match(r"^[0-9a-fA-F]+$", name):
+        return None, ("the agent asks for hex IP names in upper case (%s); TFTP names are case-sensitive"
+                      % name.upper())
+    if UUID_NAME.match(low):
+        return None, "the agent asks for UUID names in lower case (%s)" % low
+    if name.lower() == "default":
+        return None, "the agent asks for 'default' in lower case"
+    return None, None
+
+
+class Linter:
+    """Lints the tree a fetcher serves. root: the local directory behind it
+    (None for a live server: no orphan check, configs found by search names)."""
+
+    def __init__(self, fetcher, server, root=None, prefix="::", env=None, opt209=None):
+        self.fetcher = fetcher
+        self.server = server
+        self.root = root
+        self.prefix = prefix
+        self.env = dict(LONGEST_ENV)
+        self.env.update(env or {})
+        self.identity = env or {}
+        self.opt209 = opt209
+        self.findings = {}
+        self.reached = set()     # URLs of every file read as config (or DISPLAY)
+        self.configs = []        # configs linted, as shown
+        self.done = set()
+        self.kernels = {}        # URL -> (kind, detail)
+        self.labels = 0
+        self.queue = []
+
+    # findings
+
+    def add(self, file, line, severity, message):
+        f = Finding(file, line, severity, message)
+        self.findings.setdefault(f.key(), f)
+
+    def show(self, url):
+        return search.display(url, self.server)
+
+    def sorted_findings(self):
+        """By file, then line (whole-file findings first), in the order found."""
+        found = list(self.findings.values())
+        order = dict((id(f), i) for i, f in enumerate(found))
+        return sorted(found, key=lambda f: (f.file, f.line or 0, order[id(f)]))
+
+    def counts(self):
+        errors = sum(1 for f in self.findings.values() if f.severity == ERROR)
+        return errors, len(self.findings) - errors
+
+    # files
+
+    def local_path(self, url):
+        if self.root is None:
+            return None
+        path = search.split_url(url)[3].lstrip("/")
+        if ".." in path.split("/"):
+            return None
+        return os.path.join(self.root, path)
+
+    def exists(self, url):
+        path = self.local_path(url)
+        if path is not None:
+            return os.path.isfile(path)
+        return self.head(url)[0] != "missing"
+
+    def head(self, url):
+        """(kind, data): 'missing', 'unreadable' (data: why) or 'ok' with the
+        file's first KERNEL_HEAD bytes."""
+        if url in self.kernels:
+            return self.kernels[url]
+        path = self.local_path(url)
+        try:
+            if path is not None:
+                if not os.path.isfile(path):
+                    result = ("missing", None)
+                else:
+                    with open(path, "rb") as f:
+                        result = ("ok", f.read(KERNEL_HEAD))
+            else:
+                import tempfile
+                with tempfile.NamedTemporaryFile() as tmp:
+                    self.fetcher.fetch(url, tmp.name)
+                    with open(tmp.name, "rb") as f:
+                        result = ("ok", f.read(KERNEL_HEAD))
+        except NotFound:
+            result = ("missing", None)
+        except (OSError, FetchError) as e:
+            result = ("unreadable", str(e))
+        self.kernels[url] = result
+        return result
+
+    def read_config(self, url):
+        """The config's bytes, or None with the finding added."""
+        path = self.local_path(url)
+        if path is not None and os.path.isfile(path) and os.path.getsize(path) > CONFIG_LIMIT:
+            self.add(self.show(url), None, ERROR, "%d bytes: larger than the agent reads (%d, CONFIG_LIMIT)"
+                     % (os.path.getsize(path), CONFIG_LIMIT))
+            return None
+        return self.fetcher.read(url)
+
+    # the tree
+
+    def config_dir(self):
+        url = search.resolve("pxelinux.cfg/default", self.prefix, self.server)
+        path = self.local_path(url)
+        return os.path.dirname(path) if path else None
+
+    def start_configs(self):
+        """URLs of the configs the agent can start from, with findings for names it never asks for."""
+        starts = []
+        if self.opt209:
+            starts.append(search.resolve(self.opt209, self.prefix, self.server))
+        cfgdir = self.config_dir()
+        if cfgdir is None:
+            ident = self.identity
+            for name in search.probe_names(ident.get("mac"), ident.get("ip"), ident.get("uuid")):
+                url = search.resolve(name, self.prefix, self.server)
+                try:
+                    self.fetcher.read(url)
+                except NotFound:
+                    continue
+                except FetchError:
+                    pass
+                starts.append(url)
+            return starts
+        if not os.path.isdir(cfgdir):
+            self.add(self.show(search.resolve("pxelinux.cfg", self.prefix, self.server)), None, ERROR,
+                     "no pxelinux.cfg directory: the agent finds no config")
+            return starts
+        for name in sorted(os.listdir(cfgdir)):
+            if os.path.isfile(os.path.join(cfgdir, name)):
+                kind, problem = search_name(name)
+                url = search.resolve("pxelinux.cfg/" + name, self.prefix, self.server)
+                if kind:
+                    starts.append(url)
+                elif problem:
+                    self.add(self.show(url), None, WARNING, "never read: " + problem)
+        return starts
+
+    def orphans(self):
+        cfgdir = self.config_dir()
+        if cfgdir is None or not os.path.isdir(cfgdir):
+            return
+        for top, dirs, files in os.walk(cfgdir):
+            dirs.sort()
+            for name in sorted(files):
+                rel = os.path.relpath(os.path.join(top, name), cfgdir).replace(os.sep, "/")
+                url = search.resolve("pxelinux.cfg/" + rel, self.prefix, self.server)
+                if url in self.reached or search_name(rel)[0] or search_name(rel)[1]:
+                    continue
+                self.add(self.show(url), None, WARNING,
+                         "never read: not a name the agent searches for, and no INCLUDE or CONFIG names it")
+
+    def run(self):
+        for url in self.start_configs():
+            self.queue.append((url, self.prefix, 0, None))
+        while self.queue:
+            url, prefix, ipappend, site = self.queue.pop(0)
+            self.lint_config(url, prefix, ipappend, site)
+        self.orphans()
+        return self
+
+    # one config
+
+    def lint_config(self, url, prefix, ipappend, site):
+        if (url, prefix, ipappend) in self.done:
+            return
+        self.done.add((url, prefix, ipappend))
+        shown = self.show(url)
+        try:
+            text = self.read_config(url)
+        except NotFound:
+            file, line, what = site
+            self.add(file, line, ERROR, "%s not found" % what)
+            return
+        except FetchError as e:
+            self.add(shown, None, ERROR, "cannot be read: %s" % e)
+            return
+        if text is None:
+            return
+        self.reached.add(url)
+        if shown not in self.configs:
+            self.configs.append(shown)
+        texts = {shown: text}
+        names = {shown: shown}
+
+        def key(name):
+            return search.resolve(name, prefix, self.server)
+
+        def load(name):
+            u = key(name)
+            names[name] = self.show(u)
+            try:
+                data = self.fetcher.read(u)
+            except NotFound:
+                return None
+            except FetchError as e:
+                raise pxeconfig.ConfigError(str(e))
+            self.reached.add(u)
+            texts[name] = data
+            return data
+
+        try:
+            cfg = pxeconfig.parse(text, shown, load, ipappend, key=key, ident=url)
+        except pxeconfig.ConfigError as e:
+            self.note(str(e), ERROR, names, shown)
+            return
+        for note in cfg.notes:
+            severity = WARNING
+            for pattern, sev in NOTE_SEVERITY:
+                if pattern in note:
+                    severity = sev
+                    break
+            self.note(note, severity, names, shown)
+        sites = label_sites(cfg, texts, names)
+        self.check_labels(cfg, prefix, sites, shown)
+        self.check_default(cfg, prefix, sites, shown)
+        for name in cfg.display:
+            u = key(name)
+            if self.exists(u):
+                self.reached.add(u)
+            else:
+                self.add(shown, None, WARNING, "DISPLAY %s: not found" % name)
+
+    def note(self, text, severity, names, shown):
+        """A parser note or error, "name:line: message", as a finding on the file as shown."""
+        m = NOTE_SITE.match(text)
+        if m and m.group(1) in names:
+            self.add(names[m.group(1)], int(m.group(2)), severity, m.group(3))
+            return
+        for name in sorted(names, key=len, reverse=True):
+            if text.startswith(name + ": "):
+                self.add(names[name], None, severity, text[len(name) + 2:])
+                return
+        self.add(shown, None, severity, text)
+
+    def check_labels(self, cfg, prefix, sites, shown):
+        targets = set()
+        for cmd in [cfg.default_cmd, cfg.default, cfg.ontimeout, cfg.onerror] + [m.ontimeout for m in cfg.menus]:
+            if cmd:
+                targets.add(pxeconfig.first_word(cmd.strip()))
+        is_menu = cfg.is_menu()
+        for lab in cfg.labels:
+            if lab.action is not None or not lab.name:
+                continue
+            self.labels += 1
+            file, line = sites.get(id(lab), (shown, None))
+            first = cfg.label(lab.name) is lab
+            listed = is_menu and not lab.hidden
+            typed = first and not cfg.noescape
+            if not (listed or typed or (first and lab.name in targets)):
+                why = ("LABEL %s is defined earlier" % lab.name if not first
+                       else "NOESCAPE 1 and %s" % ("it is hidden" if is_menu else "there is no menu"))
+                self.add(file, line, WARNING, "label %s can never be chosen: %s" % (lab.name, why))
+            if lab.hidden and lab.menu_default and is_menu:
+                self.add(file, line, WARNING, "label %s: MENU DEFAULT on a MENU HIDE label: the menu ignores it"
+                         % lab.name)
+            if lab.ktype == pxeconfig.COM32 and pxeconfig.is_ui_module(lab.kernel):
+                continue
+            try:
+                entry = pxeconfig.resolve(cfg, lab.name, "LABEL", lab)
+            except pxeconfig.ConfigError as e:
+                self.add(file, line, WARNING if lab.localboot is not None else ERROR,
+                         "label %s: %s" % (lab.name, str(e).replace("label %s " % lab.name, "it ")))
+                continue
+            if entry.ktype == pxeconfig.CONFIG:
+                self.hop(entry, prefix, cfg, (file, line, "CONFIG %s" % entry.kernel))
+            else:
+                self.check_boot(entry, prefix, file, line, "label %s" % lab.name)
+
+    def check_default(self, cfg, prefix, sites, shown):
+        try:
+            command, source, lab, notes = menu.decide(cfg)
+        except pxeconfig.ConfigError as e:
+            self.add(shown, None, WARNING, "nothing boots unattended: %s" % e)
+            return
+        if cfg.has_ui and cfg.default:
+            named = cfg.label(pxeconfig.first_word(cfg.default))
+            if named is not None and named.hidden and (lab is None or lab is not named):
+                file, line = sites.get(id(named), (shown, None))
+                self.add(file, line, WARNING, "DEFAULT %s names a MENU HIDE label: the menu does not start "
+                         "there, %s (%s) boots instead" % (named.name, pxeconfig.first_word(command), source))
+        try:
+            entry = pxeconfig.resolve(cfg, command, source, lab)
+        except pxeconfig.ConfigError as e:
+            if cfg.onerror:
+                self.add(shown, None, WARNING, "%s %s cannot boot (%s): ONERROR %s boots instead"
+                         % (source, command, e, cfg.onerror))
+            else:
+                self.add(shown, None, ERROR, "%s %s cannot boot: %s" % (source, command, e))
+            return  # a label's own problem is reported at the label
+        if entry.label is None:
+            if entry.ktype == pxeconfig.CONFIG:
+                self.hop(entry, prefix, cfg, (shown, None, "%s CONFIG %s" % (source, entry.kernel)))
+            else:
+                self.check_boot(entry, prefix, shown, None, "%s %s" % (source, command))
+        elif lab is None and entry.extra:
+            # DEFAULT label extra options: the label's line, with more on it.
+            self.check_boot(entry, prefix, shown, None, "%s %s" % (source, command))
+
+    def hop(self, entry, prefix, cfg, site):
+        url = search.resolve(entry.kernel, prefix, self.server)
+        args = pxeconfig.command_args(entry, self.env).split()
+        new = search.chdir(prefix, args[0]) if args else prefix
+        self.queue.append((url, new, cfg.ipappend, site))
+
+    def check_boot(self, entry, prefix, file, line, what):
+        kurl = search.resolve(entry.kernel, prefix, self.server)
+        kind, data = self.head(kurl)
+        if kind == "missing":
+            self.add(file, line, ERROR, "%s: KERNEL %s not found" % (what, self.show(kurl)))
+        elif kind == "unreadable":
+            self.add(file, line, ERROR, "%s: KERNEL %s cannot be read: %s" % (what, self.show(kurl), data))
+        else:
+            try:
+                s390image.check_kernel(data)
+                size = s390image.max_cmdline_size(data)
+            except s390image.ImageError as e:
+                self.add(file, line, ERROR, "%s: KERNEL %s is %s" % (what, self.show(kurl), str(e)))
+            else:
+                cmdline = pxeconfig.cmdline(entry, self.env).encode("utf-8")
+                if len(cmdline) > size - 1:
+                    self.add(file, line, ERROR,
+                             "%s: the command line is %d bytes, KERNEL %s takes at most %d (its header at 0x%x)"
+                             % (what, len(cmdline), self.show(kurl), size - 1,
+                                s390image.MAX_COMMAND_LINE_SIZE_OFFSET))
+        for name in entry.initrd:
+            iurl = search.resolve(name, prefix, self.server)
+            if not self.exists(iurl):
+                self.add(file, line, ERROR, "%s: INITRD %s not found" % (what, self.show(iurl)))
+
+    def summary(self):
+        errors, warnings = self.counts()
+        return ("lint: %d config%s, %d label%s, %d kernel%s checked: %d error%s, %d warning%s"
+                % (len(self.configs), plural(len(self.configs)), self.labels, plural(self.labels),
+                   len(self.kernels), plural(len(self.kernels)), errors, plural(errors),
+                   warnings, plural(warnings)))
+
+    def as_dict(self):
+        errors, warnings = self.counts()
+        return {"findings": [f.as_dict() for f in self.sorted_findings()], "configs": self.configs,
+                "labels": self.labels, "errors": errors, "warnings": warnings}
+
+
+def plural(n):
+    return "" if n == 1 else "s"
+
+
+def label_sites(cfg, texts, names):
+    """id(label) -> (file as shown, line) of its LABEL line.
+
+    The parser keeps no line numbers on labels; the LABEL lines of the files
+    it read (cfg.files, in order) are found again, TEXT ... ENDTEXT skipped
+    as the parser skips it, and the n-th label of a name gets the n-th line."""
+    lines = {}
+    for fname in cfg.files:
+        data = texts.get(fname)
+        if data is None:
+            continue
+        lineno = 0
+        in_text = False
+        for raw in pxeconfig.iter_lines(data):
+            lineno += 1
+            p = pxeconfig.decode(raw).lstrip(pxeconfig.C_SPACE)
+            word = pxeconfig.first_word(p).lower()
+            if in_text:
+                in_text = word != "endtext"
+                continue
+            if word == "text":
+                in_text = True
+            elif word == "label":
+                name = pxeconfig.first_word(p[5:].lstrip(pxeconfig.C_SPACE))
+                if name:
+                    lines.setdefault(name, []).append((names.get(fname, fname), lineno))
+    seen = {}
+    out = {}
+    for lab in cfg.labels:
+        n = seen.get(lab.name, 0)
+        seen[lab.name] = n + 1
+        where = lines.get(lab.name, [])
+        if n < len(where):
+            out[id(lab)] = where[n]
+    return out
