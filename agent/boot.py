@@ -197,7 +197,8 @@ def make_fetcher(lease, opts):
 
 
 def fetch_file(con, fetcher, url, dest, server):
-    name = search.display(url, server)
+    from agent.fetch import clean_text
+    name = clean_text(search.display(url, server), 200)  # a config's name never reaches the console raw
     start = now_ms()
     try:
         size = fetcher.fetch(url, dest, Progress(con.raw, name, True))
