@@ -203,6 +203,8 @@ class Receiver:
             self.windowsize = w
         if "tsize" in opts:
             self.tsize = int(opts["tsize"])
+            if self.tsize < 0:
+                raise ProtocolError("server announced a negative tsize %d" % self.tsize)
             check_space(self.tsize, self.max_size)
         self.options = opts
 

@@ -245,3 +245,16 @@ def test_batching_sink():
     s.flush()
     assert b"".join(f.writes) == b"".join(b"%04d" % i * 367 for i in range(100))
     assert len(f.writes) == 3, [len(w) for w in f.writes]  # 64 KiB, 64 KiB, the rest
+
+
+def test_hostile_oack_values_are_one_line():
+    for oack, want in (([("tsize", -5)], "bad OACK: server announced a negative tsize -5"),
+                       ([("blksize", "\x1b[2J")], "bad OACK: invalid syntax for integer with base 10: '?[2J'")):
+        r, _ = rx({"blksize": "1468", "tsize": "0"})
+        try:
+            r.feed(T.encode_oack(oack))
+        except T.ProtocolError as e:
+            assert str(e) == want or (oack[0][0] == "blksize" and str(e).startswith("bad OACK: ")
+                                      and "\x1b" not in str(e)), str(e)
+        else:
+            assert False, oack
