@@ -301,7 +301,7 @@ def choose(con, p, env, fetcher, shift=False, resume=False):
         elif kind == "note":
             con.debug("note: %s" % action[1])
         elif kind == "show":
-            for line in action[1]:
+            for line in menu.menu_lines(cfg, None, action[1]):
                 con.raw(line + "\n")
         elif kind == "ask":
             answer = ask(con, cfg, action)

@@ -100,3 +100,24 @@ def dumps_sorted(obj):
     if isinstance(obj, (list, tuple)):
         return "[" + ", ".join(dumps_sorted(x) for x in obj) + "]"
     return json.dumps(obj)
+
+
+def gc_pace(parts):
+    """MicroPython: collect after every 1/parts of the heap is allocated, so that
+    a long run of small allocations (parsing a big config) keeps its survivors
+    packed instead of scattering them over the whole heap between the rare
+    full collections, which leaves no room for a growing list or dict.
+    Returns the old setting for gc_pace_restore; CPython: nothing (None)."""
+    try:
+        import gc
+        old = gc.threshold()
+        gc.threshold(max(16384, (gc.mem_free() + gc.mem_alloc()) // parts))
+        return old
+    except (AttributeError, TypeError, ImportError):
+        return None
+
+
+def gc_pace_restore(old):
+    if old is not None:
+        import gc
+        gc.threshold(old)

@@ -7,7 +7,8 @@ run_menu. It yields console actions and is sent what the console answers:
 
 - ``("say", text)``: a line Syslinux prints;
 - ``("note", text)``: something worth knowing that Syslinux does not print;
-- ``("show", lines)``: the menu;
+- ``("show", entry)``: the menu, with that entry (or None) the default
+  (print it with menu_lines, one line at a time);
 - ``("ask", where, tenths, total, what)``: wait for a typed line at the
   boot: prompt (where "prompt") or the menu's (where "menu"). tenths is
   the countdown (TIMEOUT, the menu's TIMEOUT), total TOTALTIMEOUT, 0 means
@@ -116,7 +117,7 @@ def _menu(cfg):
         yield from _menu_entry(cfg, entry, "MENU SHIFTKEY: " + _entry_source(m))
         return
     default = entry if entry is not None and entry.action is None else None
-    yield ("show", menu_lines(cfg, default.name if default else None, default))
+    yield ("show", default)
     what = m.ontimeout or (default.name if default else None)
     line = yield ("ask", "menu", m.timeout, cfg.totaltimeout, what)
     if line is None:
@@ -184,17 +185,18 @@ def decide(cfg, typed=None):
 
 def menu_lines(cfg, default_label=None, default=None):
     """The menu as printed: the title, then every label a menu lists, numbered,
-    under its submenu's title; the default marked '*'."""
-    lines = []
+    under its submenu's title; the default marked '*' (default: that Label,
+    else the label named default_label). A generator: 3000 labels are never
+    all formatted at once."""
     if cfg.title:
-        lines.append(cfg.title)
+        yield cfg.title
     heading = cfg.root
     for i, lab in enumerate(cfg.visible_labels(), 1):
         where = lab.menu or cfg.root
         if where is not heading:
             heading = where
             if heading is not cfg.root:
-                lines.append("  %s:" % (heading.title or heading.display()).replace("^", ""))
+                yield "  %s:" % (heading.title or heading.display()).replace("^", "")
         if default is not None:
             mark = "*" if lab is default else " "
         else:
@@ -202,8 +204,7 @@ def menu_lines(cfg, default_label=None, default=None):
         name = lab.display()
         if name != lab.name:
             name = "%s (%s)" % (name, lab.name)
-        lines.append(" %s%2d) %s" % (mark, i, name))
-    return lines
+        yield " %s%2d) %s" % (mark, i, name)
 
 
 def choice_command(cfg, typed):

@@ -29,13 +29,14 @@ here touches the network or the disk. The text is split into lines lazily,
 one line copied at a time, so a 1 MiB file is held once.
 """
 
-from agent.compat import latin1
+from agent.compat import gc_pace, gc_pace_restore, latin1
 
 # Limits on the work one parse does (docs/reference.md, "Limits").
 MAX_INCLUDE_DEPTH = 16        # INCLUDE nesting; deeper files are skipped with a note
 MAX_INCLUDE_FILES = 128       # INCLUDE/MENU INCLUDE files read in one parse; more is an error
 MAX_PARSE_BYTES = 1 << 20     # config text read in one parse, all files together; more is an error
 MAX_LINE = 4096               # readconfig.c's line buffer; longer lines are cut with a note
+GC_PARTS = 32                 # MicroPython collects after each 1/32 of the heap while parsing
 
 # ldlinux.c's defaultlevel: what ldlinux_auto_boot loads.
 LEVEL_DEFAULT = 1
@@ -695,8 +696,12 @@ def parse(text, name="config", load=None, ipappend=0, key=None, ident=None):
     key = key or (lambda fname: fname)
     p = _Parser(load or (lambda fname: None), key)
     p.cfg.ipappend = ipappend
-    p.parse_file(name, canonical(ident or key(name)), text, 0)
-    p.finish()
+    old = gc_pace(GC_PARTS)
+    try:
+        p.parse_file(name, canonical(ident or key(name)), text, 0)
+        p.finish()
+    finally:
+        gc_pace_restore(old)
     return p.cfg
 
 

@@ -224,6 +224,24 @@ def test_hundred_mib_initrd(lab):
     assert float(m.group(1)) >= 100.0
 
 
+def test_prompt0_boots_default_prompt1_times_out_to_ontimeout(lab):
+    """PROMPT 0 boots DEFAULT at once though TIMEOUT and ONTIMEOUT are set
+    (ldlinux.c:main -> ldlinux_auto_boot); DEFAULT is a CONFIG hop to a PROMPT 1
+    file, whose boot: prompt counts TIMEOUT down and then runs ONTIMEOUT, not
+    DEFAULT (ldlinux.c:enter_cmdline)."""
+    stage2 = " KERNEL vmlinuz\n INITRD stage2.img\n APPEND console=ttysclp0 scenario=%s\n"
+    write(lab, "pxelinux.cfg/default", "PROMPT 0\nTIMEOUT 3000\nONTIMEOUT wrong\nDEFAULT hop\n"
+          "LABEL hop\n CONFIG prompt1.cfg\nLABEL wrong\n" + stage2 % "prompt0-ontimeout")
+    write(lab, "prompt1.cfg", "PROMPT 1\nTIMEOUT 30\nDEFAULT wrong\nONTIMEOUT right\n"
+          "LABEL wrong\n" + stage2 % "prompt1-default" + "LABEL right\n" + stage2 % "prompt1-ontimeout")
+    lab.dnsmasq()
+    lab.boot()
+    cmdline = boot_and_get_cmdline(lab)
+    assert "scenario=prompt1-ontimeout" in cmdline, cmdline
+    text = lab.text()
+    assert "config prompt1.cfg" in text and "Booting right in 3 s" in text, text[-3000:]
+    assert "Booting wrong" not in text and text.count("Booting right") == 1, text[-3000:]
+
 def test_rescue_shell_at_the_prompt_then_totaltimeout(lab):
     """`shell` at boot: gives a busybox shell; after it, TOTALTIMEOUT still boots the default."""
     write(lab, "pxelinux.cfg/default", "PROMPT 1\nTOTALTIMEOUT 200\nDEFAULT linux\nLABEL linux\n"
