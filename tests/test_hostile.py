@@ -322,3 +322,11 @@ def test_udhcpc_hook_with_bytes_that_are_not_utf8_frozen_s390x(mpy_s390x):
                        "netboot: DHCP host name '?' ignored: not a DNS name",
                        "rc 0"], out
     assert "'ip addr add 192.0.2.10/24 dev eth0'" in out[4], out
+
+
+@pytest.mark.slow
+def test_http_connect_timeout_frozen_s390x(mpy_s390x, tmp_path):
+    with hostile.SynDropper() as srv:
+        err, out, seconds, peak = _mpy_fetch(mpy_s390x, srv.url("/f"), str(tmp_path / "out"))
+    assert err.splitlines() == ["fetch: %s: cannot connect within 2 s" % srv.url("/f")], err
+    assert seconds < IDLE + SLACK + QEMU_SLOWDOWN, seconds
