@@ -310,7 +310,17 @@ def deconfigure_commands(iface):
 
 
 def hook(argv=None, environ=None):
-    """Entry point of the udhcpc hook script; returns the exit status."""
+    """Entry point of the udhcpc hook script; returns the exit status.
+
+    Whatever the lease holds, it ends with one line, never a traceback."""
+    try:
+        return _hook(argv, environ)
+    except Exception as e:  # noqa: BLE001 -- values from the network must not crash it
+        print("netboot: udhcpc hook failed: %s: %s" % (type(e).__name__, show(str(e))))
+        return 1
+
+
+def _hook(argv, environ):
     import sys
     argv = argv if argv is not None else sys.argv
     event = argv[1] if len(argv) > 1 else ""
