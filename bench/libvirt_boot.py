@@ -99,7 +99,7 @@ def main(argv):
             f.write(quickstart_block("xml", "<network", "dhcp-option-force"))
         with open(os.path.join(xmldir, "guest.xml"), "w") as f:
             f.write(quickstart_block("xml", "<domain"))
-        lab.shell("cd %s\n%s" % (xmldir, quickstart_block("sh", "virsh net-define netboot-net.xml")))
+        lab.shell("cd %s\n%s" % (xmldir, quickstart_block("sh", "virsh net-define netboot-net.xml", "net-undefine")))
         lab.shell("cd %s\n%s" % (xmldir, quickstart_block("sh", "virsh define guest.xml")
                                  .replace("virsh start --console " + GUEST, "")))
         rows = []

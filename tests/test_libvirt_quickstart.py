@@ -70,7 +70,7 @@ def test_quickstart_through_libvirt(lab, files, tmp_path):
     os.makedirs(work)
     with open(os.path.join(work, "netboot-net.xml"), "w") as f:
         f.write(block("xml", "<network", "dhcp-option-force"))
-    lab.shell("cd %s\n%s" % (work, block("sh", "virsh net-define netboot-net.xml")))
+    lab.shell("cd %s\n%s" % (work, block("sh", "virsh net-define netboot-net.xml", "net-undefine")))
     assert "yes" in lab.virsh("net-info", "netboot").stdout.split("Autostart:")[1].splitlines()[0]
 
     # Step 6: the guest; --console needs a terminal, the test reads the console log instead.
@@ -95,8 +95,7 @@ def test_quickstart_through_libvirt(lab, files, tmp_path):
     with open(os.path.join(work, "netboot-net.xml"), "w") as f:
         f.write(block("xml", "dhcp-option-force"))
     lab.virsh("destroy", GUEST, check=False)
-    lab.shell("cd %s\nvirsh net-destroy netboot && virsh net-define netboot-net.xml && "
-              "virsh net-start netboot" % work)
+    lab.shell("cd %s\n%s" % (work, block("sh", "virsh net-undefine netboot")))
     cmdline, seconds, text = boot_to_second_stage(lab, 2)
     second = text[text.rfind("s390-netboot agent started"):]
     assert "http://192.168.130.1:8080/" in second, second[-4000:]
