@@ -34,7 +34,8 @@ class Refused(FetchError):
 
 # Limits of every transfer (docs/reference.md, "Limits").
 IDLE_S = 30          # no byte delivered in order for this long: give up
-MIN_RATE = 16384     # bytes/s: below this on average (after IDLE_S of grace) a transfer ends
+MIN_RATE = 4096      # bytes/s: below this on average (after IDLE_S of grace) a transfer ends;
+                     # lock-step 512-byte TFTP blocks manage that up to 125 ms round trips
 TEXT_LIMIT = 160     # characters of server-provided text shown on the console
 
 

@@ -7,7 +7,7 @@ from agent.fetch import Deadline, FetchError, Refused, clean_text
 
 
 def test_deadline_only_progress_extends_it():
-    d = Deadline(0, idle_s=30, min_rate=16384)
+    d = Deadline(0, idle_s=30, min_rate=4096)
     assert d.end == 30000 and not d.expired(29999) and d.expired(30000)
     d.progress(0, 10000)                       # nothing delivered: no change
     assert d.end == 30000
@@ -17,13 +17,13 @@ def test_deadline_only_progress_extends_it():
     assert d.end == 40000, d.end
     assert d.reason(40000) == "no progress for 30 s", d.reason(40000)
     # a drip of 512 bytes every 2 s gains 31 ms each time: it ends near 30 s
-    d = Deadline(0, idle_s=30, min_rate=16384)
+    d = Deadline(0, idle_s=30, min_rate=4096)
     t = 0
     while not d.expired(t):
         t += 2000
         d.progress(512, t)
     assert t == 32000, t
-    assert d.reason(t) == "too slow: 8192 bytes in 32 s, less than 16384 bytes/s", d.reason(t)
+    assert d.reason(t) == "too slow: 8192 bytes in 32 s, less than 4096 bytes/s", d.reason(t)
 
 
 def test_clean_text():
