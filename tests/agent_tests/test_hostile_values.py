@@ -192,3 +192,30 @@ def test_a_failed_config_search_ends_in_the_reboot_countdown():
     assert "rebooting in 42 s; press Enter for a shell" in con.lines, con.lines
     assert con.lines[-1] == "rebooting", con.lines
     assert machine.LOG[-1] == "reboot -f", machine.LOG[-3:]
+
+
+def test_second_attempt_space_counts_the_file_it_replaces():
+    """The space check of a second attempt (after ONERROR, the prompt or a
+    shell) must not count the first attempt's files against it."""
+    from agent import boot, machine
+    from agent.compat import makedirs, os
+    d = "/tmp/netboot-test-space"
+    makedirs(d)
+    with open(d + "/kernel", "wb") as f:
+        f.write(b"k" * 500)
+    with open(d + "/initrd.0", "wb") as f:
+        f.write(b"i" * 300)
+    real = machine.free_bytes
+    machine.free_bytes = lambda path: boot.SPACE_RESERVE + 1000
+    try:
+        fetcher = boot.make_fetcher({"interface": "eth0"}, {})
+        for scheme in ("tftp", "http"):
+            got = fetcher.schemes[scheme].space_for(d + "/kernel")
+            assert got == 1500, "space_for(kernel) via %s = %r, want 1500" % (scheme, got)
+            got = fetcher.schemes[scheme].space_for(d + "/absent")
+            assert got == 1000, "space_for(absent) via %s = %r, want 1000" % (scheme, got)
+        machine.clean_dir(d)
+        assert os.listdir(d) == [], os.listdir(d)
+    finally:
+        machine.free_bytes = real
+        os.rmdir(d)
