@@ -321,7 +321,12 @@ class HttpFetcher:
                     status, reason, headers = _response(conn)
                     self.last_status = status
                     if status in (301, 302, 303, 307, 308) and "location" in headers:
-                        url = join_location(url, headers["location"])
+                        try:
+                            new = join_location(url, headers["location"])
+                            parse_url(new)
+                        except Refused as e:
+                            raise Refused("redirected to an unusable URL: %s" % e)
+                        url = new
                         continue
                     if status in (404, 410):
                         raise NotFound("%s: not found (HTTP %d %s)" % (url, status, reason))
