@@ -50,7 +50,7 @@ KERNEL_HEAD = 128 * 1024   # bytes of a kernel read: magic at 0x10008, header at
 # How the parser's notes are judged: the first pattern found in the message.
 NOTE_SEVERITY = (
     ("INCLUDE loop", ERROR),
-    ("not found: ignored", ERROR),        # INCLUDE of a missing file
+    ("not found: ignored", WARNING),      # INCLUDE of a missing file: skipped, as Syslinux does
     ("nested deeper than", ERROR),
     ("line longer than", ERROR),
     ("unknown directive", WARNING),
@@ -231,6 +231,8 @@ class Linter:
                 starts.append(url)
             return starts
         if not os.path.isdir(cfgdir):
+            if starts:
+                return starts
             self.add(self.show(search.resolve("pxelinux.cfg", self.prefix, self.server)), None, ERROR,
                      "no pxelinux.cfg directory: the agent finds no config")
             return starts
@@ -352,13 +354,12 @@ class Linter:
                 continue
             self.labels += 1
             file, line = sites.get(id(lab), (shown, None))
+            # A later label of a name is the parser's note ("defined again").
             first = cfg.label(lab.name) is lab
-            listed = is_menu and not lab.hidden
-            typed = first and not cfg.noescape
-            if not (listed or typed or (first and lab.name in targets)):
-                why = ("LABEL %s is defined earlier" % lab.name if not first
-                       else "NOESCAPE 1 and %s" % ("it is hidden" if is_menu else "there is no menu"))
-                self.add(file, line, WARNING, "label %s can never be chosen: %s" % (lab.name, why))
+            if first and cfg.noescape and lab.name not in targets and not (is_menu and not lab.hidden):
+                self.add(file, line, WARNING, "label %s can never be chosen%s: NOESCAPE 1 and %s"
+                         % (lab.name, "" if file == shown else " when %s is read" % shown,
+                            "it is hidden" if is_menu else "there is no menu"))
             if lab.hidden and lab.menu_default and is_menu:
                 self.add(file, line, WARNING, "label %s: MENU DEFAULT on a MENU HIDE label: the menu ignores it"
                          % lab.name)
@@ -367,8 +368,11 @@ class Linter:
             try:
                 entry = pxeconfig.resolve(cfg, lab.name, "LABEL", lab)
             except pxeconfig.ConfigError as e:
+                msg = str(e)
+                if msg.startswith("label %s is " % lab.name):
+                    msg = msg[len("label %s is " % lab.name):]
                 self.add(file, line, WARNING if lab.localboot is not None else ERROR,
-                         "label %s: %s" % (lab.name, str(e).replace("label %s " % lab.name, "it ")))
+                         "label %s: %s" % (lab.name, msg))
                 continue
             if entry.ktype == pxeconfig.CONFIG:
                 self.hop(entry, prefix, cfg, (file, line, "CONFIG %s" % entry.kernel))
