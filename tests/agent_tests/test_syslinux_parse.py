@@ -111,6 +111,20 @@ def test_menus():
     assert got == want, "menus(%r) = %r, want %r" % (text, got, want)
 
 
+def test_include_with_a_title_is_a_submenu():
+    # menu.c32 readconfig.c (do_include with a title, MENU INCLUDE file title):
+    # record, begin_submenu(title), the file, record, end_submenu.
+    files = {"sub.cfg": "LABEL b\n KERNEL kb\n MENU DEFAULT\n"}
+    for line in ("INCLUDE sub.cfg Sub menu", "MENU INCLUDE sub.cfg Sub menu"):
+        text = "LABEL a\n KERNEL ka\n%s\nLABEL c\n KERNEL kc\n" % line
+        cfg = P.parse(text, "default", lambda n: files.get(n))
+        sub = cfg.menus[-1]
+        got = ([getattr(e, "name", None) for e in cfg.root.entries], sub.label, [lab.name for lab in sub.entries],
+               sub.defentry, cfg.root.defentry)
+        want = (["a", None, "c"], "Sub menu", ["b"], 0, 0)
+        assert got == want, "parse(%r) = %r, want %r" % (text, got, want)
+
+
 def test_include_loops_by_resolved_name():
     # No limit in Syslinux (do_include recurses); here a file being read is not read again.
     for spelling in ("a.cfg", "./a.cfg", "x/../a.cfg", "//a.cfg"):
