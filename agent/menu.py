@@ -32,6 +32,7 @@ from agent.pxeconfig import ConfigError, LEVEL_DEFAULT, LEVEL_UI, first_word
 NO_DEFAULT = "No DEFAULT or UI configuration directive found!"
 NO_ENTRIES = "Initial menu has no LABEL entries!"
 MAX_UNATTENDED_ASKS = 8   # prompts decide() answers before it gives up
+MAX_MENU_RUNS = 8         # menus started in a row without a prompt (MENU SHIFTKEY loops)
 
 
 def first_wait(kbd, total):
@@ -78,9 +79,10 @@ def _auto_boot(cfg):
     yield from _load(cfg, cfg.default_cmd, source, None)
 
 
-def _load(cfg, command, source, lab):
+def _load(cfg, command, source, lab, runs=0):
     """ldlinux.c:load_kernel, as far as it decides: a label or a file, and
-    whether that runs the menu (a COM32 module named menu.c32/vesamenu.c32)."""
+    whether that runs the menu (a COM32 module named menu.c32/vesamenu.c32).
+    runs: how often the menu ran in a row without asking anyone."""
     command = command.strip(pxeconfig.C_SPACE)
     if lab is None:
         lab = cfg.label(first_word(command))
@@ -95,7 +97,10 @@ def _load(cfg, command, source, lab):
         if args:
             yield ("note", "%s %s: menu.c32 would read the config file(s) %s; the menu is "
                            "made from this config" % (source, command, args))
-        yield from _menu(cfg)
+        if runs >= MAX_MENU_RUNS:
+            yield ("fail", "the menu's default entry runs the menu again, without end")
+            return
+        yield from _menu(cfg, runs + 1)
         return  # the menu exited: back to the boot: prompt
     yield ("boot", command, source, lab)
 
@@ -104,7 +109,7 @@ def _entry_source(m):
     return m.default_source or "the menu's first entry"
 
 
-def _menu(cfg):
+def _menu(cfg, runs=1):
     """menumain.c:main and run_menu, with the menu printed once."""
     m = cfg.start
     if not m.entries:
@@ -114,7 +119,7 @@ def _menu(cfg):
     if cfg.shiftkey:
         # MENU SHIFTKEY: without a held Shift key (there is none on s390) the
         # default entry runs at once.
-        yield from _menu_entry(cfg, entry, "MENU SHIFTKEY: " + _entry_source(m))
+        yield from _menu_entry(cfg, entry, "MENU SHIFTKEY: " + _entry_source(m), runs)
         return
     default = entry if entry is not None and entry.action is None else None
     yield ("show", default)
@@ -134,13 +139,13 @@ def _menu(cfg):
     yield from gen
 
 
-def _menu_entry(cfg, entry, source):
+def _menu_entry(cfg, entry, source, runs=0):
     """run_menu's answer for an entry: its command line, or none (a submenu,
     MENU GOTO/EXIT/QUIT/HELP, a separator): then menu.c32 exits."""
     if entry is None or entry.action is not None:
         yield ("note", "the menu's default entry boots nothing: menu.c32 exits to the boot: prompt")
         return
-    yield from _load(cfg, entry.name, source, entry)
+    yield from _load(cfg, entry.name, source, entry, runs)
 
 
 def decide(cfg, typed=None):

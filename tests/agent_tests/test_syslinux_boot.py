@@ -178,9 +178,13 @@ def by_console(config, typed, con=None):
     fetcher = files_for(config)
     con = con or FakeConsole(typed)
     env = dict(ENV)
+    first = [typed is not None]  # a line typed at the first prompt, as plan's label
+
+    def choose(plan):
+        shift, first[0] = first[0], False
+        return boot.choose(con, plan, env, fetcher, shift)
     try:
-        p = planmod.make_plan(fetcher, env, None, None,
-                              lambda plan: boot.choose(con, plan, env, fetcher, typed is not None))
+        p = planmod.make_plan(fetcher, env, None, None, choose)
     except (Stuck, boot.BootFailure, planmod.PlanError):
         return NONE
     d = p.as_dict()
