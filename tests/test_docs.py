@@ -6,6 +6,7 @@ dhcpd -t, kea-dhcp4 -t) and an XML parser (libvirt)."""
 import os
 import re
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -16,6 +17,8 @@ from packager import cli
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(ROOT, "docs")
 BLOCK = re.compile(r"```(\w+) doctest=(\w+)\n(.*?)```", re.S)
+# Where s390-netboot is installed (the venv running the tests): the docs call it by name.
+VENV_BIN = os.path.dirname(sys.executable)
 
 
 def read(name):
@@ -72,7 +75,8 @@ def test_shell_blocks_run(where, code, after, tmp_path):
     for name in ("pxelinux.0", "linux", "initrd.gz"):
         (tmp_path / name).write_bytes(b"x")
     env = dict(os.environ, TFTPROOT=str(tmp_path / "tftp"), PXELINUX=str(tmp_path / "pxelinux.0"),
-               KERNEL=str(tmp_path / "linux"), INITRD=str(tmp_path / "initrd.gz"))
+               KERNEL=str(tmp_path / "linux"), INITRD=str(tmp_path / "initrd.gz"),
+               PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
     p = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=ROOT, env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
     assert p.returncode == 0, "%s: %s" % (where, p.stderr)
@@ -142,3 +146,53 @@ def test_readme_starts_with_the_two_commands():
 def test_packager_help_mentions_every_subcommand():
     with pytest.raises(SystemExit):
         cli.parse_args(["--help"])
+
+
+def test_every_s390_netboot_option_is_in_the_reference():
+    from workstation import cases as wcases
+    ref = read("reference.md")
+    text = open(os.path.join(ROOT, "workstation", "cli.py")).read()
+    options = set(re.findall(r'add_argument\((?:"-\w", )?"(--[\w-]+)"', text))
+    assert {"--server", "--json", "--strict", "--junit"} <= options
+    for opt in sorted(options - {"--debug"}):
+        assert "`%s" % opt in ref, "s390-netboot %s is not in docs/reference.md" % opt
+    for verb in ("plan", "fetch", "lint", "test"):
+        assert "`s390-netboot %s" % verb in ref, "s390-netboot %s is not in docs/reference.md" % verb
+    for key in wcases.INPUT_KEYS:
+        assert "`%s`" % key in ref, "CASES key %s is not in docs/reference.md" % key
+    for key in wcases.EXPECT_KEYS:
+        assert "`expect.%s`" % key in ref, "CASES key expect.%s is not in docs/reference.md" % key
+
+
+FILE_BLOCK = re.compile(r"```\w+ file=(\S+)\n(.*?)```", re.S)
+
+
+def test_files_shown_are_the_files():
+    """A block opened with ```LANG file=PATH shows PATH as it is in the source."""
+    shown = 0
+    for name in sorted(os.listdir(DOCS)):
+        if name.endswith(".md"):
+            for m in FILE_BLOCK.finditer(read(name)):
+                with open(os.path.join(ROOT, m.group(1))) as f:
+                    assert m.group(2) == f.read(), "docs/%s shows %s, which differs" % (name, m.group(1))
+                shown += 1
+    assert shown >= 5
+
+
+@pytest.mark.parametrize("where,code,after", blocks("ci"))
+def test_ci_jobs_run(where, code, after, tmp_path):
+    """The s390-netboot lines of a CI job, run in a copy of plan.md's example repository."""
+    import shutil
+    repo = tmp_path / "netboot"
+    shutil.copytree(os.path.join(ROOT, "tests", "testdata", "lint", "good"), repo / "tftp")
+    shutil.copy(os.path.join(ROOT, "tests", "testdata", "lint", "good.toml"), repo / "cases.toml")
+    lines = [re.sub(r"^\s*(- run:|-)\s*", "", line) for line in code.splitlines()]
+    commands = [line for line in lines if line.startswith("s390-netboot ")]
+    assert len(commands) == 2, "%s: %r" % (where, commands)
+    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
+    for command in commands:
+        p = subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=str(repo), env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+        assert p.returncode == 0, "%s: %s: %s%s" % (where, command, p.stdout, p.stderr)
+    report = ET.parse(str(repo / "report.xml")).getroot()
+    assert report.get("tests") == "4" and report.get("failures") == "0"

@@ -43,14 +43,15 @@ class CaseError(Exception):
 
 
 class Case:
-    def __init__(self, name, inputs, expect):
+    def __init__(self, name, inputs, expect, own=None):
         self.name = name
         self.inputs = inputs      # INPUT_KEYS -> str
         self.expect = expect      # EXPECT_KEYS -> str or list
+        self.own = own if own is not None else list(inputs)  # the keys the case sets, not [defaults]
 
     def call(self):
-        """The case's inputs as plan(key='value', ...), for failure lines."""
-        return "plan(%s)" % ", ".join("%s=%r" % (k, self.inputs[k]) for k in INPUT_KEYS if k in self.inputs)
+        """The case's own inputs as plan(key='value', ...), for failure lines."""
+        return "plan(%s)" % ", ".join("%s=%r" % (k, self.inputs[k]) for k in INPUT_KEYS if k in self.own)
 
 
 class Result:
@@ -139,7 +140,8 @@ def from_doc(doc, path="CASES"):
             agent.cli.plan_env(inputs)
         except agent.cli.UsageError as e:
             raise CaseError("%s: %s" % (where, e))
-        out.append(Case(name, inputs, expect))
+        own = [_key(k) for k in entry if _key(k) in INPUT_KEYS]
+        out.append(Case(name, inputs, expect, own))
     return out
 
 
