@@ -374,3 +374,36 @@ def test_pip_install_in_a_fresh_venv(tmp_path):
                             text=True).stdout
     for dep in ("pyelftools", "libarchive-c", "ziglang"):
         assert dep not in listed, "pip install . installed %s; want it only with the build extra" % dep
+
+
+@pytest.fixture
+def tftp_server():
+    """A tftpy server on 127.0.0.1 serving the trees of tests/testdata/lint; its port."""
+    import socket
+    import time
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    code = ("import logging, tftpy; logging.disable(logging.CRITICAL); "
+            "tftpy.TftpServer(%r).listen('127.0.0.1', %d)" % (DATA, port))
+    p = subprocess.Popen([sys.executable, "-c", code])
+    time.sleep(0.5)
+    yield port
+    p.terminate()
+    p.wait()
+
+
+def test_lint_a_live_server(tftp_server):
+    """--server: the configs the identity's search names find, read over TFTP with the agent's client."""
+    args = ["lint", "--server", "127.0.0.1:%d" % tftp_server, "--mac", "52:54:00:12:34:56",
+            "--ip", "192.0.2.33", "--opt210", "good/"]
+    rc, out, err = run_cli(*args)
+    assert (rc, out) == (0, "lint: 3 configs, 6 labels, 2 kernels checked: 0 errors, 0 warnings\n"), (rc, out, err)
+    rc, out, err = run_cli("lint", "--server", "127.0.0.1:%d" % tftp_server, "--opt210", "broken/")
+    # The names are the server's, under the prefix: without it, the lines of broken.expected
+    # for the files the default config reaches.
+    want = [line for line in open(os.path.join(DATA, "broken.expected")).read().splitlines()
+            if line.startswith(("pxelinux.cfg/default", "pxelinux.cfg/labels.cfg", "pxelinux.cfg/loop"))]
+    got = [line.replace("broken/", "") for line in out.splitlines()]
+    assert rc == 1 and got[:-1] == want, "lint(--server, broken) =\n%s\nwant\n%s" % (out, "\n".join(want))

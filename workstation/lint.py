@@ -131,7 +131,8 @@ class Linter:
         self.reached = set()     # URLs of every file read as config (or DISPLAY)
         self.configs = []        # configs linted, as shown
         self.done = set()
-        self.kernels = {}        # URL -> (kind, detail)
+        self.kernels = {}        # URL -> (kind, detail) of every file read as a kernel or initrd
+        self.kernel_urls = set()  # the kernels checked
         self.labels = 0
         self.queue = []
 
@@ -417,6 +418,7 @@ class Linter:
 
     def check_boot(self, entry, prefix, file, line, what):
         kurl = search.resolve(entry.kernel, prefix, self.server)
+        self.kernel_urls.add(kurl)
         kind, data = self.head(kurl)
         if kind == "missing":
             self.add(file, line, ERROR, "%s: KERNEL %s not found" % (what, self.show(kurl)))
@@ -444,7 +446,7 @@ class Linter:
         errors, warnings = self.counts()
         return ("lint: %d config%s, %d label%s, %d kernel%s checked: %d error%s, %d warning%s"
                 % (len(self.configs), plural(len(self.configs)), self.labels, plural(self.labels),
-                   len(self.kernels), plural(len(self.kernels)), errors, plural(errors),
+                   len(self.kernel_urls), plural(len(self.kernel_urls)), errors, plural(errors),
                    warnings, plural(warnings)))
 
     def as_dict(self):
