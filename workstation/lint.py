@@ -133,6 +133,9 @@ class Linter:
         self.done = set()
         self.kernels = {}        # URL -> (kind, detail) of every file read as a kernel or initrd
         self.kernel_urls = set()  # the kernels checked
+        self.found = {}          # URL -> whether the file exists
+        self.checked = set()     # check_boot's arguments already checked
+        self.sites = {}          # (file as shown, its bytes) -> its LABEL lines
         self.labels = 0
         self.queue = []
 
@@ -166,10 +169,10 @@ class Linter:
         return os.path.join(self.root, path)
 
     def exists(self, url):
-        path = self.local_path(url)
-        if path is not None:
-            return os.path.isfile(path)
-        return self.head(url)[0] != "missing"
+        if url not in self.found:
+            path = self.local_path(url)
+            self.found[url] = os.path.isfile(path) if path is not None else self.head(url)[0] != "missing"
+        return self.found[url]
 
     def head(self, url):
         """(kind, data): 'missing', 'unreadable' (data: why) or 'ok' with the
@@ -322,7 +325,7 @@ class Linter:
                     severity = sev
                     break
             self.note(note, severity, names, shown)
-        sites = label_sites(cfg, texts, names)
+        sites = label_sites(cfg, texts, names, self.sites)
         self.check_labels(cfg, prefix, sites, shown)
         self.check_default(cfg, prefix, sites, shown)
         for name in cfg.display:
@@ -418,6 +421,11 @@ class Linter:
 
     def check_boot(self, entry, prefix, file, line, what):
         kurl = search.resolve(entry.kernel, prefix, self.server)
+        # A label INCLUDEd by many configs is checked once per distinct result.
+        key = (kurl, prefix, tuple(entry.initrd), len(pxeconfig.cmdline(entry, self.env)), file, line, what)
+        if key in self.checked:
+            return
+        self.checked.add(key)
         self.kernel_urls.add(kurl)
         kind, data = self.head(kurl)
         if kind == "missing":
@@ -459,32 +467,45 @@ def plural(n):
     return "" if n == 1 else "s"
 
 
-def label_sites(cfg, texts, names):
+def file_labels(data):
+    """[(name, line)] of the LABEL lines in a config's bytes, TEXT ... ENDTEXT
+    skipped as the parser skips it."""
+    out = []
+    lineno = 0
+    in_text = False
+    for raw in pxeconfig.iter_lines(data):
+        lineno += 1
+        p = pxeconfig.decode(raw).lstrip(pxeconfig.C_SPACE)
+        word = pxeconfig.first_word(p).lower()
+        if in_text:
+            in_text = word != "endtext"
+            continue
+        if word == "text":
+            in_text = True
+        elif word == "label":
+            name = pxeconfig.first_word(p[5:].lstrip(pxeconfig.C_SPACE))
+            if name:
+                out.append((name, lineno))
+    return out
+
+
+def label_sites(cfg, texts, names, cache=None):
     """id(label) -> (file as shown, line) of its LABEL line.
 
     The parser keeps no line numbers on labels; the LABEL lines of the files
-    it read (cfg.files, in order) are found again, TEXT ... ENDTEXT skipped
-    as the parser skips it, and the n-th label of a name gets the n-th line."""
+    it read (cfg.files, in order) are found again, and the n-th label of a
+    name gets the n-th line. cache: (file, bytes) -> file_labels, across configs."""
+    cache = {} if cache is None else cache
     lines = {}
     for fname in cfg.files:
         data = texts.get(fname)
         if data is None:
             continue
-        lineno = 0
-        in_text = False
-        for raw in pxeconfig.iter_lines(data):
-            lineno += 1
-            p = pxeconfig.decode(raw).lstrip(pxeconfig.C_SPACE)
-            word = pxeconfig.first_word(p).lower()
-            if in_text:
-                in_text = word != "endtext"
-                continue
-            if word == "text":
-                in_text = True
-            elif word == "label":
-                name = pxeconfig.first_word(p[5:].lstrip(pxeconfig.C_SPACE))
-                if name:
-                    lines.setdefault(name, []).append((names.get(fname, fname), lineno))
+        shown = names.get(fname, fname)
+        if (shown, data) not in cache:
+            cache[(shown, data)] = file_labels(data)
+        for name, lineno in cache[(shown, data)]:
+            lines.setdefault(name, []).append((shown, lineno))
     seen = {}
     out = {}
     for lab in cfg.labels:
