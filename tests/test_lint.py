@@ -252,7 +252,8 @@ def test_json():
     (["lint", "tests", "--mac", "xx"], "MAC address 'xx'"),
     (["lint", "tests", "--bogus"], "unrecognized arguments: --bogus"),
     (["test", "tests/testdata/lint/good"], "the following arguments are required: CASES"),
-    (["plan", "--root"], "--root needs a value"),
+    (["plan", "--root"], "s390-netboot: --root needs a value (see s390-netboot --help)"),
+    (["fetch"], "s390-netboot: fetch takes one URL (see s390-netboot --help)"),
 ])
 def test_bad_usage_one_line_exit_2(args, want):
     rc, out, err = run_cli(*args)

@@ -36,6 +36,22 @@ IDENTITY = (("--mac", "MAC", "the machine's MAC address"),
             ("--uuid", "UUID", "its UUID"))
 
 
+class Renamed:
+    """stderr for agent.cli's plan and fetch: its messages name this command,
+    written through at once (fetch's progress line too)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        if text.startswith("agent: "):
+            text = PROG + ": " + text[len("agent: "):]
+        return self.stream.write(text.replace("python -m agent", PROG))
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 def parse_args(argv):
     p = ArgumentParser(prog=PROG, description="PXELINUX-style netboot for s390x: check a TFTP tree "
                        "on a workstation, as the boot agent would read it.")
@@ -134,7 +150,12 @@ def run(argv):
             if "-h" in rest or "--help" in rest:
                 print(agent.cli.HELP[argv[0]].replace("python -m agent", PROG))
                 return 0
-            return agent.cli.run(argv)
+            real = sys.stderr
+            sys.stderr = Renamed(real)
+            try:
+                return agent.cli.run(argv)
+            finally:
+                sys.stderr = real
         args = parse_args(argv)
         return {"lint": cmd_lint, "test": cmd_test}[args.command](args)
     except Usage as e:
