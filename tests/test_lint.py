@@ -94,6 +94,9 @@ LABEL = "DEFAULT a\nLABEL a\n KERNEL k\n"
 CASES = [
     ("clean", {"pxelinux.cfg/default": LABEL, "k": K}, {}, [], 0),
     ("no pxelinux.cfg", {"k": K}, {}, ["pxelinux.cfg: error: no pxelinux.cfg directory"], 1),
+    ("pxelinux.cfg under a prefix not given", {"s390x/pxelinux.cfg/default": LABEL}, {},
+     ["pxelinux.cfg: error: no pxelinux.cfg directory: the agent finds no config (s390x/pxelinux.cfg is there: "
+      "--bootfile s390x/pxelinux.0 names it)"], 1),
     ("config over CONFIG_LIMIT", {"pxelinux.cfg/default": LABEL + "#" * CONFIG_LIMIT + "\n", "k": K}, {},
      ["pxelinux.cfg/default: error: %d bytes: larger than the agent reads (%d, CONFIG_LIMIT)"
       % (len(LABEL) + CONFIG_LIMIT + 1, CONFIG_LIMIT)], 1),
@@ -182,6 +185,38 @@ def test_findings(tmp_path, name, files, opts, want, errors):
     matched = [w for w in want if any(w in g for g in got)]
     assert matched == want and len(got) == len(want), "lint(%s) = %r, want %r" % (name, got, want)
     assert linter.counts()[0] == errors, "lint(%s).errors = %d, want %d" % (name, linter.counts()[0], errors)
+
+
+MALFORMED = os.path.join(ROOT, "tests", "testdata", "malformed")
+
+
+@pytest.mark.parametrize("name", sorted(n for n in os.listdir(MALFORMED) if n.endswith(".cfg")))
+def test_malformed_corpus_never_crashes(tmp_path, name):
+    """Each file of tests/testdata/malformed as pxelinux.cfg/default: findings, no exception."""
+    with open(os.path.join(MALFORMED, name), "rb") as f:
+        data = f.read()
+    linter = lint(tree(tmp_path, {"pxelinux.cfg/default": data, "k": K}))
+    for f in linter.sorted_findings():
+        assert f.severity in ("error", "warning") and "\n" not in str(f), "lint(%s) gave %r" % (name, str(f))
+    json.dumps(linter.as_dict())
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+WORDS = ["LABEL a", "LABEL b", "KERNEL k", "KERNEL x.c32", "INITRD k", "APPEND x", "DEFAULT a", "UI menu.c32",
+         "MENU HIDE", "MENU DEFAULT", "INCLUDE pxelinux.cfg/default", "INCLUDE inc.cfg", "CONFIG inc.cfg",
+         "NOESCAPE 1", "IPAPPEND 7", "LOCALBOOT 0", "MENU BEGIN", "MENU END", "TEXT HELP", "ENDTEXT",
+         "MENU GOTO x", "ONTIMEOUT b", "ONERROR a", "DISPLAY m", "PROMPT 1", "TIMEOUT 0", "\x00", "\r", "\xff"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(WORDS) | st.text(max_size=20), max_size=25),
+       st.lists(st.sampled_from(WORDS), max_size=10))
+def test_lint_never_crashes(tmp_path_factory, main, inc):
+    root = tree(tmp_path_factory.mktemp("t"), {"pxelinux.cfg/default": "\n".join(main), "inc.cfg": "\n".join(inc),
+                                               "k": K})
+    linter = lint(root)
+    assert all(f.severity in ("error", "warning") for f in linter.sorted_findings())
 
 
 @pytest.mark.parametrize("name,want", [

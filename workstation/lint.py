@@ -237,8 +237,12 @@ class Linter:
         if not os.path.isdir(cfgdir):
             if starts:
                 return starts
+            found = find_config_dirs(self.root)
+            hint = ""
+            if found:
+                hint = " (%s is there: --bootfile %spxelinux.0 names it)" % (found[0], found[0][:-len("pxelinux.cfg")])
             self.add(self.show(search.resolve("pxelinux.cfg", self.prefix, self.server)), None, ERROR,
-                     "no pxelinux.cfg directory: the agent finds no config")
+                     "no pxelinux.cfg directory: the agent finds no config" + hint)
             return starts
         for name in sorted(os.listdir(cfgdir)):
             if os.path.isfile(os.path.join(cfgdir, name)):
@@ -461,6 +465,20 @@ class Linter:
         errors, warnings = self.counts()
         return {"findings": [f.as_dict() for f in self.sorted_findings()], "configs": self.configs,
                 "labels": self.labels, "errors": errors, "warnings": warnings}
+
+
+def find_config_dirs(root, depth=3):
+    """The pxelinux.cfg directories under root, up to depth levels down, sorted."""
+    out = []
+    for top, dirs, files in os.walk(root):
+        rel = os.path.relpath(top, root).replace(os.sep, "/")
+        level = 0 if rel == "." else rel.count("/") + 1
+        if level >= depth:
+            dirs[:] = []
+        dirs.sort()
+        if os.path.basename(top) == "pxelinux.cfg" and rel != ".":
+            out.append(rel)
+    return sorted(out)
 
 
 def plural(n):
