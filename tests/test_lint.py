@@ -173,6 +173,8 @@ CASES = [
     ("a prefix from the boot file name",
      {"s390x/pxelinux.cfg/default": "DEFAULT a\nLABEL a\n KERNEL k\n INITRD i\n", "s390x/k": K, "k": K},
      {"prefix": "::s390x/"}, ["s390x/pxelinux.cfg/default:2: error: label a: INITRD s390x/i not found"], 1),
+    ("option 209 missing", {"pxelinux.cfg/default": LABEL, "k": K}, {"opt209": "site.cfg"},
+     ["site.cfg: warning: not found: the agent goes on with the search names"], 0),
     ("option 209 read first", {"site.cfg": "DEFAULT a\nLABEL a\n KERNEL gone\n"}, {"opt209": "site.cfg"},
      ["site.cfg:2: error: label a: KERNEL gone not found"], 1),
 ]

@@ -287,8 +287,11 @@ class Linter:
         try:
             text = self.read_config(url)
         except NotFound:
-            file, line, what = site
-            self.add(file, line, ERROR, "%s not found" % what)
+            if site is None:
+                self.add(shown, None, WARNING, "not found: the agent goes on with the search names")
+            else:
+                file, line, what = site
+                self.add(file, line, ERROR, "%s not found" % what)
             return
         except FetchError as e:
             self.add(shown, None, ERROR, "cannot be read: %s" % e)
