@@ -173,6 +173,9 @@ CASES = [
     ("a prefix from the boot file name",
      {"s390x/pxelinux.cfg/default": "DEFAULT a\nLABEL a\n KERNEL k\n INITRD i\n", "s390x/k": K, "k": K},
      {"prefix": "::s390x/"}, ["s390x/pxelinux.cfg/default:2: error: label a: INITRD s390x/i not found"], 1),
+    ("--configs-only", {"pxelinux.cfg/default": LABEL + " INITRD gone\nLABEL x\n KERNEL x.c32\nFROB\n"},
+     {"configs_only": True}, ["pxelinux.cfg/default:5: error: label x: x.c32 is a COM32 module",
+                              "pxelinux.cfg/default:7: warning: unknown directive FROB: ignored"], 1),
     ("option 209 missing", {"pxelinux.cfg/default": LABEL, "k": K}, {"opt209": "site.cfg"},
      ["site.cfg: warning: not found: the agent goes on with the search names"], 0),
     ("option 209 read first", {"site.cfg": "DEFAULT a\nLABEL a\n KERNEL gone\n"}, {"opt209": "site.cfg"},
@@ -257,6 +260,7 @@ def test_findings_use_the_parsers_notes():
     (["tests/testdata/lint/broken"], 1),
     (["tests/testdata/lint/broken", "--strict"], 1),
     (["tests/testdata/pxelinux/debian-installer"], 1),
+    (["tests/testdata/pxelinux/debian-installer", "--configs-only"], 0),
 ])
 def test_exit_codes(args, rc):
     got, out, err = run_cli("lint", *args)

@@ -73,6 +73,9 @@ def parse_args(argv):
     lint.add_argument("--opt210", metavar="PREFIX", help="DHCP option 210: the path prefix")
     for opt, meta, text in IDENTITY:
         lint.add_argument(opt, metavar=meta, help=text + " (search names with --server; IPAPPEND strings)")
+    lint.add_argument("--configs-only", action="store_true",
+                      help="check the configs only: no KERNEL or INITRD file is looked at (a repository "
+                      "without the kernels)")
     lint.add_argument("--json", action="store_true", help="one JSON object on stdout")
     lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     lint.add_argument("--debug", action="store_true", help="tracebacks on errors")
@@ -110,7 +113,8 @@ def cmd_lint(args):
         fetcher, server = agent.cli.make_fetcher({"server": args.server})
         root = None
     prefix = search.prefix(args.bootfile, args.opt210)
-    linter = Linter(fetcher, server, root=root, prefix=prefix, env=env, opt209=args.opt209).run()
+    linter = Linter(fetcher, server, root=root, prefix=prefix, env=env, opt209=args.opt209,
+                    configs_only=args.configs_only).run()
     if args.json:
         print(json.dumps(linter.as_dict(), indent=1, sort_keys=True))
     else:

@@ -118,7 +118,8 @@ class Linter:
     """Lints the tree a fetcher serves. root: the local directory behind it
     (None for a live server: no orphan check, configs found by search names)."""
 
-    def __init__(self, fetcher, server, root=None, prefix="::", env=None, opt209=None):
+    def __init__(self, fetcher, server, root=None, prefix="::", env=None, opt209=None, configs_only=False):
+        self.configs_only = configs_only  # no KERNEL/INITRD file is looked at
         self.fetcher = fetcher
         self.server = server
         self.root = root
@@ -427,6 +428,8 @@ class Linter:
         self.queue.append((url, new, cfg.ipappend, site))
 
     def check_boot(self, entry, prefix, file, line, what):
+        if self.configs_only:
+            return
         kurl = search.resolve(entry.kernel, prefix, self.server)
         # A label INCLUDEd by many configs is checked once per distinct result.
         key = (kurl, prefix, tuple(entry.initrd), len(pxeconfig.cmdline(entry, self.env)), file, line, what)
@@ -459,10 +462,11 @@ class Linter:
 
     def summary(self):
         errors, warnings = self.counts()
-        return ("lint: %d config%s, %d label%s, %d kernel%s checked: %d error%s, %d warning%s"
+        kernels = ("checked, no kernels (--configs-only)" if self.configs_only
+                   else "%d kernel%s checked" % (len(self.kernel_urls), plural(len(self.kernel_urls))))
+        return ("lint: %d config%s, %d label%s, %s: %d error%s, %d warning%s"
                 % (len(self.configs), plural(len(self.configs)), self.labels, plural(self.labels),
-                   len(self.kernel_urls), plural(len(self.kernel_urls)), errors, plural(errors),
-                   warnings, plural(warnings)))
+                   kernels, errors, plural(errors), warnings, plural(warnings)))
 
     def as_dict(self):
         errors, warnings = self.counts()
