@@ -12,7 +12,12 @@ import os
 import sys
 import traceback
 
-from packager import errors, initramfs, s390image
+from packager import errors, s390image
+try:
+    from packager import initramfs
+except ImportError as e:  # a workstation install (`pip install .`) without the build extra
+    initramfs = None
+    MISSING = str(e)
 from packager.files import check_output, read_file, write_atomic
 from packager.errors import Die
 
@@ -34,7 +39,7 @@ def parse_args(argv):
     b = sub.add_parser("build", help="build pxelinux.0 with the agent frozen in")
     b.add_argument("--agent", required=True, metavar="DIR", help="the agent source directory (agent/)")
     b.add_argument("-o", "--output", default="pxelinux.0", metavar="FILE", help="image to write (pxelinux.0)")
-    b.add_argument("--compress", choices=initramfs.COMPRESSIONS, default="xz",
+    b.add_argument("--compress", choices=("xz", "gzip", "zstd", "none"), default="xz",
                    help="initramfs compression (xz)")
     b.add_argument("--cmdline", metavar="TEXT", help="kernel command line built into the image")
     b.add_argument("--sysroot", metavar="DIR", help="root with s390x busybox, kexec, libc and modules")
@@ -192,6 +197,9 @@ def run(argv):
     debug = "--debug" in argv
     try:
         args = parse_args(argv)
+        if initramfs is None and args.command != "image":
+            raise Die("the image-building libraries are not installed (%s): pip install "
+                      "'s390-netboot[build]', or run tools/install-deps" % MISSING)
         errors.VERBOSE = args.verbose
         return {"image": cmd_image, "inspect": cmd_inspect, "build": cmd_build}[args.command](args)
     except Die as e:

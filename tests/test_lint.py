@@ -412,6 +412,11 @@ def test_pip_install_in_a_fresh_venv(tmp_path):
         q = subprocess.run([exe] + args, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True)
         assert q.returncode == rc, "s390-netboot %s = %d, want %d: %s" % (args, q.returncode, rc, q.stderr)
+    # The packager command is installed too; without the build extra it says so in one line.
+    q = subprocess.run([str(venv / "bin" / "packager"), "build", "--agent", "agent"], cwd=str(tmp_path),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert q.returncode == 2 and q.stderr.count("\n") == 1 and "pip install 's390-netboot[build]'" in q.stderr, \
+        q.stderr
     listed = subprocess.run([str(venv / "bin" / "pip"), "list", "--format=freeze"], stdout=subprocess.PIPE,
                             text=True).stdout
     for dep in ("pyelftools", "libarchive-c", "ziglang"):
