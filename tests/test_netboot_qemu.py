@@ -147,7 +147,12 @@ LABEL rescue
 
 def test_tftp_server_repeating_block_one_then_onerror(lab):
     """Issue #12: the kernel's server repeats block 1 forever; the transfer ends
-    when its deadline passes (30 s without progress), ONERROR boots."""
+    when its deadline passes (30 s without progress), ONERROR boots a label
+    with two initrds, the second 3 MiB (in the image's old 2 MiB heap their
+    concatenation failed with MemoryError)."""
+    from packager import initramfs
+    with open(os.path.join(lab.tftp, "firmware.cpio"), "wb") as f:
+        f.write(initramfs.write([initramfs.file("lib/firmware/blob", os.urandom(3 << 20))], "none"))
     write(lab, "pxelinux.cfg/default", """DEFAULT broken
 ONERROR rescue
 LABEL broken
@@ -155,7 +160,7 @@ LABEL broken
   APPEND console=ttysclp0 scenario=broken
 LABEL rescue
   KERNEL vmlinuz
-  INITRD stage2.img
+  INITRD stage2.img,firmware.cpio
   APPEND console=ttysclp0 scenario=rescue
 """ % SERVER_IP)
     lab.start(["python3", os.path.join(ROOT, "tests", "hostile.py"), "tftp", "repeat1", SERVER_IP, "6969"],
@@ -169,6 +174,8 @@ LABEL rescue
             "no progress for 30 s from {0}:6969 (after 1 blocks)").format(SERVER_IP)
     assert want in text, text[-3000:]
     assert "ONERROR: rescue" in text
+    assert "kexec vmlinuz with 2 initrd(s)" in text and "MemoryError" not in text, text[-3000:]
+    assert "Initramfs unpacking failed" not in text, text[-3000:]
 
 
 def test_http_prefix_from_option_210(lab, tmp_path):

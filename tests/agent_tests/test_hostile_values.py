@@ -219,3 +219,20 @@ def test_second_attempt_space_counts_the_file_it_replaces():
     finally:
         machine.free_bytes = real
         os.rmdir(d)
+
+
+def test_concat_aligns_each_initrd_to_four_bytes():
+    from agent import boot
+    from agent.compat import os
+    names = ["/tmp/netboot-test-concat.%d" % i for i in range(3)]
+    for name, data in zip(names, (b"abcde", b"", b"xyz" * 30000)):
+        with open(name, "wb") as f:
+            f.write(data)
+    dest = "/tmp/netboot-test-concat.out"
+    boot.concat(names, dest)
+    with open(dest, "rb") as f:
+        got = f.read()
+    os.remove(dest)
+    want = b"abcde\0\0\0" + b"xyz" * 30000
+    assert got == want, "concat = %d bytes %r..., want %d bytes" % (len(got), got[:12], len(want))
+    assert [n for n in names if n.split("/")[-1] in os.listdir("/tmp")] == [], "pieces left behind"
