@@ -403,19 +403,32 @@ def run_once(con, opts, state):
     boot_plan(con, fetcher, p, bool(opts.get("noexec")))
 
 
+MAX_UNATTENDED_FAILURES = 3
+
+
 def after_failure(con, opts, state, msg):
-    """What follows a failure: ONERROR, the prompt again, or a reboot countdown."""
+    """What follows a failure: ONERROR, the prompt again, or a reboot countdown.
+
+    Syslinux goes back to its prompt after every failed boot, and a prompt
+    with a TIMEOUT boots the same default again, for ever. Here a boot that
+    nobody typed fails at most MAX_UNATTENDED_FAILURES times in a row; then
+    the reboot countdown follows (a reboot asks DHCP again and searches the
+    configs anew: a server that moved or came back is found)."""
     con.error(msg)
     p = state.get("plan")
     cfg = p.cfg if p is not None else None
+    typed = p is not None and getattr(p, "entry", None) is not None and p.entry.source == pxeconfig.TYPED
+    state["unattended_failures"] = 0 if typed else state.get("unattended_failures", 0) + 1
     if cfg is not None and cfg.onerror and not state.get("onerror_used"):
         state["onerror_used"] = True
         con.say("ONERROR: %s" % cfg.onerror)
         state["command"] = cfg.onerror
         return
     if cfg is not None and interactive(cfg):
-        state["menu_done"] = False
-        return
+        if state["unattended_failures"] < MAX_UNATTENDED_FAILURES:
+            state["menu_done"] = False
+            return
+        con.say("%d boots in a row failed with nobody typing at the prompt" % state["unattended_failures"])
     lease = state.get("lease") or {}
     seconds = lease.get("opt211") or DEFAULT_REBOOT_S
     con.say("rebooting in %d s; press Enter for a shell" % seconds)

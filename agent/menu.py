@@ -66,7 +66,7 @@ def session(cfg, shift=False, resume=False):
         elif line is None or not line.strip():
             gen = _auto_boot(cfg)
         else:
-            gen = _load(cfg, choice_command(cfg, line), "the boot: prompt", None)
+            gen = _load(cfg, choice_command(cfg, line), pxeconfig.TYPED, None)
         yield from gen
 
 
@@ -135,7 +135,7 @@ def _menu(cfg, runs=1):
         gen = _menu_entry(cfg, entry, _entry_source(m))
     else:
         # What Esc then typing at the boot: prompt does; a number picks an entry.
-        gen = _load(cfg, choice_command(cfg, line), "the boot: prompt", None)
+        gen = _load(cfg, choice_command(cfg, line), pxeconfig.TYPED, None)
     yield from gen
 
 

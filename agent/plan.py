@@ -167,7 +167,7 @@ def make_plan(fetcher, env, label=None, config_url=None, choose=None):
             else:
                 raise PlanError(str(e))
         if entry.ktype != "config":
-            if entry.label is None and source != "the boot: prompt":
+            if entry.label is None and source != pxeconfig.TYPED:
                 plan.notes.append("%s %r names no label: taken as a kernel file name, as PXELINUX does"
                                   % (source, command.split()[0]))
             return plan

@@ -705,6 +705,10 @@ def parse(text, name="config", load=None, ipappend=0, key=None, ident=None):
     return p.cfg
 
 
+# The source of a command a person typed at the boot: prompt (or the menu's).
+TYPED = "the boot: prompt"
+
+
 class Entry:
     """What would boot: the label (or None) and its resolved pieces, still unresolved paths."""
 
@@ -802,7 +806,7 @@ def resolve(cfg, command, source="", lab=None):
         e.ipappend = lab.ipappend
         # ldlinux.c:load_kernel keeps options typed after a label; only menu.c32
         # (a UI menu) with ALLOWOPTIONS 0 gives no way to type them (no Tab, no Esc).
-        if not cfg.allowoptions and cfg.is_menu() and source == "the boot: prompt":
+        if not cfg.allowoptions and cfg.is_menu() and source == TYPED:
             e.dropped, e.extra = e.extra, ""
     else:
         if not cfg.implicit:
