@@ -140,34 +140,46 @@ class MemorySink:
 
 
 class BatchingSink:
-    """Collects blocks and writes them to a file 64 KiB at a time.
+    """Copies blocks into one 64 KiB buffer and writes it to a file when full.
 
     MicroPython's files are unbuffered: one write per 1468-byte TFTP block is
-    one system call, which is dear in a guest.
+    one system call, which is dear in a guest. The blocks may be views of
+    received packets (agent.tftp passes memoryviews): they are copied into
+    the buffer, never kept, so nothing is allocated per block.
     """
 
     LIMIT = 64 * 1024
 
     def __init__(self, f):
         self.f = f
-        self.parts = []
+        self.buf = bytearray(self.LIMIT)
+        self.view = memoryview(self.buf)
         self.size = 0
 
     def write(self, data):
-        self.parts.append(data)
-        self.size += len(data)
-        if self.size >= self.LIMIT:
-            self.flush()
-        return len(data)
+        n = len(data)
+        end = self.size + n
+        if end < self.LIMIT:
+            self.buf[self.size:end] = data
+            self.size = end
+            return n
+        mv = memoryview(data)
+        done = 0
+        while done < n:
+            take = min(n - done, self.LIMIT - self.size)
+            self.buf[self.size:self.size + take] = mv[done:done + take]
+            self.size += take
+            done += take
+            if self.size == self.LIMIT:
+                self.flush()
+        return n
 
     def flush(self):
-        if self.parts:
-            self.f.write(b"".join(self.parts))
-            self.parts = []
+        if self.size:
+            self.f.write(bytes(self.view[:self.size]))
             self.size = 0
 
     def seek(self, pos):
-        self.parts = []
         self.size = 0
         self.f.seek(pos)
 
