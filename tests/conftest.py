@@ -48,3 +48,13 @@ def s390x(apt):
 def kernel_bytes(s390x):
     with open(s390x.kernel, "rb") as f:
         return f.read()
+
+
+@pytest.fixture(scope="session")
+def netboot_files(s390x, tmp_path_factory):
+    """Our pxelinux.0, built once per session, and the second stage (kernel, initrd)."""
+    from netboot_parts import build_image, stage2
+    out = str(tmp_path_factory.mktemp("netboot"))
+    image = build_image(ROOT, out)
+    kernel, initrd = stage2(s390x, out)
+    return {"pxelinux.0": image, "vmlinuz": kernel, "stage2.img": initrd}

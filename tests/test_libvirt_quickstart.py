@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from e2e.libvirt_lab import CONSOLE_LOG, GUEST, LibvirtLab, quickstart_block as block
-from netboot_parts import MARKER, build_image, stage2
+from netboot_parts import MARKER
 
 pytestmark = [pytest.mark.slow, pytest.mark.qemu]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,14 +21,6 @@ MAC = "52:54:00:12:34:56"
 def console_cmdlines(text):
     return [line.split(" cmdline=", 1)[1].strip() for line in text.splitlines()
             if line.startswith(MARKER + " cmdline=")]
-
-
-@pytest.fixture(scope="module")
-def files(s390x, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("lvfiles"))
-    image = build_image(ROOT, out)
-    kernel, initrd = stage2(s390x, out)
-    return {"pxelinux.0": image, "vmlinuz": kernel, "stage2.img": initrd}
 
 
 @pytest.fixture
@@ -57,7 +49,8 @@ def boot_to_second_stage(lab, n, timeout=420):
                          % (timeout, text[-6000:], lab.holder_log()))
 
 
-def test_quickstart_through_libvirt(lab, files, tmp_path):
+def test_quickstart_through_libvirt(lab, netboot_files, tmp_path):
+    files = netboot_files
     env = {"TFTPROOT": "/srv/tftp", "PXELINUX": files["pxelinux.0"], "KERNEL": files["vmlinuz"],
            "INITRD": files["stage2.img"]}
     # Step 4: the TFTP tree, exactly as the page writes it (plan included).

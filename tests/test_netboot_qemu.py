@@ -10,20 +10,12 @@ import shutil
 
 import pytest
 
-from e2e.lab import Lab, MAC, SERVER_IP
-from netboot_parts import MARKER, build_image, marker_cmdline, stage2
+from e2e.lab import Lab, MAC, SERVER_IP, sh
+from netboot_parts import MARKER, build_image, marker_cmdline
 
 pytestmark = [pytest.mark.slow, pytest.mark.qemu]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOOTIF = "BOOTIF=01-" + MAC.replace(":", "-")
-
-
-@pytest.fixture(scope="session")
-def netboot_files(s390x, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("netboot"))
-    image = build_image(ROOT, out)
-    kernel, initrd = stage2(s390x, out)
-    return {"pxelinux.0": image, "vmlinuz": kernel, "stage2.img": initrd}
 
 
 @pytest.fixture
@@ -297,3 +289,46 @@ def test_next_interface_when_one_gets_no_lease(lab, image_trying_eth0_first):
     text = lab.text()
     assert text.index("DHCP on eth0 (52:54:00:00:00:01)") < text.index("DHCP on eth1 (%s)" % MAC)
     assert re.search(r"lease 192\.0\.2\.\d+/24 on eth1", text), text[-3000:]
+
+
+def test_server_gone_after_the_config_then_reboot_countdown(lab):
+    """Issue #13: the server disappears while the kernel is on its way (after
+    the config was found): one failure line within the 30 s no-progress
+    limit, then the reboot countdown of option 211, then the reboot (QEMU
+    runs with -no-reboot, so it exits); never an endless retry."""
+    import time
+    with open(os.path.join(lab.tftp, "vmlinuz"), "rb") as f:
+        kernel = f.read()
+    with open(os.path.join(lab.tftp, "vmlinuz-big"), "wb") as f:
+        f.write(kernel + b"\0" * (48 << 20))
+    write(lab, "pxelinux.cfg/default", """DEFAULT big
+LABEL big
+  KERNEL vmlinuz-big
+  INITRD stage2.img
+  APPEND console=ttysclp0 scenario=big
+""")
+    lab.dnsmasq("--dhcp-option=211,5i")
+    lab.boot()
+    lab.wait_for("booting big", 180)
+    lab.wait_for("vmlinuz-big:", 60)          # the progress line: blocks are arriving
+    rules = ("table inet nbgone {\n"
+             " chain in { type filter hook input priority 0; drop; }\n"
+             " chain out { type filter hook output priority 0; drop; }\n"
+             "}\n")
+    path = os.path.join(lab.workdir, "gone.nft")
+    with open(path, "w") as f:
+        f.write(rules)
+    cut = time.monotonic()
+    sh("nft", "-f", path, ns=lab.ns)
+    lab.wait_for("rebooting in 5 s; press Enter for a shell", 90)
+    failed = time.monotonic() - cut
+    lab.qemu.wait(60)                        # the reboot: -no-reboot makes QEMU exit
+    while lab.read(0.5):
+        pass
+    text = lab.text()
+    assert re.search(r"\] rebooting\r?$", text, re.M), text[-2000:]
+    after = text[text.index("booting big"):]
+    assert re.search(r"ERROR: fetching vmlinuz-big failed: .*no progress for 30 s", after) or \
+        re.search(r"ERROR: .*vmlinuz-big.*(no answer|no progress)", after), after[-3000:]
+    assert after.count("ERROR:") == 1 and "config search failed" not in after, after[-3000:]
+    assert failed < 75, "the failure and the countdown took %.0f s after the server went" % failed
