@@ -145,7 +145,9 @@ class BatchingSink:
     MicroPython's files are unbuffered: one write per 1468-byte TFTP block is
     one system call, which is dear in a guest. The blocks may be views of
     received packets (agent.tftp passes memoryviews): they are copied into
-    the buffer, never kept, so nothing is allocated per block.
+    the buffer, never kept, so nothing is allocated per block. The file
+    gets a view of the buffer, which it must consume before returning (a
+    file's write does).
     """
 
     LIMIT = 64 * 1024
@@ -176,7 +178,7 @@ class BatchingSink:
 
     def flush(self):
         if self.size:
-            self.f.write(bytes(self.view[:self.size]))
+            self.f.write(self.view[:self.size])
             self.size = 0
 
     def seek(self, pos):

@@ -305,7 +305,9 @@ class Receiver:
 
 class Rto:
     """Retransmission timeout from measured round trips (RFC 6298's estimator,
-    Karn's rule: no sample from a retransmitted request), in milliseconds."""
+    Karn's rule: no sample from a retransmitted request), in milliseconds.
+    Integer arithmetic: it runs for every block, and under MicroPython each
+    float is an allocation."""
 
     def __init__(self, initial_ms, min_ms=200, max_ms=None):
         self.initial = initial_ms
@@ -326,10 +328,10 @@ class Rto:
         if self.sent_at is not None and not self.retransmitted:
             sample = max(0, now - self.sent_at)
             if self.srtt is None:
-                self.srtt, self.rttvar = sample, sample / 2
+                self.srtt, self.rttvar = sample, sample // 2
             else:
-                self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - sample)
-                self.srtt = 0.875 * self.srtt + 0.125 * sample
+                self.rttvar = (3 * self.rttvar + abs(self.srtt - sample)) // 4
+                self.srtt = (7 * self.srtt + sample) // 8
             self.rto = max(self.min, min(self.initial, self.srtt + 4 * self.rttvar))
         self.sent_at = None
 
@@ -381,6 +383,8 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
         resend_at = start + int(rto.rto)
         rto.sent(start)
         last_report = start
+        # Bound once: the loop runs for every block.
+        recvfrom, sendto, poll, feed = sock.recvfrom, sock.sendto, poller.poll, rx.feed
         while not rx.done:
             now = now_ms()
             if deadline.expired(now):
@@ -389,7 +393,7 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
                 else:
                     why = "%s from %s" % (deadline.reason(now), _fmt_addr(server_addr))
                 raise TimedOut("%s (after %d blocks)" % (why, rx.blocks))
-            events = poller.poll(int(max(1, min(resend_at, deadline.end) - now)))
+            events = poll(int(max(1, min(resend_at, deadline.end) - now)))
             now = now_ms()
             if not events:
                 if now >= resend_at:
@@ -400,7 +404,7 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
                 continue
             # A buffer for one block (+1 byte to notice an oversized one), not
             # 64 KiB: under MicroPython every recvfrom allocates its buffer.
-            data, addr = sock.recvfrom(rx.blksize + 5 if rx.started else 65536)
+            data, addr = recvfrom(rx.blksize + 5 if rx.started else 65536)
             if peer is None:
                 if _ip_of(addr) != server_ip:
                     continue
@@ -412,7 +416,7 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
             before = rx.size
             blocks = rx.blocks
             try:
-                replies = rx.feed(data, now)
+                replies = feed(data, now)
             except ProtocolError as e:
                 sock.sendto(encode_error(ERR_ILLEGAL if "OACK" not in str(e) else ERR_OPTIONS,
                                          str(e)[:100]), peer)
@@ -420,14 +424,15 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
             except TooLarge:
                 sock.sendto(encode_error(3, "Disk full or allocation exceeded"), peer)
                 raise
-            if rx.blocks != blocks or replies:
+            moved = rx.blocks != blocks
+            if moved or replies:
                 rto.received(now)
             deadline.progress(rx.size - before, now)
             for r in replies:
-                sock.sendto(r, peer)
+                sendto(r, peer)
             if replies:
                 rto.sent(now)
-            if replies or rx.blocks != blocks:
+            if replies or moved:
                 # Something moved: the resend timer starts again. Duplicates,
                 # OACK repeats and out-of-order blocks do not push it back.
                 resend_at = now + int(rto.rto)

@@ -236,7 +236,7 @@ def test_batching_sink():
             self.writes = []
 
         def write(self, b):
-            self.writes.append(b)
+            self.writes.append(bytes(b))  # a view of the sink's buffer, as a file consumes it
 
     f = F()
     s = BatchingSink(f)
