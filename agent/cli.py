@@ -12,10 +12,11 @@ import sys
 
 from agent import plan as planmod
 from agent.compat import dumps_sorted, stderr_write
+from agent.fetch import FetchError
 
 PLAN_OPTIONS = ("root", "server", "mac", "ip", "netmask", "gateway", "server-ip", "uuid",
                 "bootfile", "opt209", "opt210", "label", "config")
-FETCH_OPTIONS = ("o", "output", "blksize", "windowsize", "timeout", "tsize")
+FETCH_OPTIONS = ("o", "output", "blksize", "windowsize", "timeout", "tsize", "max-size")
 FLAGS = ("json", "debug", "quiet", "no-options", "help")
 
 USAGE = """usage: python -m agent plan (--root DIR | --server HOST[:PORT]) [--mac MAC] [--ip IP]
@@ -23,7 +24,7 @@ USAGE = """usage: python -m agent plan (--root DIR | --server HOST[:PORT]) [--ma
                            [--bootfile NAME] [--opt209 NAME] [--opt210 PREFIX]
                            [--label 'LABEL [ARGS]'] [--config NAME] [--json] [--debug]
        python -m agent fetch URL -o FILE [--blksize N] [--windowsize N] [--timeout S]
-                           [--no-options] [--json] [--debug]
+                           [--max-size N] [--no-options] [--json] [--debug]
 """
 
 
@@ -62,6 +63,8 @@ One transfer with the agent's own TFTP/HTTP clients, with figures.
   --windowsize N      TFTP window size to ask for (RFC 7440)
   --timeout S         TFTP retransmission timeout to start from
   --no-options        plain RFC 1350 TFTP, no option negotiation
+  --max-size N        refuse a file larger than N bytes (K, M, G suffixes;
+                      default: the free space where FILE goes)
   --json              figures as one JSON object
   --debug             tracebacks on errors
 
@@ -176,6 +179,9 @@ def cmd_plan(pos, opts):
     try:
         p = planmod.make_plan(fetcher, env, opts.get("label"), opts.get("config"))
     except planmod.PlanError as e:
+        stderr_write("plan: %s\n" % e)
+        return 2
+    except FetchError as e:  # the server went silent, refused, or answered nonsense
         stderr_write("plan: %s\n" % e)
         return 2
     if opts.get("json"):

@@ -160,3 +160,36 @@ def test_help_on_every_verb(capsys):
         rc = cli.run(argv)
         out, err = capsys.readouterr()
         assert rc == 0 and out.startswith(want) and err == "", "run(%s) = %d %r %r" % (argv, rc, out[:60], err)
+
+
+@pytest.mark.slow
+def test_plan_against_a_silent_server_is_one_line_exit_2():
+    """A TFTP server that never answers: the search ends at the transfer limit
+    (30 s without progress) with one line and exit 2, no traceback."""
+    import socket
+    import subprocess
+    import sys
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    try:
+        p = subprocess.run([sys.executable, "-m", "agent", "plan", "--server", "127.0.0.1:%d" % port,
+                            "--mac", "52:54:00:12:34:56"], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        silent.close()
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, (p.returncode, p.stderr)
+    assert p.stderr.startswith("plan: ") and "127.0.0.1:%d" % port in p.stderr, p.stderr
+
+
+def test_fetch_max_size(tmp_path):
+    import subprocess
+    import sys
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "f").write_bytes(b"x" * 5000)
+    from agent import cli
+    assert "max-size" in cli.FETCH_OPTIONS
+    p = subprocess.run([sys.executable, "-m", "agent", "fetch", "http://127.0.0.1:9/f", "-o",
+                        str(tmp_path / "out"), "--max-size", "lots"], cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert p.returncode == 2 and "--max-size lots: want a number of bytes" in p.stderr, p.stderr
