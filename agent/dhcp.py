@@ -247,12 +247,15 @@ def _hex_seconds(value):
 
 
 def boot_server(lease):
-    """Option 66, else siaddr, else the server identifier; LeaseError when none."""
-    for key in ("opt66", "siaddr", "server_id"):
+    """siaddr, else the server identifier (option 54), as PXELINUX takes them
+    (core/fs/pxe/dhcp_option.c parse_dhcp, then its option-54 handler `server`);
+    PXELINUX never reads option 66, which is used here only when a lease has
+    neither. LeaseError when none."""
+    for key in ("siaddr", "server_id", "opt66"):
         if lease.get(key):
             return lease[key]
-    raise LeaseError("the DHCP lease on %s names no boot server (no option 66, siaddr or "
-                     "server identifier)" % lease.get("interface"))
+    raise LeaseError("the DHCP lease on %s names no boot server (no siaddr, server identifier "
+                     "or option 66)" % lease.get("interface"))
 
 
 def bootfile(lease):

@@ -77,7 +77,8 @@ def test_lease_recorded_and_interface_configured(pair, tmp_path):
     for k, v in want.items():
         assert lease[k] == v, "lease[%r] = %r, want %r" % (k, lease[k], v)
     assert lease["ip"].startswith("192.0.2.1")
-    assert dhcp.boot_server(lease) == "192.0.2.1" and dhcp.bootfile(lease) == "s390x/pxelinux.0"
+    # siaddr (next-server) wins over option 66, as in PXELINUX's parse_dhcp.
+    assert dhcp.boot_server(lease) == "192.0.2.9" and dhcp.bootfile(lease) == "s390x/pxelinux.0"
     addr = client.run(["ip", "-4", "addr", "show", "dev", "nbvc"]).stdout
     assert "inet %s/24 brd 192.0.2.255" % lease["ip"] in addr, addr
     route = client.run(["ip", "route", "show", "default"]).stdout
@@ -88,7 +89,7 @@ def test_lease_recorded_and_interface_configured(pair, tmp_path):
     assert "vendor class: PXEClient:Arch:00031:UNDI:003016" in log and "tags: s390" in log
 
 
-def test_boot_server_falls_back_to_siaddr_then_server_id(pair, tmp_path):
+def test_boot_server_is_siaddr_then_server_id_then_option_66(pair, tmp_path):
     server, client = pair
     dnsmasq(server, tmp_path, "--dhcp-boot=pxelinux.0")
     p = run_udhcpc(client, tmp_path)
@@ -98,6 +99,7 @@ def test_boot_server_falls_back_to_siaddr_then_server_id(pair, tmp_path):
     assert lease["opt66"] is None and lease["siaddr"] == "192.0.2.1"
     assert dhcp.boot_server(lease) == "192.0.2.1"
     assert dhcp.boot_server(dict(lease, siaddr=None)) == "192.0.2.1"  # server identifier
+    assert dhcp.boot_server(dict(lease, siaddr=None, server_id=None, opt66="192.0.2.7")) == "192.0.2.7"
     with pytest.raises(dhcp.LeaseError, match="names no boot server"):
         dhcp.boot_server(dict(lease, siaddr=None, server_id=None))
 
