@@ -216,9 +216,10 @@ class Receiver:
         return [pkt]
 
     def feed(self, packet, now=0):
-        # Nearly every packet of a transfer is the next DATA block: it goes
-        # straight to _in_order, without decode()'s tuple and payload copy.
-        if self.started and len(packet) > 3 and packet[1] == DATA and packet[0] == 0 and \
+        # Nearly every packet of a transfer is the next DATA block (opcode 3):
+        # it goes straight to _in_order, without decode()'s tuple and payload
+        # copy. (Literals, not globals: each global is a dictionary lookup.)
+        if self.started and len(packet) > 3 and packet[1] == 3 and packet[0] == 0 and \
                 ((packet[2] << 8) | packet[3]) == (self.last + 1) & 0xFFFF:
             return self._in_order((packet[2] << 8) | packet[3], packet, now)
         op, body = decode(packet)
@@ -326,13 +327,19 @@ class Rto:
 
     def received(self, now):
         if self.sent_at is not None and not self.retransmitted:
-            sample = max(0, now - self.sent_at)
+            sample = now - self.sent_at
+            if sample < 0:
+                sample = 0
             if self.srtt is None:
                 self.srtt, self.rttvar = sample, sample // 2
             else:
-                self.rttvar = (3 * self.rttvar + abs(self.srtt - sample)) // 4
+                diff = self.srtt - sample
+                self.rttvar = (3 * self.rttvar + (diff if diff > 0 else -diff)) // 4
                 self.srtt = (7 * self.srtt + sample) // 8
-            self.rto = max(self.min, min(self.initial, self.srtt + 4 * self.rttvar))
+            rto = self.srtt + 4 * self.rttvar
+            if rto > self.initial:
+                rto = self.initial
+            self.rto = rto if rto > self.min else self.min
         self.sent_at = None
 
     def backoff(self):
@@ -393,7 +400,9 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
                 else:
                     why = "%s from %s" % (deadline.reason(now), _fmt_addr(server_addr))
                 raise TimedOut("%s (after %d blocks)" % (why, rx.blocks))
-            events = poll(int(max(1, min(resend_at, deadline.end) - now)))
+            # Integers throughout (MicroPython's poll takes no float).
+            wait = (resend_at if resend_at < deadline.end else deadline.end) - now
+            events = poll(int(wait) if wait > 1 else 1)
             now = now_ms()
             if not events:
                 if now >= resend_at:
