@@ -158,7 +158,8 @@ class Receiver:
 
     Attributes after the transfer: done, size, blksize, windowsize, tsize,
     options (what the server accepted), blocks, duplicates, out_of_order.
-    The sink gets write(bytes) calls in file order.
+    The sink gets write(data) calls in file order; data is a memoryview of
+    the packet, valid during the call only: a sink copies what it keeps.
     """
 
     REACK_AFTER_MS = 300
