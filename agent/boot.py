@@ -11,7 +11,7 @@ Agent options on the kernel command line (``packager build --cmdline`` can
 build them in):
 
   pxe.debug          more messages (commands run, notes on the config)
-  pxe.if=IF[,IF]     interfaces to try, in order (default: every Ethernet one)
+  pxe.if=IF[,IF]     interfaces to try, in order, by name or MAC (default: every Ethernet one)
   pxe.label=NAME     boot this label (or menu number) instead of the default
   pxe.config=NAME    use this config file (name or URL) instead of searching
   pxe.prompt         the boot: prompt even with PROMPT 0 (Syslinux's held Shift key)
@@ -128,10 +128,30 @@ def machine_uuid():
     return None
 
 
+def interfaces_named(words):
+    """pxe.if's words as interface names: a name as it is, a MAC address (any
+    case, ':' or '-') as the interface that has it. Kernel names (eth0, eth1)
+    follow the order the devices were probed in, which varies from boot to
+    boot on a guest with several NICs; a MAC does not."""
+    out = []
+    macs = None
+    for word in words:
+        mac = word.lower().replace("-", ":")
+        if len(mac) == 17 and mac.count(":") == 5:
+            if macs is None:
+                macs = dict((machine.mac_of(i).lower(), i) for i in machine.interfaces())
+            if mac in macs:
+                out.append(macs[mac])
+            continue
+        if word:
+            out.append(word)
+    return out
+
+
 def get_lease(con, opts):
     """The first lease from udhcpc on the interfaces, in order; raises BootFailure."""
     if isinstance(opts.get("if"), str):
-        names = opts["if"].split(",")
+        names = interfaces_named(opts["if"].split(","))
     else:
         # Every Ethernet interface, the one the firmware booted from first.
         names = machine.interfaces()

@@ -68,3 +68,21 @@ def test_onerror_runs_once_before_the_count():
     lines, log = _fail(state, "ONERROR", "DEFAULT a\nONERROR b\nLABEL a\n KERNEL k\nLABEL b\n KERNEL k2\n")
     # Not interactive (PROMPT 0, no UI): the reboot countdown at once.
     assert "rebooting in 7 s; press Enter for a shell" in lines and log[-1] == "reboot -f", (lines, log)
+
+
+def test_pxe_if_by_name_or_mac():
+    # A MAC in pxe.if stands for the interface that has it (any case, ':' or '-').
+    from agent import boot, machine
+    real = (machine.interfaces, machine.mac_of)
+    macs = {"eth0": "52:54:00:00:00:01", "eth1": "52:54:00:12:34:56"}
+    machine.interfaces = lambda: ["eth0", "eth1"]
+    machine.mac_of = lambda i: macs[i]
+    try:
+        for words, want in ((["eth1", "eth0"], ["eth1", "eth0"]),
+                            (["52-54-00-12-34-56", "52:54:00:00:00:01"], ["eth1", "eth0"]),
+                            (["52:54:00:12:34:56".upper(), "eth0"], ["eth1", "eth0"]),
+                            (["52:54:00:99:99:99", "eth0", ""], ["eth0"])):
+            got = boot.interfaces_named(words)
+            assert got == want, "interfaces_named(%r) = %r, want %r" % (words, got, want)
+    finally:
+        machine.interfaces, machine.mac_of = real
