@@ -3,6 +3,7 @@
 from agent import pxeconfig as P
 from agent.fetch import LocalFetcher, NotFound
 from agent import plan as planmod
+from memfetch import MemFetcher
 
 ENV = {"mac": "52:54:00:12:34:56", "ip": "192.0.2.10", "netmask": "255.255.255.0",
        "gateway": "192.0.2.1", "server_ip": "192.0.2.1", "server": "192.0.2.1",
@@ -14,14 +15,8 @@ def boot(text, label=None, files=None):
     files = dict(files or {})
     files["pxelinux.cfg/default"] = text
 
-    class Mem:
-        def read(self, url, limit=1 << 20):
-            name = url.split("/", 3)[3]
-            if name not in files:
-                raise NotFound(url)
-            return files[name].encode() if isinstance(files[name], str) else files[name]
 
-    p = planmod.make_plan(Mem(), dict(ENV), label)
+    p = planmod.make_plan(MemFetcher(files), dict(ENV), label)
     d = p.as_dict()
     return d["label"], d["kernel"], d["initrd"], d["cmdline"]
 

@@ -4,7 +4,7 @@ must agree. Each case cites the Syslinux 6.04 function that decides it.
 Runs under CPython and MicroPython."""
 
 from agent import boot, plan as planmod
-from agent.fetch import NotFound
+from memfetch import MemFetcher
 
 ENV = {"mac": "52:54:00:12:34:56", "ip": "192.0.2.10", "netmask": "255.255.255.0",
        "gateway": "192.0.2.1", "server_ip": "192.0.2.1", "server": "192.0.2.1"}
@@ -108,16 +108,6 @@ FILES = {
 }
 
 
-class Mem:
-    def __init__(self, files):
-        self.files = files
-
-    def read(self, url, limit=1 << 20):
-        name = url.split("/", 3)[3]
-        if name not in self.files:
-            raise NotFound(url)
-        data = self.files[name]
-        return data.encode() if isinstance(data, str) else data
 
 
 class Stuck(Exception):
@@ -162,7 +152,7 @@ class FakeConsole:
 def files_for(config):
     files = dict(FILES)
     files["pxelinux.cfg/default"] = config
-    return Mem(files)
+    return MemFetcher(files)
 
 
 def by_plan(config, typed):

@@ -4,7 +4,7 @@ core/fs/pxe/pxe.c, core/sysappend.c). Runs under CPython and MicroPython."""
 
 from agent import plan as planmod
 from agent import pxeconfig as P
-from agent.fetch import NotFound
+from memfetch import MemFetcher
 
 UUID = "2a9f0c5e-1b3d-4c2e-8f00-0123456789ab"
 ENV = {"mac": "52:54:00:12:34:56", "ip": "192.0.2.10", "netmask": "255.255.255.0",
@@ -23,16 +23,10 @@ def boot(text, label=None, env=None, files=None):
     files = dict(files or {})
     files["pxelinux.cfg/default"] = text
 
-    class Mem:
-        def read(self, url, limit=1 << 20):
-            name = url.split("/", 3)[3]
-            if name not in files:
-                raise NotFound(url)
-            return files[name].encode()
 
     e = dict(ENV)
     e.update(env or {})
-    p = planmod.make_plan(Mem(), e, label)
+    p = planmod.make_plan(MemFetcher(files), e, label)
     d = p.as_dict()
     return d["label"], d["kernel"], d["initrd"], d["cmdline"]
 
