@@ -123,6 +123,12 @@ def patch_heap_default(src):
     os.replace(tmp, path)
 
 
+def source_epoch(src):
+    """The source release's own date (the mtime its tarball gives py/mpconfig.h),
+    used as the interpreter's build date whatever SOURCE_DATE_EPOCH says."""
+    return int(os.stat(os.path.join(src, "py", "mpconfig.h")).st_mtime)
+
+
 def tree_digest(paths):
     """SHA-256 over the names and contents of files under the given paths."""
     h = hashlib.sha256()
@@ -168,8 +174,9 @@ def _build(agent_dir, cache, arch, toolchain, mirror, log):
         raise Die("no toolchain for %s" % arch)
     version, src = source_dir(cache, mirror, log)
     tc = _toolchain_id(toolchain)
-    key = hashlib.sha256(("%s|%s|%s|%s|%s|heap=%d" % (version, tc, arch, " ".join(MAKE_FLAGS),
-                                                      tree_digest([agent_dir]), HEAP_SIZE)
+    epoch = source_epoch(src)
+    key = hashlib.sha256(("%s|%s|%s|%s|%s|heap=%d|date=%d" % (version, tc, arch, " ".join(MAKE_FLAGS),
+                                                              tree_digest([agent_dir]), HEAP_SIZE, epoch)
                           ).encode()).hexdigest()[:16]
     out = os.path.join(cache, "micropython", "bin", "micropython-%s-%s" % (arch, key))
     if os.path.exists(out):
@@ -224,7 +231,10 @@ def _build(agent_dir, cache, arch, toolchain, mirror, log):
         flags += ["CROSS_COMPILE=" + prefix, "LDFLAGS_EXTRA=-static -s", "SIZE=true"]
     flags.append("CFLAGS_EXTRA=" + cflags_extra)
     log("building MicroPython %s for %s with %s (about half a minute)" % (version, arch, tc))
-    run_cmd(["make", "-C", os.path.join(src, "ports", "unix"), "-j", jobs] + flags, quiet=True,
+    # The banner's build date ("MicroPython v1.25.0 on DATE") is the source's,
+    # not today's: the same inputs give the same interpreter on any day.
+    env = dict(os.environ, SOURCE_DATE_EPOCH=str(epoch))
+    run_cmd(["make", "-C", os.path.join(src, "ports", "unix"), "-j", jobs] + flags, quiet=True, env=env,
             hint="the %s cross build of MicroPython failed; rerun with -v to see the compiler" % toolchain)
     prog = os.path.join(builddir, "obj", "micropython")
     if not os.path.exists(prog):
