@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from agent import plan as planmod, pxeconfig
-from agent.fetch import NotFound
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MALFORMED = os.path.join(ROOT, "tests", "testdata", "malformed")
@@ -107,15 +106,8 @@ def test_default_missing_label_becomes_kernel_name(tmp_path):
     assert "DEFAULT 'nosuch' names no label: taken as a kernel file name" in out
 
 
-class Mem:
-    def __init__(self, files):
-        self.files = files
-
-    def read(self, url, limit=1 << 20):
-        name = url.split("/", 3)[3]
-        if name not in self.files:
-            raise NotFound(url)
-        return self.files[name]
+sys.path.insert(0, os.path.join(ROOT, "tests", "agent_tests"))
+from memfetch import MemFetcher as Mem  # noqa: E402  the agent tests' in-memory fetcher
 
 
 @settings(max_examples=400, deadline=None)
