@@ -72,6 +72,10 @@ def describe(data):
         return "a PE/EFI executable"
     if data[0x38:0x3C] == b"ARM\x64":
         return "an arm64 Linux kernel Image"
+    i = data.find(b"PXELINUX ", 0, 1 << 16)
+    if i >= 0 and data[ENTRY_MAGIC_OFFSET:ENTRY_MAGIC_OFFSET + 6] != ENTRY_MAGIC:
+        banner = data[i:data.find(b" ", i + 9, i + 40)].decode("ascii", "replace")
+        return "Syslinux's PXELINUX for x86 PCs (%s)" % banner
     if len(data) < MIN_KERNEL_SIZE:
         return "a %d-byte file, too small for an s390 kernel image" % len(data)
     return "no S390EP magic at 0x%x" % ENTRY_MAGIC_OFFSET

@@ -183,6 +183,35 @@ CASES = [
 ]
 
 
+def agent_image(initrd=None):
+    """A boot file as `packager build` lays it out: kernel, initramfs appended at a 4 KiB boundary."""
+    from packager import s390image
+    return s390image.make_image(K, fake_initrd() if initrd is None else initrd)
+
+
+# The boot file the firmware loads (QEMU pc-bios/s390-ccw netmain.c: without a
+# kernel it falls back to reading pxelinux.cfg itself).
+CASES += [
+    ("boot file: the agent image", {"pxelinux.cfg/default": LABEL, "k": K, "pxelinux.0": agent_image()}, {}, [], 0),
+    ("boot file: x86 PXELINUX", {"pxelinux.cfg/default": LABEL, "k": K, "pxelinux.0": b"\xfa\xea" + b"\0" * 40000},
+     {}, ["pxelinux.0: error: boot file is not an s390 kernel image: found a 40002-byte file, too small for an s390 "
+          "kernel image; an s390x guest needs an s390 kernel with the agent's initramfs appended"], 1),
+    ("boot file: a kernel alone", {"pxelinux.cfg/default": LABEL, "k": K, "pxelinux.0": K}, {},
+     ["pxelinux.0: error: boot file is an s390 kernel with no initramfs appended (0 at 0x10410)"], 1),
+    ("boot file: cut short", {"pxelinux.cfg/default": LABEL, "k": K, "pxelinux.0": agent_image()[:-20]}, {},
+     ["pxelinux.0: error: boot file: truncated image: the initramfs should span bytes"], 1),
+    ("boot file: not an initramfs", {"pxelinux.cfg/default": LABEL, "k": K,
+                                     "pxelinux.0": agent_image(b"PK\3\4" + b"\0" * 60)}, {},
+     ["pxelinux.0: error: boot file: the initramfs at offset 69632 starts with 504b030400000000"], 1),
+    ("boot file named and missing", {"s390x/pxelinux.cfg/default": LABEL, "s390x/k": K},
+     {"bootfile": "s390x/pxelinux.0", "prefix": "::s390x/"},
+     ["s390x/pxelinux.0: error: boot file not found: the firmware then reads pxelinux.cfg itself"], 1),
+    ("boot file not named, none in the tree", {"pxelinux.cfg/default": LABEL, "k": K}, {}, [], 0),
+    ("boot file: --configs-only does not read it", {"pxelinux.cfg/default": LABEL, "pxelinux.0": K},
+     {"configs_only": True}, [], 0),
+]
+
+
 @pytest.mark.parametrize("name,files,opts,want,errors", CASES, ids=[c[0] for c in CASES])
 def test_findings(tmp_path, name, files, opts, want, errors):
     linter = lint(tree(tmp_path, files), **opts)
@@ -366,6 +395,11 @@ def test_debian_tree_as_shipped(debian_tree, flavour):  # noqa: F811
     INCLUDEs of the other flavour's files, mainmenu/help labels defined twice)."""
     linter = lint(os.path.join(debian_tree, flavour))
     errors = [str(f) for f in linter.sorted_findings() if f.severity == "error"]
+    boot = [e for e in errors if e.startswith("pxelinux.0:")]
+    assert boot == ["pxelinux.0: error: boot file is not an s390 kernel image: found Syslinux's PXELINUX for x86 "
+                    "PCs (PXELINUX 6.04); an s390x guest needs an s390 kernel with the agent's initramfs appended "
+                    "(`packager build`)"], boot
+    errors = [e for e in errors if e not in boot]
     assert errors and all("KERNEL debian-installer/amd64/linux is not an s390 kernel image: found an x86 "
                           "Linux kernel (bzImage)" in e for e in errors), "lint(debian %s) errors = %r" % (flavour, errors)
     assert "debian-installer/amd64/boot-screens/prompt.cfg" in linter.configs
@@ -374,10 +408,14 @@ def test_debian_tree_as_shipped(debian_tree, flavour):  # noqa: F811
 
 @pytest.mark.slow
 def test_debian_tree_with_an_s390_kernel(debian_tree, s390x, tmp_path):  # noqa: F811
-    """The same tree with Debian's real s390x kernel where the x86 one was: no errors,
+    """The same tree with Debian's real s390x kernel where the x86 one was, and an agent
+    image (that kernel, an initramfs appended) for Syslinux's x86 pxelinux.0: no errors,
     and the command lines are measured against that kernel's own header (4096)."""
+    from packager import s390image
+    boot = tmp_path / "pxelinux.0"
+    boot.write_bytes(s390image.make_image(open(s390x.kernel, "rb").read(), fake_initrd()))
     root = mirror(os.path.join(debian_tree, "text"), str(tmp_path / "tree"),
-                  {"debian-installer/amd64/linux": s390x.kernel})
+                  {"debian-installer/amd64/linux": s390x.kernel, "pxelinux.0": str(boot)})
     linter = lint(root)
     errors = [str(f) for f in linter.sorted_findings() if f.severity == "error"]
     assert errors == [], "lint(debian text, s390x kernel) errors = %r, want []" % errors
@@ -439,6 +477,18 @@ def tftp_server():
     yield port
     p.terminate()
     p.wait()
+
+
+def test_boot_file_unreadable_to_a_server_running_as_nobody(tmp_path):
+    """Mode 0600 (a build as root with a strict umask): dnsmasq or atftpd as nobody cannot send it,
+    and QEMU's firmware silently reads pxelinux.cfg itself instead."""
+    root = tree(tmp_path, {"pxelinux.cfg/default": LABEL, "k": K, "pxelinux.0": agent_image()})
+    os.chmod(os.path.join(root, "pxelinux.0"), 0o600)
+    got = [str(f) for f in lint(root).sorted_findings()]
+    assert len(got) == 1 and got[0].startswith("pxelinux.0: error: boot file is not readable by others "
+                                               "(mode 0600)") and "chmod a+r" in got[0], got
+    os.chmod(os.path.join(root, "pxelinux.0"), 0o644)
+    assert lint(root).counts() == (0, 0)
 
 
 def test_lint_a_live_server(tftp_server):

@@ -68,7 +68,8 @@ def parse_args(argv):
     lint.add_argument("--server", metavar="HOST[:PORT]",
                       help="a live TFTP server instead of TREE (configs found by the search names of "
                       "--mac/--ip/--uuid; no orphan check)")
-    lint.add_argument("--bootfile", metavar="NAME", help="DHCP boot file name; its directory is the prefix")
+    lint.add_argument("--bootfile", metavar="NAME", help="DHCP boot file name; its directory is the prefix, and the file is checked "
+                      "(default: pxelinux.0 if the tree has one)")
     lint.add_argument("--opt209", metavar="NAME", help="DHCP option 209: a config file read first")
     lint.add_argument("--opt210", metavar="PREFIX", help="DHCP option 210: the path prefix")
     for opt, meta, text in IDENTITY:
@@ -114,7 +115,7 @@ def cmd_lint(args):
         root = None
     prefix = search.prefix(args.bootfile, args.opt210)
     linter = Linter(fetcher, server, root=root, prefix=prefix, env=env, opt209=args.opt209,
-                    configs_only=args.configs_only).run()
+                    configs_only=args.configs_only, bootfile=args.bootfile).run()
     if args.json:
         print(json.dumps(linter.as_dict(), indent=1, sort_keys=True))
     else:

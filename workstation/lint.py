@@ -21,6 +21,9 @@ INCLUDE and CONFIG:
 - labels no one can reach (a name defined earlier, NOESCAPE 1 without a
   menu), MENU DEFAULT on a MENU HIDE label, DEFAULT naming a hidden label
   under a menu;
+- the boot file the firmware loads (--bootfile, else pxelinux.0 when the
+  tree has one): an s390 kernel with an initramfs appended whole, readable
+  by a TFTP server that runs as nobody;
 - files in pxelinux.cfg/ that no search name, INCLUDE or CONFIG reaches,
   and names that look like search names but are never asked for (upper-case
   MAC, lower-case hex IP, invalid UUID).
@@ -31,6 +34,7 @@ warnings (ignored lines, unreachable files and labels).
 
 import os
 import re
+import stat
 
 from agent import menu, pxeconfig, search
 from agent.fetch import CONFIG_LIMIT, FetchError, NotFound
@@ -46,6 +50,12 @@ LONGEST_ENV = {
     "uuid": "ffffffff-ffff-4fff-ffff-ffffffffffff",
 }
 KERNEL_HEAD = 128 * 1024   # bytes of a kernel read: magic at 0x10008, header at 0x10430
+BOOTFILE = "pxelinux.0"
+BOOTFILE_LIMIT = 512 << 20  # a boot file larger than this is not read whole
+# An initramfs starts with a cpio archive or one of the kernel's decompressors' magics.
+INITRAMFS_MAGIC = ((b"070701", "cpio"), (b"070702", "cpio"), (b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"),
+                   (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh", "bzip2"), (b"\x02\x21\x4c\x18", "lz4"),
+                   (b"\x89LZO", "lzo"), (b"\x5d\x00\x00", "lzma"))
 
 # How the parser's notes are judged: the first pattern found in the message.
 NOTE_SEVERITY = (
@@ -118,8 +128,10 @@ class Linter:
     """Lints the tree a fetcher serves. root: the local directory behind it
     (None for a live server: no orphan check, configs found by search names)."""
 
-    def __init__(self, fetcher, server, root=None, prefix="::", env=None, opt209=None, configs_only=False):
-        self.configs_only = configs_only  # no KERNEL/INITRD file is looked at
+    def __init__(self, fetcher, server, root=None, prefix="::", env=None, opt209=None, configs_only=False,
+                 bootfile=None):
+        self.configs_only = configs_only  # no KERNEL/INITRD file (nor the boot file) is looked at
+        self.bootfile = bootfile  # None: pxelinux.0 if the tree has one
         self.fetcher = fetcher
         self.server = server
         self.root = root
@@ -270,6 +282,8 @@ class Linter:
                          "never read: not a name the agent searches for, and no INCLUDE or CONFIG names it")
 
     def run(self):
+        if not self.configs_only:
+            self.check_bootfile(self.bootfile or BOOTFILE, self.bootfile is not None)
         for url in self.start_configs():
             self.queue.append((url, self.prefix, 0, None))
         while self.queue:
@@ -277,6 +291,78 @@ class Linter:
             self.lint_config(url, prefix, ipappend, site)
         self.orphans()
         return self
+
+    # the boot file
+
+    def read_whole(self, url, path):
+        """The boot file's bytes (None with a finding added when it cannot be read)."""
+        shown = self.show(url)
+        try:
+            if path is not None:
+                size = os.path.getsize(path)
+                if size > BOOTFILE_LIMIT:
+                    self.add(shown, None, ERROR, "boot file is %d bytes, more than %d: not an agent image"
+                             % (size, BOOTFILE_LIMIT))
+                    return None
+                with open(path, "rb") as f:
+                    return f.read()
+            import tempfile
+            with tempfile.NamedTemporaryFile() as tmp:
+                self.fetcher.fetch(url, tmp.name)
+                with open(tmp.name, "rb") as f:
+                    return f.read(BOOTFILE_LIMIT)
+        except NotFound:
+            raise
+        except (OSError, FetchError) as e:
+            self.add(shown, None, ERROR, "boot file cannot be read: %s" % e)
+            return None
+
+    def check_bootfile(self, name, explicit):
+        """The file the firmware loads (QEMU's s390-ccw netboot): an s390
+        kernel with the agent's initramfs appended (offset at 0x10408, size
+        at 0x10410), readable by a server that runs as nobody. Without it the
+        firmware parses pxelinux.cfg itself: no menu, no BOOTIF, no fetches
+        over HTTP."""
+        url = search.resolve("::" + name.lstrip("/"), "::", self.server)
+        shown = self.show(url)
+        path = self.local_path(url)
+        fallback = "the firmware then reads pxelinux.cfg itself (no menu, no BOOTIF, no HTTP)"
+        if path is not None and not os.path.isfile(path):
+            if explicit:
+                self.add(shown, None, ERROR, "boot file not found: %s; build it with `packager build`" % fallback)
+            return
+        if path is not None and not os.stat(path).st_mode & stat.S_IROTH:
+            self.add(shown, None, ERROR, "boot file is not readable by others (mode %04o): a TFTP server running "
+                     "as nobody (libvirt's dnsmasq, atftpd) cannot send it and %s: chmod a+r %s"
+                     % (stat.S_IMODE(os.stat(path).st_mode), fallback, path))
+        try:
+            data = self.read_whole(url, path)
+        except NotFound:
+            if explicit:
+                self.add(shown, None, ERROR, "boot file not found: %s" % fallback)
+            return
+        if data is None:
+            return
+        try:
+            s390image.check_kernel(data)
+        except s390image.ImageError as e:
+            self.add(shown, None, ERROR, "boot file is %s; an s390x guest needs an s390 kernel with the agent's "
+                     "initramfs appended (`packager build`)" % str(e))
+            return
+        problems = []
+        info = s390image.parse_image(data, problems)
+        for p in problems:
+            self.add(shown, None, ERROR, "boot file: %s" % p)
+        if problems:
+            return
+        if not info["initrd_size"]:
+            self.add(shown, None, ERROR, "boot file is an s390 kernel with no initramfs appended (0 at 0x%x): it "
+                     "starts no boot agent; build pxelinux.0 with `packager build`" % s390image.INITRD_SIZE_OFFSET)
+            return
+        head = data[info["initrd_offset"]:info["initrd_offset"] + 8]
+        if not any(head.startswith(magic) for magic, _ in INITRAMFS_MAGIC):
+            self.add(shown, None, ERROR, "boot file: the initramfs at offset %d starts with %s, neither a cpio "
+                     "archive nor a compression the kernel unpacks" % (info["initrd_offset"], head.hex()))
 
     # one config
 
