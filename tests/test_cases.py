@@ -171,3 +171,33 @@ def test_bad_paths_one_line_exit_2(args, want):
 def test_has_fragment(cmdline, frag, want):
     got = cases.has_fragment(cmdline, frag)
     assert got == want, "has_fragment(%r, %r) = %r, want %r" % (cmdline, frag, got, want)
+
+
+@pytest.mark.slow
+def test_cases_against_a_live_server(tmp_path):
+    """`test --server`: the same table against atftpd serving the same tree (in a private
+    network namespace) gives the same plans, every config read over TFTP; a failing table
+    still fails; TREE with --server is a usage error."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from servers import Netns, start_tftp
+    ns = Netns("nbcases%d" % os.getpid())
+    try:
+        start_tftp(ns, "atftpd", GOOD, str(tmp_path))
+
+        def run(*args):
+            p = ns.run([sys.executable, "-m", "workstation", "test"] + list(args), cwd=ROOT, timeout=120)
+            return p.returncode, p.stdout, p.stderr
+
+        rc, out, err = run(GOOD, os.path.join(DATA, "good.toml"), "--json")
+        local = json.loads(out)
+        rc, out, err = run("--server", "127.0.0.1", os.path.join(DATA, "good.toml"), "--json")
+        live = json.loads(out)
+        assert (rc, live["passed"], live["failed"]) == (0, 4, 0), (out, err)
+        assert [c["plan"] for c in live["cases"]] == [c["plan"] for c in local["cases"]]
+        rc, out, err = run("--server", "127.0.0.1", os.path.join(DATA, "failing.toml"), "-q")
+        assert rc == 1 and "failed" in out.splitlines()[-1], (out, err)
+        rc, out, err = run(GOOD, GOOD, "--server", "127.0.0.1")
+        assert (rc, err) == (2, "s390-netboot: test needs CASES alone with --server "
+                                "(see `s390-netboot test --help`)\n"), err
+    finally:
+        ns.close()

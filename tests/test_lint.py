@@ -321,7 +321,7 @@ def test_json():
     (["lint", "/nonexistent"], "TREE /nonexistent is not a directory"),
     (["lint", "tests", "--mac", "xx"], "MAC address 'xx'"),
     (["lint", "tests", "--bogus"], "unrecognized arguments: --bogus"),
-    (["test", "tests/testdata/lint/good"], "the following arguments are required: CASES"),
+    (["test", "tests/testdata/lint/good"], "test needs TREE and CASES"),
     (["plan", "--root"], "s390-netboot: --root needs a value (see s390-netboot --help)"),
     (["fetch"], "s390-netboot: fetch takes one URL (see s390-netboot --help)"),
 ])

@@ -145,11 +145,12 @@ def from_doc(doc, path="CASES"):
     return out
 
 
-def run_case(root, case):
-    """The Result of one case: plan --root root with its inputs, compared."""
+def run_case(source, case):
+    """The Result of one case: `plan` with its inputs, compared. source is
+    agent.cli.make_fetcher's: {"root": TREE} or {"server": HOST[:PORT] or URL}."""
     r = Result(case)
     start = time.monotonic()
-    fetcher, server = agent.cli.make_fetcher({"root": root})
+    fetcher, server = agent.cli.make_fetcher({"root": source} if isinstance(source, str) else source)
     env = agent.cli.plan_env(case.inputs)
     env["server"] = server
     try:
@@ -189,8 +190,8 @@ def has_fragment(cmdline, frag):
     return (" %s " % frag.strip()) in padded
 
 
-def run(root, cases):
-    return [run_case(root, c) for c in cases]
+def run(source, cases):
+    return [run_case(source, c) for c in cases]
 
 
 def report(results, quiet=False):

@@ -12,6 +12,7 @@ when a case fails; 2 for bad usage (one line on stderr; a traceback only with
 
 import argparse
 import json
+import os
 import sys
 import traceback
 
@@ -81,11 +82,15 @@ def parse_args(argv):
     lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     lint.add_argument("--debug", action="store_true", help="tracebacks on errors")
 
-    test = sub.add_parser("test", help="run a table of machines against a TFTP tree",
+    test = sub.add_parser("test", help="run a table of machines against a TFTP tree or server",
+                          usage="%s test (TREE | --server HOST[:PORT]) CASES [--junit FILE] [-k TEXT] "
+                          "[-q] [--json] [--debug]" % PROG,
                           description="Run each case of CASES (TOML or JSON) with the decision `plan` "
                           "makes and compare. Exit 1 when a case fails.")
-    test.add_argument("tree", metavar="TREE", help="the TFTP root directory")
-    test.add_argument("cases", metavar="CASES", help="the cases: a .toml or .json file")
+    test.add_argument("paths", metavar="[TREE] CASES", nargs="+",
+                      help="the TFTP root directory (not with --server), then the cases: a .toml or .json file")
+    test.add_argument("--server", metavar="HOST[:PORT]",
+                      help="a live TFTP server instead of TREE (a case with opt210 = http://... reads over HTTP)")
     test.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     test.add_argument("-k", metavar="TEXT", dest="select", help="only the cases whose name contains TEXT")
     test.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
@@ -95,7 +100,6 @@ def parse_args(argv):
 
 
 def cmd_lint(args):
-    import os
     from agent import search
     from workstation.lint import Linter
     if bool(args.tree) == bool(args.server):
@@ -128,16 +132,24 @@ def cmd_lint(args):
 
 def cmd_test(args):
     from workstation import cases
+    want = 1 if args.server else 2
+    if len(args.paths) != want:
+        raise Usage("test needs %s (see `%s test --help`)"
+                    % ("CASES alone with --server" if args.server else "TREE and CASES", PROG))
+    args.tree, args.cases = (None, args.paths[0]) if args.server else args.paths
     try:
         table = cases.load(args.cases)
     except cases.CaseError as e:
         raise Usage(str(e))
-    import os
-    if not os.path.isdir(args.tree):
+    if args.server:
+        source = {"server": args.server}
+    elif not os.path.isdir(args.tree):
         raise Usage("TREE %s is not a directory" % args.tree)
+    else:
+        source = {"root": args.tree}
     if args.select:
         table = [c for c in table if args.select in c.name]
-    results = cases.run(args.tree, table)
+    results = cases.run(source, table)
     if args.json:
         print(json.dumps(cases.as_dict(results), indent=1, sort_keys=True))
     else:
