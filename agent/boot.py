@@ -12,6 +12,7 @@ build them in):
 
   pxe.debug          more messages (commands run, notes on the config)
   pxe.if=IF[,IF]     interfaces to try, in order, by name or MAC (default: every Ethernet one)
+  pxe.ip=4|6|any     DHCP family: both are asked at once by default, IPv4 wins when both answer
   pxe.label=NAME     boot this label (or menu number) instead of the default
   pxe.config=NAME    use this config file (name or URL) instead of searching
   pxe.prompt         the boot: prompt even with PROMPT 0 (Syslinux's held Shift key)
@@ -171,18 +172,85 @@ def get_lease(con, opts):
         if not machine.carrier(iface):
             tried.append("%s: no link" % iface)
             continue
-        con.say("DHCP on %s (%s)" % (iface, machine.mac_of(iface)))
-        machine.remove(dhcp.lease_path(iface))  # a lease from an earlier attempt is stale
-        machine.run(dhcp.udhcpc_argv(iface), None if con.debug_on else "/dev/null")
-        lease = dhcp.read_lease(iface)
-        if lease and lease.get("ip"):
+        family = opts.get("ip") if opts.get("ip") in ("4", "6") else "any"
+        con.say("DHCP%s on %s (%s)" % ({"4": "", "6": "v6", "any": " and DHCPv6"}[family], iface,
+                                      machine.mac_of(iface)))
+        lease = lease_on(con, iface, family)
+        if lease:
             return lease
         tried.append("%s: no answer" % iface)
     raise BootFailure("no DHCP lease on any interface (%s)" % "; ".join(tried))
 
 
+V4_GRACE_MS = 1000     # after a DHCPv6 lease, how long an IPv4 one may still win
+V4_WAIT_MS = 15000     # udhcpc's own bound (4 tries, 2 s apart, plus its hook) and some
+
+
+def lease_on(con, iface, family):
+    """A lease on one interface: IPv4 (busybox udhcpc) and IPv6 (agent.dhcp6)
+    asked at once, so neither family's silence costs the other's time-out.
+    IPv4 wins when both answer (a DHCPv4 lease that arrives up to V4_GRACE_MS
+    after the DHCPv6 one), unless pxe.ip=6; pxe.ip=4|6 asks only that family."""
+    import time
+    for f in (4, 6):
+        machine.remove(dhcp.lease_path(iface, f))  # a lease from an earlier attempt is stale
+    if family == "4":
+        machine.run(dhcp.udhcpc_argv(iface), None if con.debug_on else "/dev/null")
+        return _v4(iface)
+    mac = machine.mac_of(iface)
+    if family == "6":
+        return _v6(con, iface, mac, None)
+    done = "/run/netboot/udhcpc-%s.done" % iface
+    pidfile = "/run/netboot/udhcpc-%s.pid" % iface
+    machine.remove(done)
+    machine.run_background(dhcp.udhcpc_argv(iface, pidfile=pidfile), done)
+    lease6 = _v6(con, iface, mac, lambda: _v4(iface) is not None)
+    end = now_ms() + (V4_GRACE_MS if lease6 else V4_WAIT_MS)
+    while now_ms() < end and not machine.exists(done) and _v4(iface) is None:
+        time.sleep(0.1)
+    lease4 = _v4(iface)
+    if lease4 is not None:
+        return lease4
+    if not machine.exists(done):
+        pid = machine.read_text(pidfile).strip()
+        if pid.isdigit():
+            machine.run(["kill", pid])
+    return lease6
+
+
+def _v4(iface):
+    lease = dhcp.read_lease(iface)
+    return lease if lease and lease.get("ip") else None
+
+
+def _v6(con, iface, mac, stop):
+    from agent import dhcp6
+    try:
+        lease = dhcp6.obtain(iface, mac, con.say, stop)
+    except OSError as e:
+        con.error("DHCPv6 on %s failed: %s" % (iface, e))
+        return None
+    if lease is None:
+        return None
+    return dhcp6.configure(lease, con.say)
+
+
 def make_env(lease, opts):
     server = opts.get("server") if isinstance(opts.get("server"), str) else dhcp.boot_server(lease)
+    if lease.get("family") == 6:
+        # No hex-IP names, no IPAPPEND 1 string; the working directory is the
+        # bootfile-url up to its last '/' (docs/reference.md, "IPv6").
+        url = dhcp.bootfile(lease)
+        return {
+            "mac": lease.get("mac"),
+            "ip": None,
+            "ip6": lease.get("ip6"),
+            "server": server,
+            "uuid": machine_uuid(),
+            "bootfile": url,
+            "opt209": lease.get("opt209"),
+            "opt210": lease.get("opt210") or (search.url_prefix(url) if url else None),
+        }
     return {
         "mac": lease.get("mac"),
         "ip": lease.get("ip"),
@@ -374,9 +442,13 @@ def run_once(con, opts, state):
     if state.get("lease") is None:
         state["lease"] = get_lease(con, opts)
         lease = state["lease"]
-        con.say("lease %s/%s on %s from %s, boot server %s, boot file %s" % (
-            lease.get("ip"), lease.get("prefix"), lease.get("interface"), lease.get("server_id"),
-            dhcp.boot_server(lease), dhcp.bootfile(lease)))
+        if lease.get("family") == 6:
+            con.say("DHCPv6 %s lease %s on %s, boot file %s" % (
+                lease.get("mode"), lease.get("ip6"), lease.get("interface"), dhcp.bootfile(lease)))
+        else:
+            con.say("lease %s/%s on %s from %s, boot server %s, boot file %s" % (
+                lease.get("ip"), lease.get("prefix"), lease.get("interface"), lease.get("server_id"),
+                dhcp.boot_server(lease), dhcp.bootfile(lease)))
     lease = state["lease"]
     # This attempt's own plan only: a failure before the config is found must
     # not act on an earlier attempt's ONERROR or menu (it repeated forever).

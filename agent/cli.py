@@ -36,7 +36,7 @@ What a machine would boot, decided exactly as the boot agent decides it.
   --root DIR          a directory standing in for the TFTP root
   --server HOST[:P]   a live TFTP server (or --opt210 http://... for HTTP)
   --mac MAC           the machine's MAC address (01-MAC config name, BOOTIF=)
-  --ip IP             its address (hex-IP config names, ip=); --netmask, --gateway
+  --ip IP             its address (hex-IP config names, ip=); IPv6: neither
   --server-ip IP      the boot server's address (option 54 / siaddr)
   --uuid UUID         the machine's UUID (config name and SYSUUID=; only a valid
                       one, byte 6 in 0x10-0xef, is used, as PXELINUX does)
@@ -127,6 +127,11 @@ def plan_env(opts):
             env["uuid"] = search.normalise_uuid(opts["uuid"])
         for key in ("ip", "netmask", "gateway", "server-ip"):
             if key in opts:
+                if key != "netmask" and ":" in opts[key]:
+                    # IPv6: no hex-IP config names and no IPAPPEND 1 string.
+                    search.split_zone(opts[key])
+                    env[key.replace("-", "_") + "6"] = opts[key]
+                    continue
                 search.parse_ipv4(opts[key])
                 env[key.replace("-", "_")] = opts[key]
     except ValueError as e:

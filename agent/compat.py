@@ -121,3 +121,40 @@ def gc_pace_restore(old):
     if old is not None:
         import gc
         gc.threshold(old)
+
+
+AF_INET6 = 10
+IPPROTO_IPV6 = 41
+
+
+def is_v6_addr(addr):
+    """Whether a socket address (CPython's tuple, MicroPython's raw sockaddr
+    bytes) is IPv6: a 4-tuple, or a 28-byte struct sockaddr_in6."""
+    if isinstance(addr, tuple):
+        return len(addr) == 4
+    return addr is not None and not isinstance(addr, str) and len(addr) >= 28
+
+
+def sockaddr6(addr16, port, scope=0):
+    """What sendto/bind take for an IPv6 address (16 bytes), port and scope id:
+    a tuple on CPython, a raw struct sockaddr_in6 on MicroPython (whose unix
+    socket module passes addresses to the kernel as they are)."""
+    if MICROPYTHON:
+        import struct
+        # sin6_family (host order), sin6_port (network order), sin6_flowinfo,
+        # sin6_addr, sin6_scope_id (host order).
+        return struct.pack("H", AF_INET6) + struct.pack(">HI", port, 0) + bytes(addr16) + \
+            struct.pack("I", scope)
+    from agent.search import ipv6_text
+    return (ipv6_text(addr16), port, 0, scope)
+
+
+def sockaddr6_parts(addr):
+    """(16-byte address, port, scope id) of an IPv6 socket address, either form."""
+    if isinstance(addr, tuple):
+        from agent.search import parse_ipv6
+        host = addr[0].split("%", 1)[0]
+        return parse_ipv6(host), addr[1], addr[3]
+    import struct
+    a = bytes(addr)
+    return a[8:24], struct.unpack(">H", a[2:4])[0], struct.unpack("I", a[24:28])[0]

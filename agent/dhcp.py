@@ -41,9 +41,11 @@ class LeaseError(Exception):
     pass
 
 
-def udhcpc_argv(iface, hook=HOOK, tries=4, wait=2):
-    argv = ["udhcpc", "-i", iface, "-f", "-q", "-n", "-t", str(tries), "-T", str(wait),
-            "-s", hook, "-V", VENDOR_CLASS, "-x", "0x5d:%04x" % CLIENT_ARCH, "-o"]
+def udhcpc_argv(iface, hook=HOOK, tries=4, wait=2, pidfile=None):
+    argv = ["udhcpc", "-i", iface, "-f", "-q", "-n", "-t", str(tries), "-T", str(wait)]
+    if pidfile:
+        argv += ["-p", pidfile]
+    argv += ["-s", hook, "-V", VENDOR_CLASS, "-x", "0x5d:%04x" % CLIENT_ARCH, "-o"]
     for opt in (1, 3, 6, 12, 15, 28, 51, 54) + REQUEST_OPTIONS:
         argv += ["-O", str(opt)]
     return argv
@@ -250,7 +252,15 @@ def boot_server(lease):
     """siaddr, else the server identifier (option 54), as PXELINUX takes them
     (core/fs/pxe/dhcp_option.c parse_dhcp, then its option-54 handler `server`);
     PXELINUX never reads option 66, which is used here only when a lease has
-    neither. LeaseError when none."""
+    neither. On IPv6 (agent.dhcp6): the host of the bootfile-url (option 59).
+    LeaseError when none."""
+    if lease.get("family") == 6:
+        from agent import dhcp6
+        host = dhcp6.boot_server(lease)
+        if host:
+            return host
+        raise LeaseError("the DHCPv6 answer on %s names no boot server (no option 59 bootfile-url)"
+                         % lease.get("interface"))
     for key in ("siaddr", "server_id", "opt66"):
         if lease.get(key):
             return lease[key]
@@ -259,7 +269,7 @@ def boot_server(lease):
 
 
 def bootfile(lease):
-    return lease.get("opt67") or lease.get("boot_file")
+    return lease.get("opt67") or lease.get("boot_file") or lease.get("bootfile_url")
 
 
 def lease_dir():
@@ -267,8 +277,8 @@ def lease_dir():
     return os.getenv("NETBOOT_LEASE_DIR") or LEASE_DIR
 
 
-def lease_path(iface):
-    return path_join(lease_dir(), "lease-%s.json" % iface)
+def lease_path(iface, family=4):
+    return path_join(lease_dir(), "lease%s-%s.json" % ("6" if family == 6 else "", iface))
 
 
 def resolv_conf(lease):
@@ -370,9 +380,9 @@ def _environ():
     return env
 
 
-def read_lease(iface):
+def read_lease(iface, family=4):
     try:
-        with open(lease_path(iface)) as f:
+        with open(lease_path(iface, family)) as f:
             return json.loads(f.read())
     except (OSError, ValueError):
         return None

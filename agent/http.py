@@ -51,8 +51,11 @@ class _Conn:
     def __init__(self, host, port, timeout, idle_s, min_rate):
         import select
         import socket
-        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-        self.sock = socket.socket(ai[0][0], socket.SOCK_STREAM)
+        from agent.compat import is_v6_addr
+        from agent.tftp import resolve
+        addr = resolve(host, port, socket.SOCK_STREAM)
+        self.sock = socket.socket(socket.AF_INET6 if is_v6_addr(addr) else socket.AF_INET,
+                                  socket.SOCK_STREAM)
         self.timeout_ms = int(timeout * 1000)
         try:
             # Bounds connect() (Linux applies the send timeout to it) and send().
@@ -61,7 +64,7 @@ class _Conn:
             pass
         start = now_ms()
         try:
-            self.sock.connect(ai[0][-1])
+            self.sock.connect(addr)
         except OSError as e:
             self.sock.close()
             if now_ms() - start >= self.timeout_ms - 100:
@@ -178,10 +181,11 @@ def parse_url(url):
 def join_location(base, location):
     if "://" in location:
         return location
+    from agent.search import url_host
     host, port, path = parse_url(base)
     if location.startswith("/"):
-        return "http://%s:%d%s" % (host, port, location)
-    return "http://%s:%d%s" % (host, port, path[:path.rfind("/") + 1] + location)
+        return "http://%s:%d%s" % (url_host(host), port, location)
+    return "http://%s:%d%s" % (url_host(host), port, path[:path.rfind("/") + 1] + location)
 
 
 def _response(conn):
@@ -308,10 +312,11 @@ class HttpFetcher:
                 conn = _Conn(host, port, self.timeout, self.idle_s, self.min_rate)
             except TimedOut as e:
                 raise TimedOut("%s: %s" % (clean_text(url), e))
-            except (OSError, UnicodeError) as e:
+            except (OSError, UnicodeError, ValueError) as e:
                 raise FetchError("%s: cannot connect (%s)" % (clean_text(url), e))
             try:
-                hosthdr = host if ":" not in host else "[%s]" % host
+                # An IPv6 host in brackets, without its zone (RFC 6874: the zone is local).
+                hosthdr = host if ":" not in host else "[%s]" % host.split("%", 1)[0]
                 if port != 80:
                     hosthdr = "%s:%d" % (hosthdr, port)
                 conn.send(("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"

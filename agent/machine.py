@@ -72,6 +72,17 @@ def run_each(commands, failures="/.netboot-failed"):
     return names
 
 
+def run_background(argv, done):
+    """Start a command and return at once; when it ends, its exit code is
+    written to the file done (PID 1 has no fork: the shell puts it in the
+    background, output to /dev/null)."""
+    line = "{ %s >/dev/null 2>&1; echo $? >%s; } &" % (shell_line(argv), quote(done))
+    LOG.append(line)
+    if DRY_RUN:
+        return
+    os.system(line)
+
+
 def run_capture(argv):
     """(exit code, output text) of a command."""
     out = "/tmp/.netboot-cmd.out"

@@ -846,12 +846,13 @@ def sysappend_strings(bits, env):
     netmask, mac, uuid), in bit order.
 
     Bit 1 (pxe.c:genipopt): ip=<client>:<server>:<gateway>:<netmask>, an unknown
-    address written 0.0.0.0. Bit 2 (pxe.c:make_bootif_string): BOOTIF=01-<mac>.
+    address written 0.0.0.0; nothing on an IPv6 lease (env ip6 without ip). Bit 2 (pxe.c:make_bootif_string): BOOTIF=01-<mac>.
     Bit 4 (sysappend.c:sysappend_set_uuid): SYSUUID=<uuid>, only for a valid UUID.
     The higher bits name DMI and CPU strings an s390 guest does not have."""
     from agent import search
     out = []
-    if bits & 1:
+    if bits & 1 and not (env.get("ip6") and not env.get("ip")):
+        # On IPv6 nothing: the kernel's ip= has no IPv6 form (docs/reference.md).
         out.append("ip=%s:%s:%s:%s" % (_quad(env.get("ip")), _quad(env.get("server_ip")),
                                        _quad(env.get("gateway")), _quad(env.get("netmask"))))
     if bits & 2 and env.get("mac"):

@@ -24,7 +24,14 @@ core/sysappend.c), not only as doc/pxelinux.txt describes:
   (pxe.c:pxe_chdir).
 
 Locations are URLs: tftp://SERVER/NAME (NAME as sent in the TFTP request) or
-http://HOST[:PORT]/PATH.
+http://HOST[:PORT]/PATH. An IPv6 host is written in brackets
+(``tftp://[2001:db8::1]/NAME``), a link-local one with its zone as RFC 6874
+writes it (``[fe80::1%25eth0]``; a bare ``%eth0`` is taken too).
+
+On IPv6 (docs/reference.md, "IPv6"), PXELINUX defined nothing: the agent
+takes the working directory from DHCPv6 option 59 (bootfile-url) up to its
+last '/', and tries the same names as on IPv4 minus the hex-IP ones
+(probe_names without ip).
 """
 
 HEX = "0123456789abcdef"
@@ -64,6 +71,94 @@ def parse_ipv4(ip):
             raise ValueError("IPv4 address %r: want four numbers 0-255 like 192.0.2.10" % ip)
         out.append(n)
     return out
+
+
+def parse_ipv6(text):
+    """An IPv6 address (no zone) as 16 bytes; ValueError when it is not one."""
+    bad = ValueError("IPv6 address %r: want hex groups like 2001:db8::1" % text)
+    if not text or len(text) > 45 or text.count("::") > 1:
+        raise bad
+    tail = []
+    if "." in text:
+        # An embedded IPv4 address (::ffff:192.0.2.1): the last 32 bits.
+        i = text.rfind(":")
+        tail = parse_ipv4(text[i + 1:])
+        text = text[:i + 1] + "0:0"
+    if "::" in text:
+        head, rest = text.split("::")
+        left = head.split(":") if head else []
+        right = rest.split(":") if rest else []
+        if len(left) + len(right) > 7:
+            raise bad
+        groups = left + ["0"] * (8 - len(left) - len(right)) + right
+    else:
+        groups = text.split(":")
+    if len(groups) != 8:
+        raise bad
+    out = bytearray()
+    for g in groups:
+        if not 1 <= len(g) <= 4 or not all(c in "0123456789abcdefABCDEF" for c in g):
+            raise bad
+        n = int(g, 16)
+        out.append(n >> 8)
+        out.append(n & 255)
+    if tail:
+        out[12:16] = bytes(tail)
+    return bytes(out)
+
+
+def ipv6_text(addr):
+    """16 bytes as the RFC 5952 text form (lower case, the longest run of zero
+    groups as '::')."""
+    groups = [(addr[i] << 8) | addr[i + 1] for i in range(0, 16, 2)]
+    best, best_len, i = -1, 1, 0
+    while i < 8:
+        if groups[i] == 0:
+            j = i
+            while j < 8 and groups[j] == 0:
+                j += 1
+            if j - i > best_len:
+                best, best_len = i, j - i
+            i = j
+        else:
+            i += 1
+    parts = ["%x" % g for g in groups]
+    if best < 0:
+        return ":".join(parts)
+    return ":".join(parts[:best]) + "::" + ":".join(parts[best + best_len:])
+
+
+ZONE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+
+
+def split_zone(host):
+    """(address, zone or None) of 'fe80::1%eth0'; ValueError for a bad one."""
+    addr, zone = host, None
+    if "%" in host:
+        addr, zone = host.split("%", 1)
+        if not zone or len(zone) > 15 or not all(c in ZONE_CHARS for c in zone):
+            raise ValueError("IPv6 zone %r: want an interface name like eth0" % zone)
+    parse_ipv6(addr)
+    return addr, zone
+
+
+def is_ipv6(host):
+    """Whether a host (as split_url gives it) is an IPv6 address, zone or not."""
+    return ":" in (host or "")
+
+
+def url_host(host):
+    """A host as written in a URL: an IPv6 address in brackets, its zone as %25."""
+    if is_ipv6(host) and not host.startswith("["):
+        return "[" + host.replace("%", "%25") + "]"
+    return host
+
+
+def url_prefix(url):
+    """An IPv6 boot file URL's working directory: the URL up to its last '/'."""
+    i = url.find("://")
+    j = url.rfind("/")
+    return url[:j + 1] if j > i + 2 else url + "/"
 
 
 def ip_hex(ip):
@@ -174,11 +269,11 @@ def location(full, server):
         path = path.split("#", 1)[0]
         if scheme == "tftp":
             path = unescape(path, ";")
-        return "%s://%s/%s" % (scheme, host or server, path)
+        return "%s://%s/%s" % (scheme, host or url_host(server), path)
     if kind == URL_OLD_TFTP:
         i = full.find(":")
-        return "tftp://%s/%s" % (full[:i] or server, full[i + 2:])
-    return "tftp://%s/%s" % (server, full)
+        return "tftp://%s/%s" % (full[:i] or url_host(server), full[i + 2:])
+    return "tftp://%s/%s" % (url_host(server), full)
 
 
 def resolve(name, cwd, server):
@@ -193,7 +288,9 @@ def split_url(url):
     """(scheme, host, port or None, path) of a tftp:// or http:// URL.
 
     For tftp the path is the file name as requested (no leading '/' added or
-    removed beyond the one that ends the host part).
+    removed beyond the one that ends the host part). An IPv6 host comes
+    without its brackets, its zone (%25eth0 or %eth0) as '%eth0'; ValueError
+    for a malformed one.
     """
     i = url.find("://")
     if i < 0:
@@ -205,9 +302,16 @@ def split_url(url):
     port = None
     if hostport.startswith("["):
         k = hostport.find("]")
-        host = hostport[1:k]
+        if k < 0:
+            raise ValueError("no ']' after the IPv6 address")
+        host = hostport[1:k].replace("%25", "%")
+        split_zone(host)
         if hostport[k + 1:k + 2] == ":":
             port = int(hostport[k + 2:])
+        elif hostport[k + 1:]:
+            raise ValueError("%r after the IPv6 address" % hostport[k + 1:])
+    elif hostport.count(":") > 1:
+        raise ValueError("an IPv6 address in a URL needs brackets: [%s]" % hostport)
     elif ":" in hostport:
         host, p = hostport.rsplit(":", 1)
         port = int(p)
@@ -220,7 +324,7 @@ def split_url(url):
 
 def display(url, server):
     """A URL as an administrator would name it: the TFTP file name on the boot server."""
-    head = "tftp://%s/" % server
+    head = "tftp://%s/" % url_host(server)
     if url.startswith(head):
         return url[len(head):]
     return url

@@ -37,7 +37,7 @@ Behaviour in the hard cases:
 
 import struct
 
-from agent.compat import latin1
+from agent.compat import is_v6_addr, latin1, sockaddr6_parts
 from agent.fetch import (IDLE_S, MIN_RATE, BatchingSink, Deadline, FetchError, MemorySink, NotFound,
                          Refused, TimedOut, TooLarge, check_space, clean_text)
 
@@ -53,10 +53,12 @@ WINDOW_BYTES = 96 * 1024
 RCVBUF = 1 << 20
 # IPv4 header 20 + UDP header 8 + TFTP DATA header 4.
 OVERHEAD = 32
+# IPv6 header 40 + UDP header 8 + TFTP DATA header 4.
+OVERHEAD6 = 52
 
 
-def blksize_for_mtu(mtu):
-    return max(8, min(MAX_BLKSIZE, mtu - OVERHEAD))
+def blksize_for_mtu(mtu, ipv6=False):
+    return max(8, min(MAX_BLKSIZE, mtu - (OVERHEAD6 if ipv6 else OVERHEAD)))
 
 
 class ProtocolError(FetchError):
@@ -459,11 +461,18 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
 def _ip_of(addr):
     if isinstance(addr, tuple):
         return addr[0]
-    # MicroPython: a raw struct sockaddr_in (family, port, address).
+    # MicroPython: a raw struct sockaddr_in (family, port, address) or
+    # sockaddr_in6 (family, port, flowinfo, address, scope id).
+    if len(addr) >= 28:
+        return bytes(addr[8:24])
     return bytes(addr[4:8])
 
 
 def _fmt_addr(addr):
+    if is_v6_addr(addr):
+        from agent.search import ipv6_text
+        ip, port, scope = sockaddr6_parts(addr)
+        return "[%s%s]:%d" % (ipv6_text(ip), "%%%d" % scope if scope else "", port)
     if isinstance(addr, tuple):
         return "%s:%d" % (addr[0], addr[1])
     a = bytes(addr)
@@ -471,6 +480,23 @@ def _fmt_addr(addr):
 
 
 # ---- fetcher ---------------------------------------------------------------
+
+def resolve(host, port, kind=None):
+    """The socket address of a host (IPv4, IPv6 with an optional zone, or a
+    name: its IPv4 address when it has one, else its first) and port."""
+    import socket
+    kind = kind or socket.SOCK_DGRAM
+    if ":" in host:
+        from agent.search import split_zone
+        split_zone(host)  # ValueError for a malformed address or zone
+        ai = socket.getaddrinfo(host, port, socket.AF_INET6, kind)
+        return ai[0][-1]
+    ai = socket.getaddrinfo(host, port, 0, kind)
+    for a in ai:
+        if a[0] == socket.AF_INET:
+            return a[-1]
+    return ai[0][-1]
+
 
 class TftpFetcher:
     """tftp://HOST[:PORT]/NAME through transfer(), for configs and large files."""
@@ -497,7 +523,7 @@ class TftpFetcher:
         blksize = self.blksize
         if blksize is None:
             mtu = self.mtu_of(addr) if self.mtu_of else None
-            blksize = blksize_for_mtu(mtu or 1500)
+            blksize = blksize_for_mtu(mtu or 1500, is_v6_addr(addr))
         opts = [("blksize", blksize)]
         if self.tsize:
             opts.append(("tsize", 0))
@@ -520,19 +546,19 @@ class TftpFetcher:
                 raise Refused("%s: a control character in the file name" % clean_text(url))
         if not host:
             raise Refused("%s: no server in the URL" % clean_text(url))
-        import socket
-        ai = socket.getaddrinfo(host, port or self.default_port, socket.AF_INET, socket.SOCK_DGRAM)
-        return ai[0][-1], path
+        return resolve(host, port or self.default_port), path
 
     def _run(self, url, sink, max_size, progress):
         import socket
         try:
             addr, name = self._target(url)
-        except (OSError, UnicodeError) as e:
+        except (OSError, UnicodeError, ValueError) as e:
             raise FetchError("%s: cannot resolve the server (%s)" % (clean_text(url), e))
 
+        family = socket.AF_INET6 if is_v6_addr(addr) else socket.AF_INET
+
         def factory():
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s = socket.socket(family, socket.SOCK_DGRAM)
             try:
                 s.setsockopt(1, 8, RCVBUF)  # SOL_SOCKET, SO_RCVBUF (capped by net.core.rmem_max)
             except (OSError, AttributeError):

@@ -152,16 +152,22 @@ def make_fetcher(url, opts):
     if scheme == "http":
         from agent.http import HttpFetcher
         return HttpFetcher(timeout=timeout or 10.0)
-    raise ValueError("%s: give a tftp://HOST[:PORT]/PATH or http://HOST[:PORT]/PATH URL" % url)
+    raise ValueError("%s: give a tftp://HOST[:PORT]/PATH or http://HOST[:PORT]/PATH URL "
+                     "(an IPv6 host in brackets: tftp://[2001:db8::1]/PATH)" % url)
 
 
 def route_mtu(addr):
-    """The path MTU towards addr (Linux IP_MTU on a connected UDP socket), or None."""
+    """The path MTU towards addr (Linux IP_MTU / IPV6_MTU on a connected UDP socket), or None."""
     import socket
+    from agent.compat import IPPROTO_IPV6, is_v6_addr
     IP_MTU = 14
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    IPV6_MTU = 24
+    v6 = is_v6_addr(addr)
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
     try:
         s.connect(addr)
+        if v6:
+            return s.getsockopt(IPPROTO_IPV6, IPV6_MTU)
         return s.getsockopt(socket.IPPROTO_IP, IP_MTU)
     except (OSError, AttributeError):
         return None
