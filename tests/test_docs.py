@@ -124,6 +124,19 @@ def test_kea_configs_are_valid(where, code, after, tmp_path):
     assert p.returncode == 0, "%s: %s" % (where, p.stdout[-2000:])
 
 
+@pytest.mark.parametrize("where,code,after", blocks("kea6"))
+def test_kea_dhcp6_configs_are_valid(where, code, after, tmp_path):
+    conf = tmp_path / "kea6.json"
+    conf.write_text(code.replace('"br0"', '"lo"'))
+    p = subprocess.run(["kea-dhcp6", "-t", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    assert p.returncode == 0, "%s: %s" % (where, p.stdout[-2000:])
+
+
+def test_ipv6_docs_are_checked():
+    assert [b for b in blocks("kea6")] and [b for b in blocks("dnsmasq") if "bootfile-url" in b[1]]
+
+
 @pytest.mark.parametrize("where,code,after", blocks("xml"))
 def test_libvirt_xml_is_well_formed(where, code, after):
     root = ET.fromstring(code)

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from e2e.lab import Lab, MAC, SERVER_IP, sh
+from e2e.lab import Lab, MAC, SERVER_IP, SERVER_IP6, sh
 from netboot_parts import MARKER, build_image, marker_cmdline
 
 pytestmark = [pytest.mark.slow, pytest.mark.qemu]
@@ -336,3 +336,37 @@ LABEL big
         re.search(r"ERROR: .*vmlinuz-big.*(no answer|no progress)", after), after[-3000:]
     assert after.count("ERROR:") == 1 and "config search failed" not in after, after[-3000:]
     assert failed < 75, "the failure and the countdown took %.0f s after the server went" % failed
+
+
+@pytest.fixture
+def lab6(tmp_path, netboot_files):
+    """An IPv6-only lab: no IPv4 address anywhere on the link."""
+    lab = Lab(tmp_path).up(ipv4=False, ipv6=True)
+    for name, path in netboot_files.items():
+        shutil.copy(path, os.path.join(lab.tftp, name))
+    yield lab
+    with open(os.path.join(str(tmp_path), "console.log"), "w") as f:
+        f.write(lab.text())
+    lab.down()
+
+
+def test_ipv6_only_netboot(lab6):
+    """IPv6 only: dnsmasq answers DHCPv6 with a bootfile-url, the firmware loads
+    pxelinux.0 over TFTP/IPv6, the agent gets its own DHCPv6 lease, finds
+    pxelinux.cfg/01-<mac> (no hex-IP names), fetches kernel and initrd over
+    IPv6 and kexecs; IPAPPEND 1 adds nothing on IPv6, BOOTIF is there."""
+    lab = lab6
+    write(lab, "pxelinux.cfg/01-" + MAC.replace(":", "-"),
+          "DEFAULT v6\nIPAPPEND 3\nLABEL v6\n KERNEL vmlinuz\n INITRD stage2.img\n"
+          " APPEND console=ttysclp0 scenario=ipv6\n")
+    lab.dnsmasq(ipv4=False, ipv6=True)
+    lab.boot()
+    cmdline = boot_and_get_cmdline(lab, 180)
+    assert "scenario=ipv6" in cmdline and BOOTIF in cmdline.split(), cmdline
+    assert not [w for w in cmdline.split() if w.startswith("ip=")], cmdline
+    text, log = lab.text(), lab.log()
+    assert "DHCPv6 stateful lease 2001:db8::1" in text, text[-3000:]
+    # The config search went straight from 01-<mac> (tried after the UUID) with no hex-IP names.
+    assert "sent %s/pxelinux.0 to 2001:db8::" % lab.tftp in log, log[-3000:]
+    assert "sent %s/vmlinuz to 2001:db8::" % lab.tftp in log, log[-3000:]
+    assert "DHCPACK" not in log and "DHCPDISCOVER" not in log

@@ -2,7 +2,8 @@
 optionally an HTTP server and packet loss, and qemu-system-s390x on the tap.
 
 Everything lives in a namespace the test makes itself and tears down; the
-lab network is 192.0.2.0/24 (TEST-NET-1), the server is 192.0.2.1.
+lab network is 192.0.2.0/24 (TEST-NET-1), the server is 192.0.2.1; with
+IPv6, 2001:db8::/64 (documentation prefix), the server 2001:db8::1.
 """
 
 import os
@@ -12,6 +13,7 @@ import subprocess
 import time
 
 SERVER_IP = "192.0.2.1"
+SERVER_IP6 = "2001:db8::1"
 MAC = "52:54:00:12:34:56"
 TAP = "nbtap0"
 
@@ -34,25 +36,39 @@ class Lab:
         self.dnsmasq_log = os.path.join(self.workdir, "dnsmasq.log")
 
     # -- network ----------------------------------------------------------
-    def up(self):
+    def up(self, ipv4=True, ipv6=False):
         sh("ip", "netns", "del", self.ns, check=False)
         sh("ip", "netns", "add", self.ns)
         sh("ip", "link", "set", "lo", "up", ns=self.ns)
         sh("ip", "tuntap", "add", "dev", TAP, "mode", "tap", ns=self.ns)
-        sh("ip", "addr", "add", SERVER_IP + "/24", "dev", TAP, ns=self.ns)
+        if ipv4:
+            sh("ip", "addr", "add", SERVER_IP + "/24", "dev", TAP, ns=self.ns)
+        if ipv6:
+            sh("ip", "-6", "addr", "add", SERVER_IP6 + "/64", "dev", TAP, "nodad", ns=self.ns)
         sh("ip", "link", "set", TAP, "up", ns=self.ns)
         return self
 
-    def dnsmasq(self, *extra, s390_bootfile="pxelinux.0", other_bootfile="x86/pxelinux.0", tftp=True):
+    def dnsmasq(self, *extra, s390_bootfile="pxelinux.0", other_bootfile="x86/pxelinux.0", tftp=True,
+                ipv4=True, ipv6=False):
+        """dnsmasq on the tap: DHCPv4 (ipv4), DHCPv6 and router advertisements
+        with a bootfile-url for s390 clients (ipv6), TFTP on both."""
         argv = ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root",
                 "--interface=" + TAP, "--bind-interfaces", "--except-interface=lo",
-                "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h",
                 "--dhcp-leasefile=" + os.path.join(self.workdir, "leases"),
                 "--pid-file=" + os.path.join(self.workdir, "dnsmasq.pid"),
-                "--log-dhcp", "--log-facility=-",
-                "--dhcp-match=set:s390,option:client-arch,31",
-                "--dhcp-boot=tag:s390," + s390_bootfile,
-                "--dhcp-boot=tag:!s390," + other_bootfile] + list(extra)
+                "--log-dhcp", "--log-facility=-"]
+        if ipv4:
+            argv += ["--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h",
+                     "--dhcp-match=set:s390,option:client-arch,31",
+                     "--dhcp-boot=tag:s390," + s390_bootfile,
+                     "--dhcp-boot=tag:!s390," + other_bootfile]
+        if ipv6:
+            # slaac: router advertisements with the A flag too (QEMU's firmware
+            # takes a SLAAC address and asks only Information-Request, without
+            # the client architecture option, so the bootfile-url is untagged).
+            argv += ["--dhcp-range=2001:db8::100,2001:db8::1ff,slaac,64,1h", "--enable-ra",
+                     "--dhcp-option=option6:bootfile-url,tftp://[%s]/%s" % (SERVER_IP6, s390_bootfile)]
+        argv += list(extra)
         if tftp:
             argv += ["--enable-tftp", "--tftp-root=" + self.tftp]
         self.start(argv, log=self.dnsmasq_log)
