@@ -512,7 +512,13 @@ def configure(lease, say=print):
             if not wait_route(iface, ROUTE_S):
                 say("netboot: no router advertisement on %s: only link-local servers are reachable" % iface)
     elif not machine.DRY_RUN:
-        addr = wait_address(iface, False, SLAAC_S)
+        addr = wait_address(iface, False, 0.5)
+        if addr is None:
+            try:
+                router_solicit(iface)
+            except OSError as e:
+                say("netboot: router solicitation on %s failed: %s" % (iface, e))
+            addr = wait_address(iface, False, SLAAC_S)
         if addr is not None:
             lease["ip6"] = search.ipv6_text(addr)
     lines = []
