@@ -6,7 +6,14 @@ private apt configuration of packager.debian), unpacked once. The build:
 - mpy-cross with the host's C compiler;
 - the unix port, VARIANT=standard, with the agent's manifest as
   FROZEN_MANIFEST and the features that need libraries a static build lacks
-  (ffi, ssl, btree) turned off, linked statically;
+  (ffi, btree) turned off, linked statically;
+- the ``ssl``/``tls`` module on mbedtls from Debian's ``mbedtls`` source
+  package (trixie's 3.6, the series MicroPython 1.25's extmod.mk lists files
+  of), unpacked into the MicroPython source's empty lib/mbedtls; the
+  configuration is the unix port's plus MBEDTLS_CONFIG below (TLS 1.2 client,
+  SNI, hostname and validity-date checks; no DTLS, no TLS server, no weak
+  curves). TLS 1.3 is not built: 1.25's file list has none of mbedtls's
+  TLS 1.3 or PSA sources;
 - cross compiler: Zig from PyPI (``zig cc -target s390x-linux-musl``, no root
   and no system package) or Debian's gcc-s390x-linux-gnu. The same way
   builds a static x86_64 interpreter for running the agent's tests.
@@ -50,12 +57,36 @@ MAKE_FLAGS = [
     "VARIANT=standard",
     "MICROPY_PY_FFI=0",
     "MICROPY_PY_BTREE=0",
-    "MICROPY_PY_SSL=0",
-    "MICROPY_SSL_MBEDTLS=0",
+    "MICROPY_PY_SSL=1",
+    "MICROPY_SSL_MBEDTLS=1",
     "MICROPY_SSL_AXTLS=0",
     "MICROPY_USE_READLINE=1",
     "MICROPY_PY_TERMIOS=1",
 ]
+
+MBEDTLS_SUITES = ("trixie",)
+TLS_LIBRARY = "Debian's mbedtls (%s)" % "/".join(MBEDTLS_SUITES)
+# The unix port's configuration, trimmed to what an HTTPS client needs.
+MBEDTLS_CONFIG = """/* s390-netboot: mbedtls configuration for the agent's HTTPS client. */
+#include "mbedtls/mbedtls_config_port.h"
+#undef MBEDTLS_SSL_PROTO_DTLS
+#undef MBEDTLS_SSL_SRV_C
+#undef MBEDTLS_ECP_DP_SECP192R1_ENABLED
+#undef MBEDTLS_ECP_DP_SECP224R1_ENABLED
+#undef MBEDTLS_ECP_DP_SECP192K1_ENABLED
+#undef MBEDTLS_ECP_DP_SECP224K1_ENABLED
+#undef MBEDTLS_ECP_DP_SECP256K1_ENABLED
+#undef MBEDTLS_KEY_EXCHANGE_RSA_ENABLED
+#undef MBEDTLS_SSL_PROTO_TLS1
+#undef MBEDTLS_SSL_PROTO_TLS1_1
+#define MBEDTLS_ECP_DP_CURVE25519_ENABLED
+#define MBEDTLS_CHACHA20_C
+#define MBEDTLS_POLY1305_C
+#define MBEDTLS_CHACHAPOLY_C
+/* The trust store is a PEM bundle (every certificate of it in one load). */
+#define MBEDTLS_BASE64_C
+#define MBEDTLS_PEM_PARSE_C
+"""
 
 CPP_WRAPPER = r'''#!%(python)s
 # zig cc -E with several inputs uses the host's headers: run it once per file.
@@ -104,6 +135,46 @@ def source_dir(cache, mirror=None, log=None):
         return version, dest
     raise Die("cannot get Debian's micropython source package (%s); pass --interpreter FILE "
               "or check the network and --mirror" % last)
+
+
+def add_mbedtls(src, cache, mirror=None, log=None):
+    """Unpack Debian's mbedtls source into src/lib/mbedtls (empty in Debian's
+    MicroPython tarball); returns its version. Idempotent: a stamp names the
+    version unpacked."""
+    last = None
+    for suite in MBEDTLS_SUITES:
+        apt = debian.Apt(suite, mirror=mirror, cache=cache, log=log, source_suites=[suite], binary=False)
+        try:
+            srcdir = apt.source("mbedtls")
+        except Die as e:
+            last = e
+            continue
+        tarballs = sorted(f for f in os.listdir(srcdir) if ".orig.tar" in f)
+        if not tarballs:
+            continue
+        version = tarballs[-1].split("_", 1)[1].split(".orig.tar")[0]
+        dest = os.path.join(src, "lib", "mbedtls")
+        stamp = os.path.join(dest, ".unpacked-s390-netboot")
+        if os.path.exists(stamp):
+            with open(stamp) as f:
+                if f.read() == version:
+                    return version
+        if log:
+            log("unpacking mbedtls %s into the MicroPython source" % version)
+        tmp = dest + ".tmp%d" % os.getpid()
+        shutil.rmtree(tmp, ignore_errors=True)
+        debian.extract_tar(os.path.join(srcdir, tarballs[-1]), tmp)
+        top = [d for d in os.listdir(tmp) if os.path.isdir(os.path.join(tmp, d))]
+        inner = os.path.join(tmp, top[0]) if len(top) == 1 else tmp
+        if not os.path.exists(os.path.join(inner, "library", "ssl_tls.c")):
+            raise Die("Debian's mbedtls %s has no library/ssl_tls.c: cannot build the ssl module" % version)
+        shutil.rmtree(dest, ignore_errors=True)
+        os.replace(inner, dest)
+        shutil.rmtree(tmp, ignore_errors=True)
+        with open(stamp, "w") as f:
+            f.write(version)
+        return version
+    raise Die("cannot get Debian's mbedtls source package (%s); check the network and --mirror" % last)
 
 
 def patch_heap_default(src):
@@ -173,11 +244,12 @@ def _build(agent_dir, cache, arch, toolchain, mirror, log):
     if arch not in TARGETS:
         raise Die("no toolchain for %s" % arch)
     version, src = source_dir(cache, mirror, log)
+    mbedtls_version = add_mbedtls(src, cache, mirror, log)
     tc = _toolchain_id(toolchain)
     epoch = source_epoch(src)
-    key = hashlib.sha256(("%s|%s|%s|%s|%s|heap=%d|date=%d" % (version, tc, arch, " ".join(MAKE_FLAGS),
-                                                              tree_digest([agent_dir]), HEAP_SIZE, epoch)
-                          ).encode()).hexdigest()[:16]
+    key = hashlib.sha256(("%s|%s|%s|%s|%s|heap=%d|date=%d|mbedtls=%s|%s"
+                          % (version, tc, arch, " ".join(MAKE_FLAGS), tree_digest([agent_dir]), HEAP_SIZE, epoch,
+                             mbedtls_version, MBEDTLS_CONFIG)).encode()).hexdigest()[:16]
     out = os.path.join(cache, "micropython", "bin", "micropython-%s-%s" % (arch, key))
     if os.path.exists(out):
         log("interpreter: cached %s" % os.path.basename(out))
@@ -205,8 +277,12 @@ def _build(agent_dir, cache, arch, toolchain, mirror, log):
         "MPY_CROSS=" + mpy_cross,
         "STRIP=",
     ]
+    mbedtls_config = os.path.join(builddir, "mbedtls_config_netboot.h")
+    with open(mbedtls_config, "w") as f:
+        f.write(MBEDTLS_CONFIG)
+    flags.append('MBEDTLS_CONFIG_FILE=\\"%s\\"' % mbedtls_config)
     patch_heap_default(src)
-    cflags_extra = "-DMICROPY_PY_SSL=0 -Wno-error -DMICROPY_UNIX_HEAP_SIZE=%d" % HEAP_SIZE
+    cflags_extra = "-Wno-error -DMICROPY_UNIX_HEAP_SIZE=%d" % HEAP_SIZE
     if toolchain == "zig":
         target = TARGETS[arch]["zig"]
         extra = "-DMICROPY_GCREGS_SETJMP=1" if arch == "x86_64" else ""
