@@ -21,6 +21,8 @@ build them in):
   pxe.window=N       TFTP windowsize to ask for (default 16; 1 turns it off)
   pxe.blksize=N      TFTP blksize to ask for (default: from the MTU)
   pxe.noexec         do everything but kexec (for testing a setup)
+  pxe.https-only     every name the config search and the config resolve to
+                     must be https:// (packager build --https-only builds it in)
 """
 
 import sys
@@ -33,6 +35,7 @@ from agent.fetch import FetchError, NotFound, SchemeFetcher
 from agent.transfer import Progress, human, rate
 
 WORKDIR = "/tmp/netboot"
+DEFAULTS = "/etc/s390-netboot/defaults"   # pxe.* words built into the image
 DEFAULT_REBOOT_S = 300
 SPACE_RESERVE = 16 << 20   # memory kept free for the kernel's own use while fetching
 
@@ -281,7 +284,11 @@ def make_fetcher(lease, opts):
     blksize = int_option(opts, "blksize", None)
     tftp = TftpFetcher(blksize=blksize, windowsize=window, mtu_of=mtu, space_for=space_for)
     http = HttpFetcher(space_for=space_for)
-    return SchemeFetcher({"tftp": tftp, "http": http})
+    fetcher = SchemeFetcher({"tftp": tftp, "http": http, "https": http})
+    if opts.get("https-only"):
+        from agent.fetch import HttpsOnly
+        return HttpsOnly(fetcher)
+    return fetcher
 
 
 def fetch_file(con, fetcher, url, dest, server):
@@ -550,7 +557,9 @@ def main():
     con = Console()
     try:
         setup(con)
-        opts = parse_cmdline(machine.read_text("/proc/cmdline"))
+        # Options built into the image (packager build --https-only), then the
+        # kernel command line's, which win.
+        opts = parse_cmdline(machine.read_text(DEFAULTS) + " " + machine.read_text("/proc/cmdline"))
     except Exception as e:  # noqa: BLE001 -- PID 1 must survive anything
         con.error("setup failed: %s" % e)
         opts = {}

@@ -15,16 +15,17 @@ from agent.compat import dumps_sorted, stderr_write
 from agent.fetch import FetchError
 
 PLAN_OPTIONS = ("root", "server", "mac", "ip", "netmask", "gateway", "server-ip", "uuid",
-                "bootfile", "opt209", "opt210", "label", "config")
-FETCH_OPTIONS = ("o", "output", "blksize", "windowsize", "timeout", "tsize", "max-size")
-FLAGS = ("json", "debug", "quiet", "no-options", "help")
+                "bootfile", "opt209", "opt210", "label", "config", "ca-certs")
+FETCH_OPTIONS = ("o", "output", "blksize", "windowsize", "timeout", "tsize", "max-size", "ca-certs")
+FLAGS = ("json", "debug", "quiet", "no-options", "help", "https-only")
 
 USAGE = """usage: python -m agent plan (--root DIR | --server HOST[:PORT]) [--mac MAC] [--ip IP]
                            [--netmask MASK] [--gateway IP] [--server-ip IP] [--uuid UUID]
                            [--bootfile NAME] [--opt209 NAME] [--opt210 PREFIX]
-                           [--label 'LABEL [ARGS]'] [--config NAME] [--json] [--debug]
+                           [--label 'LABEL [ARGS]'] [--config NAME] [--ca-certs FILE]
+                           [--https-only] [--json] [--debug]
        python -m agent fetch URL -o FILE [--blksize N] [--windowsize N] [--timeout S]
-                           [--max-size N] [--no-options] [--json] [--debug]
+                           [--max-size N] [--no-options] [--ca-certs FILE] [--json] [--debug]
 """
 
 
@@ -49,6 +50,9 @@ What a machine would boot, decided exactly as the boot agent decides it.
                       IPAPPEND strings; ALLOWOPTIONS 0 drops them for a kernel
                       that is no label, and for any entry behind UI menu.c32
   --config NAME       start from this config file instead of the search
+  --ca-certs FILE     PEM certificates to check https:// servers against (the
+                      image's trust store; default /etc/s390-netboot/ca.pem)
+  --https-only        refuse every name that is not https:// (pxe.https-only)
   --json              one JSON object on stdout
   --debug             tracebacks on errors
 
@@ -57,12 +61,14 @@ Exit 0 when something bootable was found, 2 otherwise (one line on stderr).""",
 
 One transfer with the agent's own TFTP/HTTP clients, with figures.
 
-  URL                 tftp://HOST[:PORT]/PATH or http://HOST[:PORT]/PATH
+  URL                 tftp://HOST[:PORT]/PATH, http://HOST[:PORT]/PATH or https://...
   -o, --output FILE   where to write it
   --blksize N         TFTP block size to ask for (RFC 2348)
   --windowsize N      TFTP window size to ask for (RFC 7440)
   --timeout S         TFTP retransmission timeout to start from
   --no-options        plain RFC 1350 TFTP, no option negotiation
+  --ca-certs FILE     PEM certificates to check an https:// server against
+                      (default /etc/s390-netboot/ca.pem, the image's trust store)
   --max-size N        refuse a file larger than N bytes (K, M, G suffixes;
                       default: the free space where FILE goes)
   --json              figures as one JSON object
@@ -142,16 +148,35 @@ def plan_env(opts):
     return env
 
 
+def http_fetcher(opts, **kw):
+    """The HTTP(S) client with the trust store --ca-certs names (the image's path by default)."""
+    from agent.http import CA_FILE, HttpFetcher
+    ca = opts.get("ca-certs")
+    if ca is True:
+        raise UsageError("--ca-certs needs a FILE of PEM certificates")
+    return HttpFetcher(ca_file=ca or CA_FILE, ca_hint="pass --ca-certs FILE with the CA that signed the "
+                       "server's certificate", **kw)
+
+
+def https_only(fetcher, opts):
+    if opts.get("https-only"):
+        from agent.fetch import HttpsOnly
+        return HttpsOnly(fetcher)
+    return fetcher
+
+
 def make_fetcher(opts):
     from agent.fetch import LocalFetcher, SchemeFetcher
     if "root" in opts:
         local = LocalFetcher(opts["root"])
-        return SchemeFetcher({"tftp": local, "http": local}), "localhost"
+        fetcher = SchemeFetcher({"tftp": local, "http": local, "https": local})
+        return https_only(fetcher, opts), "localhost"
     if "server" in opts:
         from agent.tftp import TftpFetcher
-        from agent.http import HttpFetcher
         host, port = host_port(opts["server"], 69)
-        return SchemeFetcher({"tftp": TftpFetcher(default_port=port), "http": HttpFetcher()}), host
+        http = http_fetcher(opts)
+        fetcher = SchemeFetcher({"tftp": TftpFetcher(default_port=port), "http": http, "https": http})
+        return https_only(fetcher, opts), host
     raise UsageError("plan needs --root DIR or --server HOST[:PORT]")
 
 

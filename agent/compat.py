@@ -158,3 +158,61 @@ def sockaddr6_parts(addr):
     import struct
     a = bytes(addr)
     return a[8:24], struct.unpack(">H", a[2:4])[0], struct.unpack("I", a[24:28])[0]
+
+
+def tls_context(cadata):
+    """A TLS client context trusting the PEM certificates in cadata (text):
+    TLS 1.2 or newer, the chain checked against them, the host name checked
+    and sent as SNI by tls_wrap. MicroPython: its tls module on mbedtls;
+    CPython: ssl. ValueError when cadata holds no usable certificate."""
+    if MICROPYTHON:
+        import tls
+        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+        ctx.verify_mode = tls.CERT_REQUIRED
+        ctx.load_verify_locations(cadata)
+        return ctx
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.check_hostname = True
+    try:
+        ctx.load_verify_locations(cadata=cadata)
+    except ssl.SSLError as e:
+        raise ValueError(str(e))
+    return ctx
+
+
+def tls_wrap(ctx, sock, host):
+    """sock after a completed, verified handshake with host; raises ValueError or
+    OSError (tls_failure tells which kind) when it fails."""
+    return ctx.wrap_socket(sock, server_hostname=host)
+
+
+def tls_failure(exc):
+    """The text to classify a failed handshake by: mbedtls's verify message,
+    or OpenSSL's verify message and reason."""
+    parts = [str(exc)]
+    for attr in ("verify_message", "reason"):
+        v = getattr(exc, attr, None)
+        if v:
+            parts.append(str(v))
+    return " ".join(parts)
+
+
+def tls_pending(sock):
+    """Decrypted bytes a TLS socket holds that polling its descriptor would miss
+    (CPython; MicroPython's TLS socket answers poll with them counted)."""
+    pending = getattr(sock, "pending", None)
+    return pending() if pending is not None else 0
+
+
+MBEDTLS_CONN_EOF = -0x7280
+
+
+def tls_eof(exc):
+    """A TLS read error that only means the peer closed the TCP connection
+    without close_notify (a cut connection: the caller counts the bytes)."""
+    if errno_of(exc) == MBEDTLS_CONN_EOF:
+        return True
+    return type(exc).__name__ in ("SSLEOFError", "SSLZeroReturnError")

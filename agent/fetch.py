@@ -5,8 +5,9 @@ A fetcher has ``read(url, limit) -> bytes`` for configs and
 NotFound when the file does not exist (the caller tries the next name) and
 FetchError for anything else (the caller reports it).
 
-Schemes: tftp:// (agent.tftp), http:// (agent.http), and LocalFetcher, a
-directory standing in for the server root (``plan --root`` and tests).
+Schemes: tftp:// (agent.tftp), http:// and https:// (agent.http), and
+LocalFetcher, a directory standing in for the server root (``plan --root``
+and tests). HttpsOnly refuses every other scheme (pxe.https-only).
 """
 
 from agent.compat import path_join
@@ -253,7 +254,7 @@ class SchemeFetcher:
         scheme = url.split("://", 1)[0].lower()
         f = self.schemes.get(scheme)
         if f is None:
-            raise FetchError("%s: the %s:// scheme is not supported (use tftp:// or http://)"
+            raise FetchError("%s: the %s:// scheme is not supported (use tftp://, http:// or https://)"
                              % (url, scheme))
         return f
 
@@ -262,3 +263,23 @@ class SchemeFetcher:
 
     def fetch(self, url, dest, progress=None):
         return self._for(url).fetch(url, dest, progress)
+
+
+class HttpsOnly:
+    """A fetcher passing only https:// URLs on (pxe.https-only): every other
+    name a config resolves to is refused with one line, before any packet."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def _check(self, url):
+        if not url.lower().startswith("https://"):
+            raise Refused("%s: refused: pxe.https-only allows only https:// names" % clean_text(url))
+
+    def read(self, url, limit=CONFIG_LIMIT):
+        self._check(url)
+        return self.inner.read(url, limit)
+
+    def fetch(self, url, dest, progress=None):
+        self._check(url)
+        return self.inner.fetch(url, dest, progress)

@@ -1,11 +1,19 @@
-"""A small HTTP/1.1 client for http:// boot files (RFC 9112 subset).
+"""A small HTTP/1.1 client for http:// and https:// boot files (RFC 9112 subset).
 
 GET only, one request per connection (``Connection: close``); bodies by
 Content-Length, chunked transfer coding, or until the server closes; up to
-MAX_REDIRECTS redirects (301, 302, 303, 307, 308) to other http:// URLs;
+MAX_REDIRECTS redirects (301, 302, 303, 307, 308) to other http(s):// URLs;
 interim 1xx responses skipped; 404 and 410 mean "not found", any other
-status that is not 200 is an error naming it. No TLS (the image has no
-certificates to check them with).
+status that is not 200 is an error naming it.
+
+https:// (RFC 9110 4.2.2, TLS 1.2 by RFC 5246): the server's certificate
+chain is checked against the trust store, a PEM file (CA_FILE in the image,
+``--ca-certs FILE`` on a workstation), and its names against the URL's host
+(which is also sent as SNI); validity dates are checked against the clock.
+No trust store means every https:// fetch fails, with a line saying how to
+add one. A redirect from https:// to anything else is refused. A failed
+check is one line naming the server and the reason (tls_reason), and is not
+retried; a connection cut mid-body is retried like plain HTTP.
 
 Limits (docs/reference.md): the connection must be made within the timeout
 (a host dropping SYNs), the status line and headers must all arrive within
@@ -20,7 +28,7 @@ space-like byte (nothing from the network reaches the request line
 unescaped), a negative, malformed or conflicting Content-Length, a
 Transfer-Encoding other than chunked, a Content-Encoding other than
 identity (the request says ``Accept-Encoding: identity``), a redirect to
-anything but http://.
+anything but http:// or https://, from https:// to anything but https://.
 """
 
 from agent.compat import latin1, now_ms
@@ -34,10 +42,66 @@ MAX_LINE = 8192
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 65536
 MAX_INTERIM = 10
+CA_FILE = "/etc/s390-netboot/ca.pem"
+IMAGE_HINT = "build the image with packager build --ca-certs FILE"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class HttpStatus(FetchError):
     """The server answered with a status other than 200 (or 404/410): not retried."""
+
+
+class TlsError(Refused):
+    """The TLS handshake failed or the server's certificate was not accepted: not retried."""
+
+
+# Substrings of mbedtls's (x509_crt_verify_info) and OpenSSL's verify messages.
+TLS_REASONS = (
+    ("unknown-ca", ("not correctly signed by the trusted CA", "unable to get local issuer",
+                    "self-signed certificate", "self signed certificate", "unable to get issuer")),
+    ("wrong-host", ("does not match with the expected CN", "Hostname mismatch", "IP address mismatch")),
+    ("expired", ("validity has expired", "certificate has expired")),
+    ("not-yet-valid", ("validity starts in the future", "certificate is not yet valid")),
+)
+
+
+def tls_kind(text):
+    """'unknown-ca', 'wrong-host', 'expired', 'not-yet-valid' or 'handshake'
+    for the text of a failed TLS handshake (pure)."""
+    for kind, needles in TLS_REASONS:
+        for n in needles:
+            if n in text:
+                return kind
+    return "handshake"
+
+
+def tls_reason(text, host, ca_file, clock=None, hint=None):
+    """One console line for a failed handshake with host (pure)."""
+    kind = tls_kind(text)
+    if kind == "unknown-ca":
+        return ("TLS: %s's certificate is not signed by a CA in %s (a man in the middle, or a CA "
+                "missing there: %s)" % (host, ca_file, hint or IMAGE_HINT))
+    if kind == "wrong-host":
+        return ("TLS: %s's certificate is for another host name (use a name or address the "
+                "certificate lists in its subjectAltName)" % host)
+    when = " (the clock reads %s)" % clock if clock else ""
+    if kind == "expired":
+        return "TLS: %s's certificate has expired%s; renew it or fix the clock" % (host, when)
+    if kind == "not-yet-valid":
+        return "TLS: %s's certificate is not valid yet%s; the clock is probably wrong" % (host, when)
+    detail = " ".join(clean_text(text, 120).split())
+    return "TLS: handshake with %s failed: %s" % (host, detail or "no reason given")
+
+
+def clock_text():
+    """The UTC time as the certificate checks see it, e.g. 2026-11-25 21:30 UTC."""
+    import time
+    t = time.gmtime()
+    return "%04d-%02d-%02d %02d:%02d UTC" % (t[0], t[1], t[2], t[3], t[4])
+
+
+def url_scheme(url):
+    return url.split("://", 1)[0].lower() if "://" in url else ""
 
 
 class _Conn:
@@ -48,7 +112,7 @@ class _Conn:
     Deadline, which bytes extend.
     """
 
-    def __init__(self, host, port, timeout, idle_s, min_rate):
+    def __init__(self, host, port, timeout, idle_s, min_rate, tls=None, ca_file=CA_FILE, hint=None):
         import select
         import socket
         from agent.compat import is_v6_addr
@@ -70,6 +134,20 @@ class _Conn:
             if now_ms() - start >= self.timeout_ms - 100:
                 raise TimedOut("cannot connect within %d s" % (self.timeout_ms // 1000))
             raise
+        self.tls = tls is not None
+        if self.tls:
+            from agent.compat import tls_failure, tls_wrap
+            try:
+                self.sock = tls_wrap(tls, self.sock, host.split("%", 1)[0])
+            except (OSError, ValueError) as e:
+                self.sock.close()
+                raise TlsError(tls_reason(tls_failure(e), host, ca_file, clock_text(), hint))
+            # mbedtls's socket has read/write only (recv/send come with DTLS).
+            self._recv = self.sock.read
+            self._send = self.sock.write
+        else:
+            self._recv = self.sock.recv
+            self._send = self.sock.send
         self.poller = select.poll()
         self.poller.register(self.sock, select.POLLIN)
         self.buf = b""
@@ -82,7 +160,7 @@ class _Conn:
 
     def send(self, data):
         while data:
-            n = self.sock.send(data)
+            n = self._send(data)
             data = data[n:]
 
     def body(self):
@@ -91,14 +169,27 @@ class _Conn:
     def _more(self):
         if self.eof:
             return False
-        now = now_ms()
-        end = self.header_end if self.deadline is None else self.deadline.end
-        if now >= end or not self.poller.poll(max(1, end - now)):
+        while True:
             now = now_ms()
-            if self.deadline is None:
-                raise TimedOut("no complete response headers within %d s" % (self.timeout_ms // 1000))
-            raise TimedOut(self.deadline.reason(now))
-        data = self.sock.recv(CHUNK)
+            end = self.header_end if self.deadline is None else self.deadline.end
+            ready = False
+            if self.tls:
+                from agent.compat import tls_pending
+                ready = tls_pending(self.sock) > 0
+            if not ready and (now >= end or not self.poller.poll(max(1, end - now))):
+                now = now_ms()
+                if self.deadline is None:
+                    raise TimedOut("no complete response headers within %d s" % (self.timeout_ms // 1000))
+                raise TimedOut(self.deadline.reason(now))
+            try:
+                data = self._recv(CHUNK)
+            except OSError as e:
+                from agent.compat import tls_eof
+                if not (self.tls and tls_eof(e)):
+                    raise
+                data = b""
+            if data is not None:   # None: a TLS read that needs more records first
+                break
         if not data:
             self.eof = True
             return False
@@ -161,21 +252,21 @@ def _quote_path(path):
 
 
 def parse_url(url):
-    """(host, port, path) of an http:// URL; Refused for anything unusable."""
+    """(host, port, path) of an http:// or https:// URL; Refused for anything unusable."""
     from agent.search import split_url
     try:
         scheme, host, port, path = split_url(url)
     except ValueError as e:
         raise Refused("%s: bad URL (%s)" % (clean_text(url), clean_text(str(e))))
-    if scheme != "http":
-        raise Refused("%s: only http:// is supported here" % clean_text(url))
+    if scheme not in DEFAULT_PORTS:
+        raise Refused("%s: only http:// and https:// are supported here" % clean_text(url))
     _check_chars(url, host, "host name")
     _check_chars(url, path, "path")
     if not host or " " in host:
         raise Refused("%s: no usable host in the URL" % clean_text(url))
     if port is not None and not 0 < port < 65536:
         raise Refused("%s: port %d is out of range" % (clean_text(url), port))
-    return host, port or 80, _quote_path(path or "/")
+    return host, port or DEFAULT_PORTS[scheme], _quote_path(path or "/")
 
 
 def join_location(base, location):
@@ -183,9 +274,10 @@ def join_location(base, location):
         return location
     from agent.search import url_host
     host, port, path = parse_url(base)
+    scheme = url_scheme(base)
     if location.startswith("/"):
-        return "http://%s:%d%s" % (url_host(host), port, location)
-    return "http://%s:%d%s" % (url_host(host), port, path[:path.rfind("/") + 1] + location)
+        return "%s://%s:%d%s" % (scheme, url_host(host), port, location)
+    return "%s://%s:%d%s" % (scheme, url_host(host), port, path[:path.rfind("/") + 1] + location)
 
 
 def _response(conn):
@@ -296,7 +388,11 @@ def _body(conn, headers, sink, max_size, progress):
 
 class HttpFetcher:
     def __init__(self, timeout=10.0, retries=RETRIES, space_for=None, user_agent="s390-netboot",
-                 idle_s=None, min_rate=MIN_RATE):
+                 idle_s=None, min_rate=MIN_RATE, ca_file=CA_FILE, ca_hint=None):
+        self.ca_file = ca_file
+        # What to do when the trust store is missing (the image vs a workstation).
+        self.ca_hint = ca_hint or IMAGE_HINT
+        self.tls = None
         self.timeout = timeout
         self.retries = retries
         self.space_for = space_for
@@ -305,19 +401,40 @@ class HttpFetcher:
         self.min_rate = min_rate
         self.last_status = None
 
+    def tls_context(self, url):
+        """The TLS context trusting ca_file, made once; TlsError without one."""
+        if self.tls is None:
+            from agent.compat import tls_context
+            try:
+                with open(self.ca_file) as f:
+                    cadata = f.read()
+            except OSError:
+                raise TlsError("%s: no trust store (%s is missing), so https:// cannot be checked: %s"
+                               % (clean_text(url), self.ca_file, self.ca_hint))
+            if "-----BEGIN CERTIFICATE-----" not in cadata:
+                raise TlsError("%s: %s holds no PEM certificate: %s" % (clean_text(url), self.ca_file, self.ca_hint))
+            try:
+                self.tls = tls_context(cadata)
+            except (ValueError, OSError) as e:
+                raise TlsError("%s: the certificates in %s cannot be used (%s): %s"
+                               % (clean_text(url), self.ca_file, clean_text(str(e), 80), self.ca_hint))
+        return self.tls
+
     def _get(self, url, sink, max_size, progress):
         for _ in range(MAX_REDIRECTS + 1):
             host, port, path = parse_url(url)
+            tls = self.tls_context(url) if url_scheme(url) == "https" else None
             try:
-                conn = _Conn(host, port, self.timeout, self.idle_s, self.min_rate)
-            except TimedOut as e:
-                raise TimedOut("%s: %s" % (clean_text(url), e))
+                conn = _Conn(host, port, self.timeout, self.idle_s, self.min_rate, tls, self.ca_file,
+                             self.ca_hint)
+            except (TimedOut, TlsError) as e:
+                raise type(e)("%s: %s" % (clean_text(url), e))
             except (OSError, UnicodeError, ValueError) as e:
                 raise FetchError("%s: cannot connect (%s)" % (clean_text(url), e))
             try:
                 # An IPv6 host in brackets, without its zone (RFC 6874: the zone is local).
                 hosthdr = host if ":" not in host else "[%s]" % host.split("%", 1)[0]
-                if port != 80:
+                if port != DEFAULT_PORTS[url_scheme(url)]:
                     hosthdr = "%s:%d" % (hosthdr, port)
                 conn.send(("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
                            "Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
@@ -331,6 +448,9 @@ class HttpFetcher:
                             parse_url(new)
                         except Refused as e:
                             raise Refused("redirected to an unusable URL: %s" % e)
+                        if url_scheme(url) == "https" and url_scheme(new) != "https":
+                            raise Refused("redirected from https:// to %s: refused (a redirect may not "
+                                          "drop TLS)" % clean_text(new, 100))
                         url = new
                         continue
                     if status in (404, 410):

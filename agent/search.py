@@ -23,8 +23,8 @@ core/sysappend.c), not only as doc/pxelinux.txt describes:
   working directory as text, and replaces it with an absolute one
   (pxe.c:pxe_chdir).
 
-Locations are URLs: tftp://SERVER/NAME (NAME as sent in the TFTP request) or
-http://HOST[:PORT]/PATH. An IPv6 host is written in brackets
+Locations are URLs: tftp://SERVER/NAME (NAME as sent in the TFTP request),
+http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH. An IPv6 host is written in brackets
 (``tftp://[2001:db8::1]/NAME``), a link-local one with its zone as RFC 6874
 writes it (``[fe80::1%25eth0]``; a bare ``%eth0`` is taken too).
 
@@ -285,7 +285,7 @@ def resolve(name, cwd, server):
 
 
 def split_url(url):
-    """(scheme, host, port or None, path) of a tftp:// or http:// URL.
+    """(scheme, host, port or None, path) of a tftp://, http:// or https:// URL.
 
     For tftp the path is the file name as requested (no leading '/' added or
     removed beyond the one that ends the host part). An IPv6 host comes
@@ -317,7 +317,7 @@ def split_url(url):
         port = int(p)
     else:
         host = hostport
-    if scheme == "http":
+    if scheme in ("http", "https"):
         path = "/" + path
     return scheme, host, port, path
 

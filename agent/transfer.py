@@ -149,10 +149,13 @@ def make_fetcher(url, opts):
         if timeout:
             f.total_timeout = timeout
         return f
-    if scheme == "http":
-        from agent.http import HttpFetcher
-        return HttpFetcher(timeout=timeout or 10.0)
-    raise ValueError("%s: give a tftp://HOST[:PORT]/PATH or http://HOST[:PORT]/PATH URL "
+    if scheme in ("http", "https"):
+        from agent.cli import UsageError, http_fetcher
+        try:
+            return http_fetcher(opts, timeout=timeout or 10.0)
+        except UsageError as e:
+            raise ValueError(str(e))
+    raise ValueError("%s: give a tftp://HOST[:PORT]/PATH, http://HOST[:PORT]/PATH or https://... URL "
                      "(an IPv6 host in brackets: tftp://[2001:db8::1]/PATH)" % url)
 
 

@@ -138,7 +138,7 @@ HTTP_CASES = [
     ("raw", _resp("HTTP/1.1 200 OK", "Transfer-Encoding: gzip, chunked", body=b"0\r\n\r\n"),
      r"{url}: Transfer-Encoding gzip, chunked is not supported \(only chunked\)", 1, 1),
     ("raw", _resp("HTTP/1.1 302 Found", "Location: file:///etc/passwd", "Content-Length: 0"),
-     r"{url}: redirected to an unusable URL: file:///etc/passwd: only http:// is supported here", 1, 1),
+     r"{url}: redirected to an unusable URL: file:///etc/passwd: only http:// and https:// are supported here", 1, 1),
     ("raw", _resp("HTTP/1.1 302 Found", "Location: /a\x1b[2Jb", "Content-Length: 0"),
      r"{url}: redirected to an unusable URL: http://127.0.0.1:\d+/a\?\[2Jb: a control character \(0x1b\) "
      r"in the path", 1, 1),

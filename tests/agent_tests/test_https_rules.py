@@ -1,0 +1,94 @@
+"""https:// in the agent's pure parts: URL parsing and redirects keep the
+scheme, TLS failures become one line naming the server (tls_kind and
+tls_reason on mbedtls's and OpenSSL's verify messages), pxe.https-only
+refuses other schemes before any packet. Runs under CPython and MicroPython."""
+
+from memfetch import MemFetcher
+
+
+def test_parse_url_https_default_port():
+    from agent.http import parse_url, join_location
+    cases = [
+        ("https://boot.example.com/s390x/linux", ("boot.example.com", 443, "/s390x/linux")),
+        ("https://192.0.2.1:8443/a", ("192.0.2.1", 8443, "/a")),
+        ("http://192.0.2.1/a", ("192.0.2.1", 80, "/a")),
+    ]
+    for url, want in cases:
+        got = parse_url(url)
+        assert got == want, "parse_url(%r) = %r, want %r" % (url, got, want)
+    for base, loc, want in [
+        ("https://h/a/b", "/c", "https://h:443/c"),
+        ("https://h:8443/a/b", "c", "https://h:8443/a/c"),
+        ("http://h/a/b", "/c", "http://h:80/c"),
+    ]:
+        got = join_location(base, loc)
+        assert got == want, "join_location(%r, %r) = %r, want %r" % (base, loc, got, want)
+
+
+def test_split_url_and_resolve_keep_https():
+    from agent import search
+    got = search.split_url("https://h:8443/x/y")
+    assert got == ("https", "h", 8443, "/x/y"), "split_url = %r" % (got,)
+    got = search.resolve("debian/linux", "https://boot.example.com/s390x/", "192.0.2.1")
+    assert got == "https://boot.example.com/s390x/debian/linux", "resolve = %r" % got
+
+
+# (text of the failure as mbedtls or OpenSSL gives it, kind)
+KINDS = [
+    ("\nThe certificate is not correctly signed by the trusted CA\n", "unknown-ca"),
+    ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate "
+     "(_ssl.c:992) unable to get local issuer certificate", "unknown-ca"),
+    ("certificate verify failed: self-signed certificate", "unknown-ca"),
+    ("\nThe certificate Common Name (CN) does not match with the expected CN\n", "wrong-host"),
+    ("certificate verify failed: Hostname mismatch, certificate is not valid for 'x'.", "wrong-host"),
+    ("certificate verify failed: IP address mismatch, certificate is not valid for '127.0.0.1'.", "wrong-host"),
+    ("\nThe certificate validity has expired\n", "expired"),
+    ("certificate verify failed: certificate has expired", "expired"),
+    ("\nThe certificate validity starts in the future\n", "not-yet-valid"),
+    ("(-30592, 'SSL - A fatal alert message was received from our peer')", "handshake"),
+    ("", "handshake"),
+]
+
+
+def test_tls_kind():
+    from agent.http import tls_kind
+    for text, want in KINDS:
+        got = tls_kind(text)
+        assert got == want, "tls_kind(%r) = %r, want %r" % (text, got, want)
+
+
+def test_tls_reason_is_one_line_naming_the_server():
+    from agent.http import tls_reason
+    for text, kind in KINDS:
+        line = tls_reason(text + "\x1b[2J", "boot.example.com", "/etc/s390-netboot/ca.pem",
+                          "2026-01-01 00:00 UTC")
+        assert "\n" not in line and "\x1b" not in line, "tls_reason(%r) = %r: not one clean line" % (text, line)
+        assert line.startswith("TLS: ") and "boot.example.com" in line, "tls_reason(%r) = %r" % (text, line)
+        if kind in ("expired", "not-yet-valid"):
+            assert "the clock reads 2026-01-01 00:00 UTC" in line, line
+        if kind == "unknown-ca":
+            assert "/etc/s390-netboot/ca.pem" in line and "--ca-certs" in line, line
+
+
+def test_https_only_refuses_other_schemes_before_fetching():
+    from agent.fetch import HttpsOnly, Refused
+    inner = MemFetcher({"a": b"x"})
+    f = HttpsOnly(inner)
+    assert f.read("https://h/a") == b"x"
+    for url in ("http://h/a", "tftp://h/a", "HTTP://h/a"):
+        try:
+            f.read(url)
+            assert False, "HttpsOnly.read(%r) passed" % url
+        except Refused as e:
+            assert "refused: pxe.https-only allows only https:// names" in str(e), str(e)
+
+
+def test_no_trust_store_fails_closed():
+    from agent.http import HttpFetcher, TlsError
+    f = HttpFetcher(ca_file="/nonexistent/ca.pem")
+    try:
+        f.read("https://192.0.2.1/x")
+        assert False, "an https fetch without a trust store did not fail"
+    except TlsError as e:
+        msg = str(e)
+        assert "no trust store (/nonexistent/ca.pem is missing)" in msg and "--ca-certs" in msg, msg
