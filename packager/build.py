@@ -36,6 +36,70 @@ ESSENTIAL_APPLETS = ["sh", "mount", "umount", "ip", "udhcpc", "insmod", "modprob
                      "cttyhack", "echo", "cp", "mv", "rm", "ln", "grep", "sed", "vi", "wget", "tftp"]
 
 
+CA_PATH = "etc/s390-netboot/ca.pem"            # agent.http.CA_FILE
+DEFAULTS_PATH = "etc/s390-netboot/defaults"    # agent.boot.DEFAULTS
+PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
+PEM_END = "-----END CERTIFICATE-----"
+
+
+def pem_certificates(text):
+    """The PEM certificate blocks of a bundle, each ending in a newline
+    (comments and anything else between them dropped)."""
+    out = []
+    pos = 0
+    while True:
+        i = text.find(PEM_BEGIN, pos)
+        if i < 0:
+            return out
+        j = text.find(PEM_END, i)
+        if j < 0:
+            return out
+        out.append(text[i:j + len(PEM_END)] + "\n")
+        pos = j + len(PEM_END)
+
+
+def debian_ca_bundle(args, cache):
+    """Debian's ca-certificates bundle, as update-ca-certificates would make it
+    from the package's certificates (in name order), from the packager's apt."""
+    suite = args.suite or debian.host_suite()
+    apt = debian.Apt(suite, mirror=args.mirror, cache=cache, log=lambda m: note("    " + m))
+    deb, _, version = apt.download("ca-certificates")
+    dest = os.path.join(cache, "ca-certificates", version)
+    if not os.path.isdir(os.path.join(dest, "usr")):
+        debian.extract_deb(deb, dest)
+    top = os.path.join(dest, "usr", "share", "ca-certificates")
+    texts = []
+    for root, dirs, files in os.walk(top):
+        dirs.sort()
+        for name in sorted(files):
+            if name.endswith(".crt"):
+                with open(os.path.join(root, name)) as f:
+                    texts.append(f.read())
+    if not texts:
+        raise Die("Debian's ca-certificates package (%s) has no certificates under "
+                  "/usr/share/ca-certificates" % os.path.basename(deb))
+    return "\n".join(texts), "Debian's ca-certificates %s" % version
+
+
+def trust_store(args, cache):
+    """{pem, count, source} of --ca-certs FILE|debian; one-line Die when unusable."""
+    if args.ca_certs == "debian":
+        text, source = debian_ca_bundle(args, cache)
+    else:
+        raw = read_file(args.ca_certs, "--ca-certs file")
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise Die("--ca-certs %s is not a PEM file (binary data): give PEM certificates, e.g. "
+                      "openssl x509 -inform der -in CA.der -out CA.pem" % args.ca_certs)
+        source = args.ca_certs
+    certs = pem_certificates(text)
+    if not certs:
+        raise Die("--ca-certs %s holds no PEM certificate (-----BEGIN CERTIFICATE-----): give the CA "
+                  "that signed your boot server's certificate" % args.ca_certs)
+    return {"pem": "".join(certs), "count": len(certs), "source": source}
+
+
 class Step:
     """Prints a numbered step and how long it took."""
 
@@ -223,6 +287,12 @@ def run(args):
 
 
 def _run(args, t0, step, agent_dir, cache, skel):
+    # The trust store first: a wrong --ca-certs fails before any long step.
+    trust = None
+    if args.ca_certs:
+        if args.ca_certs == "debian":
+            step("fetching Debian's ca-certificates")
+        trust = trust_store(args, cache)
     sysroot, kernel_path, parts = resolve_parts(args, cache, step)
     check_output(args.output, [("input kernel", kernel_path)])
     kernel = read_file(kernel_path, "kernel")
@@ -293,6 +363,10 @@ def _run(args, t0, step, agent_dir, cache, skel):
         entries.append(initramfs.file("lib/modules/%s/%s" % (release, rel), mods.data[rel]))
     entries.append(initramfs.file("lib/modules/%s/modules.dep" % release, mods.modules_dep()))
     entries.append(initramfs.file("etc/netboot/modules", "".join(m + "\n" for m in mods.order)))
+    if trust is not None:
+        entries.append(initramfs.file(CA_PATH, trust["pem"]))
+    if args.https_only:
+        entries.append(initramfs.file(DEFAULTS_PATH, "pxe.https-only\n"))
     entries.append(initramfs.chardev("dev/console", 5, 1, 0o600))
     entries.append(initramfs.chardev("dev/null", 1, 3, 0o666))
 
@@ -305,6 +379,9 @@ def _run(args, t0, step, agent_dir, cache, skel):
         "modules": mods.order,
         "builtin_modules": mods.builtin,
         "busybox_applets": len(applets),
+        "ca_certs": None if trust is None else {"source": trust["source"], "count": trust["count"],
+                                                 "sha256": hashlib.sha256(trust["pem"].encode()).hexdigest()},
+        "https_only": bool(args.https_only),
         "agent_sha256": micropython.tree_digest([agent_dir]),
         "source_date_epoch": initramfs.source_date_epoch(),
     }
@@ -337,6 +414,14 @@ def _run(args, t0, step, agent_dir, cache, skel):
     print("  initramfs: %d bytes, %s, %d entries" % (len(initrd), args.compress,
                                                      len(initramfs.normalise(entries))))
     print("  cmdline:   %s" % (args.cmdline if args.cmdline is not None else "(the kernel's own)"))
+    if trust is None:
+        print("  https:     no trust store: https:// fails closed (add one with --ca-certs FILE|debian)")
+    else:
+        print("  https:     %d CA certificates from %s, %d bytes at /%s%s"
+              % (trust["count"], trust["source"], len(trust["pem"]), CA_PATH,
+                 "; https only" if args.https_only else ""))
+    print("  tls:       %s in the interpreter (%d bytes); its cost: docs/performance.md"
+          % (micropython.TLS_LIBRARY, len(interp_data)))
     for name, ver in parts:
         print("  part:      %-28s %s" % (name, ver))
     print("  modules:   %s (built in: %s)" % (", ".join(os.path.basename(m) for m in mods.order),

@@ -51,6 +51,11 @@ def parse_args(argv):
     b.add_argument("--mirror", metavar="URL", help="Debian mirror (default: the one apt's sources name)")
     b.add_argument("--skel", metavar="DIR", help="image skeleton (default: rootfs-skel/ beside the agent)")
     b.add_argument("--cache", metavar="DIR", help="cache directory (default ~/.cache/s390-netboot)")
+    b.add_argument("--ca-certs", metavar="FILE|debian",
+                   help="PEM certificates the agent trusts for https:// (debian: Debian's ca-certificates "
+                        "bundle); default none, so https:// fails closed")
+    b.add_argument("--https-only", action="store_true",
+                   help="build pxe.https-only in: every name the config resolves must be https://")
     b.add_argument("--toolchain", choices=("zig", "gcc"), default="zig",
                    help="cross compiler for the interpreter (zig from PyPI, or gcc-s390x-linux-gnu)")
 

@@ -92,13 +92,43 @@ def test_prebuilt_interpreter_and_sysroot(s390x, tmp_path, built):
         members = initramfs.read(s390image.initrd_bytes(f.read()), with_data=True)
     interp = tmp_path / "micropython"
     interp.write_bytes([m.data for m in members if m.path == "bin/micropython"][0])
-    p = build(out, "--interpreter", str(interp), "--sysroot", s390x.sysroot, "--kernel", s390x.kernel)
+    # With a trust store (a bundle with comments between the certificates) and https only.
+    bundle = tmp_path / "bundle.pem"
+    ca = make_ca(tmp_path)
+    bundle.write_text("# site CA\n" + ca + "junk between\n" + ca)
+    p = build(out, "--interpreter", str(interp), "--sysroot", s390x.sysroot, "--kernel", s390x.kernel,
+              "--ca-certs", str(bundle), "--https-only")
     assert p.returncode == 0, p.stderr
     assert "prebuilt" in p.stdout
+    assert "2 CA certificates from %s" % bundle in p.stdout and "https only" in p.stdout
+    with open(out, "rb") as f:
+        members = dict((m.path, m) for m in initramfs.read(s390image.initrd_bytes(f.read()), with_data=True))
+    assert members["etc/s390-netboot/ca.pem"].data == (ca + ca).encode()
+    assert members["etc/s390-netboot/defaults"].data == b"pxe.https-only\n"
+    with open(out + ".manifest.json") as f:
+        m = json.load(f)
+    assert m["https_only"] is True and m["ca_certs"]["count"] == 2
+
+
+def make_ca(d):
+    """A CA certificate (PEM text) made with openssl."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"), "-subj", "/CN=test", "-days", "2"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return (d / "ca.pem").read_text()
+
+
+def test_default_build_has_no_trust_store(built):
+    a, _, proc = built
+    from packager import initramfs, s390image
+    with open(a, "rb") as f:
+        paths = [m.path for m in initramfs.read(s390image.initrd_bytes(f.read()))]
+    assert "etc/s390-netboot/ca.pem" not in paths and "etc/s390-netboot/defaults" not in paths
+    assert "no trust store: https:// fails closed" in proc.stdout
 
 
 @pytest.mark.parametrize("case", ["kernel", "no-busybox", "no-kexec", "no-manifest", "interpreter",
-                                  "not-s390", "cmdline", "outdir", "offline", "compile"])
+                                  "not-s390", "cmdline", "outdir", "offline", "compile", "ca-certs"])
 def test_bad_input_one_line_and_nothing_written(case, s390x, tmp_path):
     out = tmp_path / "pxelinux.0"
     args, want = [], ""
@@ -136,6 +166,10 @@ def test_bad_input_one_line_and_nothing_written(case, s390x, tmp_path):
             f.write("def broken(:\n    pass\n")
         args = ["--skel", os.path.join(ROOT, "rootfs-skel")]
         want = "error compiling agent/broken.py:; SyntaxError: invalid syntax"
+    elif case == "ca-certs":
+        (tmp_path / "ca.txt").write_text("not a certificate\n")
+        args = ["--ca-certs", str(tmp_path / "ca.txt")]
+        want = "--ca-certs %s holds no PEM certificate" % (tmp_path / "ca.txt")
     elif case == "offline":
         args = ["--cache", str(tmp_path / "cache"), "--mirror", "http://127.0.0.1:9/debian"]
         want = "a first build needs the network"
