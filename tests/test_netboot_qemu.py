@@ -370,3 +370,46 @@ def test_ipv6_only_netboot(lab6):
     assert "sent %s/pxelinux.0 to 2001:db8::" % lab.tftp in log, log[-3000:]
     assert "sent %s/vmlinuz to 2001:db8::" % lab.tftp in log, log[-3000:]
     assert "DHCPACK" not in log and "DHCPDISCOVER" not in log
+
+
+@pytest.fixture(scope="session")
+def https_parts(netboot_files, tmp_path_factory):
+    """A test CA (tests/tlsca.py; certificates for 192.0.2.1) and an image trusting it."""
+    import tlsca
+    d = str(tmp_path_factory.mktemp("netboot-https"))
+    certs = tlsca.make_certs(os.path.join(d, "certs"))
+    image = build_image(ROOT, d, "--ca-certs", os.path.join(certs, "ca.pem"))
+    return {"certs": certs, "image": image}
+
+
+def test_https_prefix_from_option_210_and_a_mitm_refused(lab, https_parts, tmp_path):
+    """Issue #16: option 210 is https://: the config comes over TLS from nginx
+    with a certificate from the image's CA. Its default kernel is on a server
+    with a self-signed certificate (a man in the middle): one line naming the
+    server and the reason, then ONERROR boots the second stage over HTTPS."""
+    import tlsca
+    shutil.copy(https_parts["image"], os.path.join(lab.tftp, "pxelinux.0"))
+    www = str(tmp_path / "www")
+    os.makedirs(os.path.join(www, "s390"))
+    for name in ("vmlinuz", "stage2.img"):
+        shutil.move(os.path.join(lab.tftp, name), os.path.join(www, "s390", name))
+    nginx = tlsca.Nginx(str(tmp_path / "nginx"), https_parts["certs"], www, addr=SERVER_IP,
+                        base_port=8443, names=("good", "mitm"), netns=lab.ns)
+    try:
+        good, mitm = nginx.url("good", "s390/"), nginx.url("mitm", "s390/")
+        write(lab, "s390/pxelinux.cfg/default", "DEFAULT evil\nONERROR secure\n"
+              "LABEL evil\n KERNEL %svmlinuz\n INITRD %sstage2.img\n APPEND console=ttysclp0 scenario=evil\n"
+              "LABEL secure\n KERNEL vmlinuz\n INITRD stage2.img\n APPEND console=ttysclp0 scenario=https\n"
+              % (mitm, mitm), root=www)
+        lab.dnsmasq("--dhcp-option=tag:s390,210,%s" % good)
+        lab.boot()
+        cmdline = boot_and_get_cmdline(lab, 180)
+    finally:
+        nginx.stop()
+    assert "scenario=https" in cmdline, cmdline
+    text = lab.text()
+    assert "config %spxelinux.cfg/default" % good in text, text[-3000:]
+    want = ("ERROR: fetching {0}vmlinuz failed: {0}vmlinuz: TLS: {1}'s certificate is not signed by a CA "
+            "in /etc/s390-netboot/ca.pem").format(mitm, SERVER_IP)
+    assert want in text, text[-3000:]
+    assert "ONERROR: secure" in text and "fetched %svmlinuz" % good in text, text[-3000:]
