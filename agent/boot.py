@@ -31,12 +31,15 @@ from agent import dhcp, machine, menu, pxeconfig, search
 from agent import plan as planmod
 from agent.compat import now_ms
 from agent.pxeconfig import first_word
-from agent.fetch import FetchError, NotFound, SchemeFetcher
+from agent.fetch import FetchError, NotFound, SchemeFetcher, clean_text
 from agent.transfer import Progress, human, rate
 
 WORKDIR = "/tmp/netboot"
 DEFAULTS = "/etc/s390-netboot/defaults"   # pxe.* words built into the image
 DEFAULT_REBOOT_S = 300
+LINE_LIMIT = 4096          # characters of one console line (a longer one is cut, with '...')
+POLL_SLICE_S = 86400       # the longest single poll() of the console
+MAX_DISPLAY_LINES = 200    # lines of a DISPLAY file shown
 SPACE_RESERVE = 16 << 20   # memory kept free for the kernel's own use while fetching
 
 
@@ -79,12 +82,26 @@ class Console:
         self.debug_on = debug
 
     def say(self, msg):
-        sys.stdout.write("netboot: [%7.2f] %s\n" % (uptime(), msg))
-        self.flush()
+        """One line: what the agent says, with any control character from a
+        config or a server shown as '?' (no terminal escapes, no fake lines)."""
+        self.raw("netboot: [%7.2f] %s\n" % (uptime(), clean_text(msg, LINE_LIMIT)))
+
+    def line(self, text):
+        """A line of the config's own text (SAY, DISPLAY, the menu), cleaned the same way."""
+        self.raw(clean_text(text, LINE_LIMIT, "\t") + "\n")
 
     def raw(self, text):
-        sys.stdout.write(text)
-        self.flush()
+        try:
+            sys.stdout.write(text)
+            self.flush()
+        except OSError:
+            # No console (fd 1 closed: the kernel found none): the kernel log
+            # still reaches whoever looks; PID 1 must not die of it.
+            try:
+                with open("/dev/kmsg", "w") as f:
+                    f.write(text[:LINE_LIMIT])
+            except OSError:
+                pass
 
     def flush(self):
         try:
@@ -104,10 +121,28 @@ class Console:
         import select
         p = select.poll()
         p.register(0, select.POLLIN)
-        ms = int(seconds * 1000) if seconds and seconds > 0 else -1
-        if not p.poll(ms):
-            return None
-        line = sys.stdin.readline()
+        # poll() takes a C int of milliseconds: wait in slices of a day at most
+        # (a TIMEOUT of 2^31 tenths must neither overflow nor end early).
+        left = seconds if seconds and seconds > 0 else None
+        while True:
+            ms = -1 if left is None else int(min(left, POLL_SLICE_S) * 1000)
+            try:
+                ready = p.poll(ms)
+            except OSError:
+                ready = []
+                if left is None:
+                    import time
+                    time.sleep(POLL_SLICE_S)
+            if ready:
+                break
+            if left is not None:
+                left -= min(left, POLL_SLICE_S)
+                if left <= 0:
+                    return None
+        try:
+            line = sys.stdin.readline()
+        except (OSError, UnicodeError):
+            line = ""
         if not line:
             # End of input (no console attached): wait out the time, do not spin.
             import time
@@ -383,11 +418,14 @@ def choose(con, p, env, fetcher, shift=False, resume=False):
     cfg = p.cfg
     for text in cfg.display:
         try:
-            con.raw(pxeconfig.decode(fetcher.read(search.resolve(text, p.prefix, p.server))))
+            shown = pxeconfig.decode(fetcher.read(search.resolve(text, p.prefix, p.server)))
         except FetchError:
             con.debug("DISPLAY %s: not found" % text)
+            continue
+        for line in shown.splitlines()[:MAX_DISPLAY_LINES]:
+            con.line(line)
     for line in cfg.say:
-        con.raw(line + "\n")
+        con.line(line)
     gen = menu.session(cfg, shift, resume)
     action = next(gen)
     while True:
@@ -398,12 +436,12 @@ def choose(con, p, env, fetcher, shift=False, resume=False):
             raise BootFailure(action[1])
         answer = None
         if kind == "say":
-            con.raw(action[1] + "\n")
+            con.line(action[1])
         elif kind == "note":
             con.debug("note: %s" % action[1])
         elif kind == "show":
             for line in menu.menu_lines(cfg, None, action[1]):
-                con.raw(line + "\n")
+                con.line(line)
         elif kind == "ask":
             answer = ask(con, cfg, action)
         action = gen.send(answer)
@@ -419,7 +457,7 @@ def ask(con, cfg, action):
     deadline = now_ms() + total * 100 if total else None
     first = menu.first_wait(kbd, total)
     if kbd and what:
-        con.raw(menu.countdown_text((first + 9) // 10, first_word(what)) + "\n")
+        con.line(menu.countdown_text((first + 9) // 10, first_word(what)))
     wait = first / 10.0
     counting = bool(kbd)
     while True:
@@ -468,7 +506,8 @@ def run_once(con, opts, state):
         raise BootFailure(str(e))
     fetcher = make_fetcher(lease, opts)
     state["fetcher"] = fetcher
-    label = state.pop("command", None) or (opts.get("label") if isinstance(opts.get("label"), str) else None)
+    onerror_of = state.pop("onerror_of", None)
+    label = opts.get("label") if isinstance(opts.get("label"), str) else None
     config = opts.get("config") if isinstance(opts.get("config"), str) else None
     shown = []
 
@@ -480,7 +519,8 @@ def run_once(con, opts, state):
         shown[:] = p.notes
 
     chooser = None
-    if label is None and not state.get("menu_done"):
+    state["at_console"] = False  # whether this attempt's choice was typed by someone
+    if onerror_of is None and label is None and not state.get("menu_done"):
         # The console decides, config by config (CONFIG hops show theirs).
         resume = ["menu_done" in state]  # set False by a failure: the prompt again
         state["menu_done"] = True
@@ -488,9 +528,11 @@ def run_once(con, opts, state):
         def chooser(p):
             show(p)
             again, resume[0] = resume[0], False
-            return choose(con, p, env, fetcher, opts.get("prompt") is True, again)
+            command, source, lab = choose(con, p, env, fetcher, opts.get("prompt") is True, again)
+            state["at_console"] = source == pxeconfig.TYPED
+            return command, source, lab
     try:
-        p = planmod.make_plan(fetcher, env, label, config, chooser)
+        p = planmod.make_plan(fetcher, env, label, config, chooser, onerror_of)
     except planmod.PlanError as e:
         raise BootFailure(str(e))
     except FetchError as e:
@@ -516,12 +558,15 @@ def after_failure(con, opts, state, msg):
     con.error(msg)
     p = state.get("plan")
     cfg = p.cfg if p is not None else None
-    typed = p is not None and getattr(p, "entry", None) is not None and p.entry.source == pxeconfig.TYPED
+    # Only a line someone typed resets the count: pxe.label and ONERROR are
+    # no person at the console (they would retry for ever).
+    typed = state.get("at_console") and p is not None and p.entry is not None and p.entry.source == pxeconfig.TYPED
     state["unattended_failures"] = 0 if typed else state.get("unattended_failures", 0) + 1
     if cfg is not None and cfg.onerror and not state.get("onerror_used"):
+        # ldlinux.c:load_kernel boots ONERROR itself, from the config that failed.
         state["onerror_used"] = True
         con.say("ONERROR: %s" % cfg.onerror)
-        state["command"] = cfg.onerror
+        state["onerror_of"] = p
         return
     if cfg is not None and interactive(cfg):
         if state["unattended_failures"] < MAX_UNATTENDED_FAILURES:
@@ -553,7 +598,22 @@ def setup(con):
 
 
 def main():
-    """PID 1: never returns."""
+    """PID 1: never returns. Whatever escapes the agent (an error while
+    nothing can be said, an interrupt) starts it again after 5 s: PID 1 that
+    returns panics the kernel and says nothing useful."""
+    while True:
+        try:
+            _main()
+        except BaseException as e:  # noqa: BLE001 -- KeyboardInterrupt and SystemExit included
+            try:
+                Console().error("internal error: %s: %s; starting again in 5 s" % (type(e).__name__, e))
+            except BaseException:  # noqa: BLE001
+                pass
+            import time
+            time.sleep(5)
+
+
+def _main():
     con = Console()
     try:
         setup(con)
@@ -574,11 +634,11 @@ def main():
             run_once(con, opts, state)
         except BootFailure as e:
             msg = str(e)
-        except Exception as e:  # noqa: BLE001
+        except BaseException as e:  # noqa: BLE001 -- PID 1 must survive anything
             msg = "internal error: %s: %s" % (type(e).__name__, e)
         try:
             after_failure(con, opts, state, msg)
-        except Exception as e:  # noqa: BLE001
+        except BaseException as e:  # noqa: BLE001
             con.error("internal error after a failure: %s" % e)
             import time
             time.sleep(5)

@@ -81,15 +81,16 @@ class Deadline:
         return "too slow: %d bytes in %d s, less than %d bytes/s" % (self.bytes, secs, self.min_rate)
 
 
-def clean_text(text, limit=TEXT_LIMIT):
+def clean_text(text, limit=TEXT_LIMIT, keep=""):
     """Server-provided text made safe for a console line: control characters
-    (terminal escapes, CR, LF) shown as '?', cut to limit characters."""
+    (terminal escapes, CR, LF; those in keep excepted) shown as '?', cut to
+    limit characters."""
     if isinstance(text, (bytes, bytearray)):
         from agent.compat import latin1
         text = latin1(bytes(text[:limit + 1]))
     cut = len(text) > limit
     text = text[:limit]
-    out = "".join([c if 32 <= ord(c) < 127 or ord(c) > 159 else "?" for c in text])
+    out = "".join([c if 32 <= ord(c) < 127 or ord(c) > 159 or c in keep else "?" for c in text])
     return out + "..." if cut else out
 
 

@@ -61,12 +61,13 @@ def session(cfg, shift=False, resume=False):
             return
         what = cfg.ontimeout or cfg.default_cmd
         line = yield ("ask", "prompt", cfg.timeout, cfg.totaltimeout, what)
+        command = choice_command(cfg, line) if line is not None else None
         if line is None and cfg.ontimeout:
             gen = _load(cfg, cfg.ontimeout, "ONTIMEOUT", None)
-        elif line is None or not line.strip():
+        elif command is None:
             gen = _auto_boot(cfg)
         else:
-            gen = _load(cfg, choice_command(cfg, line), pxeconfig.TYPED, None)
+            gen = _load(cfg, command, pxeconfig.TYPED, None)
         yield from gen
 
 
@@ -131,7 +132,7 @@ def _menu(cfg, runs=1):
             gen = _load(cfg, m.ontimeout, "ONTIMEOUT", None)
         else:
             gen = _menu_entry(cfg, entry, _entry_source(m))
-    elif not line.strip():
+    elif choice_command(cfg, line) is None:
         gen = _menu_entry(cfg, entry, _entry_source(m))
     else:
         # What Esc then typing at the boot: prompt does; a number picks an entry.
@@ -217,18 +218,16 @@ def choice_command(cfg, typed):
 
     Returns None for an empty line (boot the default).
     """
-    typed = typed.strip()
-    if not typed:
+    first, rest = pxeconfig.split_command(typed)
+    if not first:
         return None
-    words = typed.split(None, 1)
-    first = words[0]
-    rest = (" " + words[1]) if len(words) > 1 else ""
-    if first and all(c in "0123456789" for c in first):
+    rest = (" " + rest) if rest else ""
+    if all(c in "0123456789" for c in first) and len(first) < 12:
         visible = cfg.visible_labels()
         n = int(first)
         if 1 <= n <= len(visible) and cfg.label(first) is None:
             return visible[n - 1].name + rest
-    return typed
+    return first + rest
 
 
 def countdown_text(seconds, label):

@@ -108,7 +108,7 @@ def uuid_note(env):
             "pxelinux.cfg/<uuid> nor appends SYSUUID=" % (uuid, search.normalise_uuid(uuid)[14:16]))
 
 
-def make_plan(fetcher, env, label=None, config_url=None, choose=None):
+def make_plan(fetcher, env, label=None, config_url=None, choose=None, onerror_of=None):
     """The Plan for a machine. Raises PlanError when nothing bootable is found.
 
     label is what a person would type at the boot: prompt (a label or a
@@ -117,35 +117,52 @@ def make_plan(fetcher, env, label=None, config_url=None, choose=None):
     agent.menu.decide's answer with nobody at the console, or choose(plan)
     -> (command, source, label): the boot console's (agent.boot.choose),
     which runs the same decision with a person there.
+
+    onerror_of: a plan whose boot failed: its config's ONERROR is booted as
+    ldlinux.c:load_kernel does on a failure, from that config (after any
+    CONFIG hops), with no prompt or menu in between.
     """
     plan = Plan()
-    plan.prefix = search.prefix(env.get("bootfile"), env.get("opt210"))
-    plan.server = env.get("server") or ""
-    note = uuid_note(env)
-    if note:
-        plan.notes.append(note)
+    forced = cfg = None
     ipappend = 0
-    if config_url:
-        url = search.resolve(config_url, plan.prefix, plan.server)
-        plan.tried.append(url)
-        try:
-            text = fetcher.read(url)
-        except NotFound:
-            raise PlanError("config %s not found" % search.display(url, plan.server))
+    if onerror_of is not None:
+        failed = onerror_of
+        plan.prefix, plan.server, plan.tried = failed.prefix, failed.server, list(failed.tried)
+        url, cfg = failed.config, failed.cfg
+        forced = (cfg.onerror, "ONERROR")
     else:
-        url, text = find_config(fetcher, env, plan.tried)
-        if url is None:
-            raise_no_config(plan)
+        plan.prefix = search.prefix(env.get("bootfile"), env.get("opt210"))
+        plan.server = env.get("server") or ""
+        note = uuid_note(env)
+        if note:
+            plan.notes.append(note)
+        if config_url:
+            url = search.resolve(config_url, plan.prefix, plan.server)
+            plan.tried.append(url)
+            try:
+                text = fetcher.read(url)
+            except NotFound:
+                raise PlanError("config %s not found" % search.display(url, plan.server))
+        else:
+            url, text = find_config(fetcher, env, plan.tried)
+            if url is None:
+                raise_no_config(plan)
     for _ in range(MAX_CONFIG_CHAIN):
         plan.config = url
-        try:
-            plan.cfg = pxeconfig.parse(text, search.display(url, plan.server),
-                                       loader(fetcher, plan.prefix, plan.server, plan.notes), ipappend,
-                                       key=lambda n: search.resolve(n, plan.prefix, plan.server), ident=url)
-        except pxeconfig.ConfigError as e:
-            raise PlanError(str(e))
-        plan.notes += plan.cfg.notes
-        if choose is not None:
+        if cfg is not None:
+            plan.cfg, cfg = cfg, None
+        else:
+            try:
+                plan.cfg = pxeconfig.parse(text, search.display(url, plan.server),
+                                           loader(fetcher, plan.prefix, plan.server, plan.notes), ipappend,
+                                           key=lambda n: search.resolve(n, plan.prefix, plan.server), ident=url)
+            except pxeconfig.ConfigError as e:
+                raise PlanError(str(e))
+            plan.notes += plan.cfg.notes
+        if forced is not None:
+            command, source = forced
+            lab = forced = None
+        elif choose is not None:
             command, source, lab = choose(plan)
         else:
             try:
@@ -169,7 +186,7 @@ def make_plan(fetcher, env, label=None, config_url=None, choose=None):
         if entry.ktype != "config":
             if entry.label is None and source != pxeconfig.TYPED:
                 plan.notes.append("%s %r names no label: taken as a kernel file name, as PXELINUX does"
-                                  % (source, command.split()[0]))
+                                  % (source, pxeconfig.split_command(command)[0]))
             return plan
         # CONFIG file [dir]: restart with another configuration file
         # (execute.c:execute). The file is named from the current directory; the
@@ -178,11 +195,11 @@ def make_plan(fetcher, env, label=None, config_url=None, choose=None):
         # after the file is opened (readconfig.c:parse_main_config, pxe.c:pxe_chdir).
         url = search.resolve(entry.kernel, plan.prefix, plan.server)
         plan.tried.append(url)
-        args = pxeconfig.command_args(entry, env).split()
-        if args:
-            plan.prefix = search.chdir(plan.prefix, args[0])
+        directory = pxeconfig.split_command(pxeconfig.command_args(entry, env))[0]
+        if directory:
+            plan.prefix = search.chdir(plan.prefix, directory)
             plan.notes.append("CONFIG %s %s: file names are now relative to %s"
-                              % (entry.kernel, args[0], plan.prefix))
+                              % (entry.kernel, directory, plan.prefix))
         ipappend = plan.cfg.ipappend  # SysAppends lives in the core: it survives the restart
         label = None
         try:

@@ -116,6 +116,28 @@ def first_word(s):
     return s[:word_end(s)]
 
 
+def skip_space(s, i=0):
+    """Past the bytes <= ' ' and DEL from i (menu.h:my_isspace)."""
+    n = len(s)
+    while i < n and (s[i] <= " " or s[i] == "\x7f"):
+        i += 1
+    return i
+
+
+def split_command(command):
+    """(first word, the rest) as ldlinux.c:load_kernel cuts a command line:
+    find_command stops at my_isspace, the options start after the spaces
+    that follow. Not str.split(): U+00A0 and other non-ASCII spaces are
+    part of a word to Syslinux (and MicroPython's split disagrees with CPython's)."""
+    i = skip_space(command)
+    e = word_end(command, i)
+    rest = command[skip_space(command, e):]
+    j = len(rest)
+    while j and (rest[j - 1] <= " " or rest[j - 1] == "\x7f"):
+        j -= 1
+    return command[i:e], rest[:j]
+
+
 def is_ui_module(command):
     """Whether a command runs menu.c32 or vesamenu.c32 (any directory): a .c32 name
     (case-sensitive, as parse_image_type compares) whose base name is one of them."""
@@ -148,7 +170,13 @@ def c_atoi(text):
         j += 1
     if j == i:
         return 0, False
-    return sign * int(s[i:j]), not s[j:].strip(C_SPACE)
+    # Syslinux's atoi is strtol's: a value beyond a 32-bit long is clamped
+    # (a TIMEOUT of 20 digits must not overflow a machine word later).
+    value = int(s[i:j]) if j - i < 12 else INT_MAX + 1
+    return max(-INT_MAX - 1, min(INT_MAX, sign * value)), not s[j:].strip(C_SPACE)
+
+
+INT_MAX = 0x7fffffff
 
 
 class Label:
@@ -453,6 +481,7 @@ class _Parser:
         """MENU BEGIN (readconfig.c:begin_submenu): an entry in the current menu."""
         parent = self.menu
         sub = Menu(tag or None, parent)
+        sub.index = len(parent.entries)  # readconfig.c: parent_entry->entry
         parent.entries.append(sub)
         self.cfg.menus.append(sub)
         self.menu = sub
@@ -616,7 +645,7 @@ class _Parser:
                 ld.menu_default = True
             elif m.parent is not None:
                 # Right after MENU BEGIN: the submenu is its parent's default.
-                m.parent.defentry = m.parent.entries.index(m)
+                m.parent.defentry = m.index
                 m.parent.default_source = "MENU DEFAULT"
         elif sub == "hide":
             if ld is not None:
@@ -666,12 +695,12 @@ class _Parser:
         which menu.c32 honours only with a UI line."""
         self.record()
         cfg = self.cfg
+        newest = {}
+        for m in cfg.menus:
+            newest[m.tag] = m
         for lab in cfg.labels:
             if lab.action in ("goto", "exit") and not isinstance(lab.target, Menu):
-                found = None
-                for m in cfg.menus:
-                    if m.tag == lab.target:
-                        found = m
+                found = newest.get(lab.target) if lab.target else None
                 lab.target = found
                 if found is None:
                     lab.action = "disabled"
@@ -780,15 +809,15 @@ def resolve(cfg, command, source="", lab=None):
     command line; a typed name finds the first label of that name).
     Raises ConfigError when it cannot boot here, with the reason.
     """
-    words = command.split(None, 1)
-    if not words:
+    word, extra = split_command(command)
+    if not word:
         raise ConfigError("empty boot command")
     e = Entry()
     e.command = command
     e.source = source
-    e.extra = words[1].strip() if len(words) > 1 else ""
+    e.extra = extra
     if lab is None:
-        lab = cfg.label(first_word(words[0]))
+        lab = cfg.label(word)
     if lab is not None:
         e.label = lab.name
         if lab.action is not None:
@@ -811,9 +840,9 @@ def resolve(cfg, command, source="", lab=None):
     else:
         if not cfg.implicit:
             raise ConfigError("%s names no label, and IMPLICIT 0 forbids booting other kernels"
-                              % words[0])
-        e.kernel = words[0]
-        e.ktype = kernel_type(words[0])
+                              % word)
+        e.kernel = word
+        e.ktype = kernel_type(word)
         # ldlinux.c:load_kernel: a kernel that is no label gets its own options
         # (none with ALLOWOPTIONS 0) and the SYSAPPEND strings; no APPEND, no INITRD.
         e.ipappend = cfg.ipappend

@@ -21,10 +21,11 @@ class FakePlan:
 PROMPT_CFG = "PROMPT 1\nTIMEOUT 10\nDEFAULT a\nLABEL a\n KERNEL k\n"
 
 
-def _fail(state, source, text=PROMPT_CFG):
+def _fail(state, source, text=PROMPT_CFG, at_console=False):
     from agent import boot, machine
     con = FakeConsole()
     state["plan"] = FakePlan(text, source)
+    state["at_console"] = at_console
     machine.DRY_RUN = True
     del machine.LOG[:]
     try:
@@ -55,16 +56,28 @@ def test_a_typed_boot_that_fails_starts_the_count_again():
     state = {"lease": {"opt211": 7}}
     for n in range(boot.MAX_UNATTENDED_FAILURES - 1):
         _fail(state, "DEFAULT")
-    lines, log = _fail(state, pxeconfig.TYPED)
+    lines, log = _fail(state, pxeconfig.TYPED, at_console=True)
     assert state["unattended_failures"] == 0 and log == [], (lines, log)
     lines, log = _fail(state, "ONTIMEOUT")
     assert state.get("menu_done") is False and log == [], (lines, log)
 
 
+def test_pxe_label_is_nobody_typing():
+    # pxe.label=a boots a with the source the boot: prompt gives (TYPED), but nobody
+    # typed it: its failures count, or a missing kernel is retried for ever.
+    from agent import boot, pxeconfig
+    state = {"lease": {"opt211": 7}}
+    for n in range(boot.MAX_UNATTENDED_FAILURES - 1):
+        lines, log = _fail(state, pxeconfig.TYPED)
+        assert log == [], (n, lines, log)
+    lines, log = _fail(state, pxeconfig.TYPED)
+    assert log and log[-1] == "reboot -f", (lines, log)
+
+
 def test_onerror_runs_once_before_the_count():
     state = {"lease": {"opt211": 7}}
     lines, log = _fail(state, "DEFAULT", "DEFAULT a\nONERROR b\nLABEL a\n KERNEL k\nLABEL b\n KERNEL k2\n")
-    assert state.get("command") == "b" and "ONERROR: b" in lines and log == [], (lines, log)
+    assert state.get("onerror_of") is not None and "ONERROR: b" in lines and log == [], (lines, log)
     lines, log = _fail(state, "ONERROR", "DEFAULT a\nONERROR b\nLABEL a\n KERNEL k\nLABEL b\n KERNEL k2\n")
     # Not interactive (PROMPT 0, no UI): the reboot countdown at once.
     assert "rebooting in 7 s; press Enter for a shell" in lines and log[-1] == "reboot -f", (lines, log)

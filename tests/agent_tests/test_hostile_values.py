@@ -154,6 +154,9 @@ class FakeConsole:
     def raw(self, text):
         self.lines.append(text)
 
+    def line(self, text):
+        self.lines.append(text)
+
     def wait_line(self, seconds):
         self.lines.append("(waited %s s)" % seconds)
         return None

@@ -128,6 +128,9 @@ class FakeConsole:
     def raw(self, text):
         self.out.append(text)
 
+    def line(self, text):
+        self.out.append(text + "\n")
+
     def say(self, msg):
         self.out.append(msg + "\n")
 
