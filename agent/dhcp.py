@@ -142,9 +142,12 @@ def lease_from_env(env, problems=None):
             problems.append("DHCP %s %s ignored: %s" % (what or key, show(value), e))
             return None
 
-    def text(value):
-        # option_text turns a hex option into text; bad bytes are caught by the checks.
-        return option_text(value) if value is not None else None
+    def text(named, code):
+        # udhcpc names options it knows (tftp, bootfile) and passes them as text:
+        # a boot file called 73333930 stays that. Only an optNNN value is hex.
+        if get(named) is not None:
+            return get(named)
+        return option_text(get(code)) if get(code) is not None else None
     get = env.get
     prefix = take("mask", _prefix, get("mask"), "prefix length (mask)")
     netmask = take("subnet", _ipv4, get("subnet"), "subnet mask")
@@ -188,8 +191,8 @@ def lease_from_env(env, problems=None):
         "hostname": take("hostname", _name, get("hostname"), "host name"),
         "siaddr": take("siaddr", _ipv4, get("siaddr"), "next server (siaddr)"),
         "server_id": take("serverid", _ipv4, get("serverid"), "server identifier"),
-        "opt66": take("opt66", _host, text(get("tftp") or get("opt66")), "option 66 (TFTP server)"),
-        "opt67": take("opt67", _text, text(get("bootfile") or get("opt67")), "option 67 (boot file)"),
+        "opt66": take("opt66", _host, text("tftp", "opt66"), "option 66 (TFTP server)"),
+        "opt67": take("opt67", _text, text("bootfile", "opt67"), "option 67 (boot file)"),
         "boot_file": take("boot_file", _text, get("boot_file"), "BOOTP file"),
         # busybox names 209-211 (pxeconffile, pxepathprefix, reboottime); builds
         # that do not know them pass optNNN as hex.

@@ -1,7 +1,9 @@
 """Transfers with figures: the console progress line and `python -m agent fetch`."""
 
+import os
+
 from agent.compat import now_ms, stderr_write
-from agent.fetch import FetchError, NotFound
+from agent.fetch import FetchError
 
 MIB = 1048576.0
 PROGRESS_MIN = 4 << 20   # files above this get a progress line
@@ -76,6 +78,17 @@ def size_cap(opts, out):
         return None
 
 
+def partial_name(out):
+    """Where fetch writes before the rename: FILE.part, or None when FILE is a
+    device or a FIFO (/dev/null), which is written as it is."""
+    try:
+        if os.stat(out)[0] & 0o170000 != 0o100000:
+            return None
+    except OSError:
+        pass
+    return out + ".part"
+
+
 def fetch_command(url, opts):
     """`python -m agent fetch URL -o FILE`: one transfer, then its figures."""
     import json
@@ -92,12 +105,19 @@ def fetch_command(url, opts):
     fetcher.space_for = lambda dest: cap
     start = now_ms()
     progress = None if opts.get("quiet") or opts.get("json") else Progress(stderr_write, url, False)
+    # Into FILE.part, renamed when whole: a failed or cut transfer leaves FILE
+    # as it was (a 404 must not empty an existing file).
+    part = partial_name(out)
     try:
-        size = fetcher.fetch(url, out, progress)
-    except NotFound as e:
-        stderr_write("fetch: %s\n" % e)
-        return 2
+        size = fetcher.fetch(url, part or out, progress)
+        if part:
+            os.rename(part, out)
     except (FetchError, OSError) as e:
+        if part:
+            try:
+                os.remove(part)
+            except OSError:
+                pass
         stderr_write("fetch: %s\n" % e)
         return 2
     ms = max(now_ms() - start, 1)

@@ -185,3 +185,49 @@ def test_fetch_max_size(tmp_path):
                         str(tmp_path / "out"), "--max-size", "lots"], cwd=ROOT,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
     assert p.returncode == 2 and "--max-size lots: want a number of bytes" in p.stderr, p.stderr
+
+
+def test_fetch_leaves_the_output_whole_or_as_it_was(tmp_path):
+    """`agent fetch -o FILE` writes FILE.part and renames it when whole: a 404 leaves an
+    existing FILE as it was, a body cut short leaves no FILE and no FILE.part."""
+    import socket
+    import subprocess
+    import sys
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+
+    answers = {b"/missing": b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+               b"/cut": b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 5000,
+               b"/whole": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nwhole"}
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            path = c.recv(65536).split(b" ")[1]
+            c.sendall(answers[path])  # /cut: every retry is cut short too
+            c.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+
+    def fetch(path, out):
+        return subprocess.run([sys.executable, "-m", "agent", "fetch", "http://127.0.0.1:%d/%s" % (port, path), "-o",
+                               str(out), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, timeout=60)
+    try:
+        old = tmp_path / "kept"
+        old.write_bytes(b"the earlier download")
+        p = fetch("missing", old)
+        assert p.returncode == 2 and old.read_bytes() == b"the earlier download", (p.stderr, old.read_bytes())
+        p = fetch("cut", tmp_path / "cut")
+        assert p.returncode == 2 and sorted(x.name for x in tmp_path.iterdir()) == ["kept"], p.stderr
+        p = fetch("whole", tmp_path / "whole")
+        assert p.returncode == 0 and (tmp_path / "whole").read_bytes() == b"whole", p.stderr
+        assert sorted(x.name for x in tmp_path.iterdir()) == ["kept", "whole"]
+    finally:
+        srv.close()

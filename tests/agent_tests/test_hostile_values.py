@@ -64,6 +64,10 @@ DHCP_CASES = [
     ({"tftp": "boot server"}, {"opt66": None},
      ["DHCP option 66 (TFTP server) 'boot server' ignored: not a DNS name"]),
     ({"bootfile": "s390x/pxelinux.0"}, {"opt67": "s390x/pxelinux.0"}, []),
+    # Names udhcpc knows come as text: a name of hex digits stays what it is.
+    ({"bootfile": "73333930"}, {"opt67": "73333930"}, []),
+    ({"tftp": "6e6f6465"}, {"opt66": "6e6f6465"}, []),
+    ({"opt67": "73333930"}, {"opt67": "s390"}, []),
     ({"bootfile": "a\rb"}, {"opt67": None},
      ["DHCP option 67 (boot file) 'a?b' ignored: control characters, spaces or bytes outside ASCII"]),
     # option 210 as udhcpc passes unknown options: hex
