@@ -347,9 +347,12 @@ def fetch_file(con, fetcher, url, dest, server):
 
 
 def _where(url, server):
-    if url.startswith("tftp://"):
-        return "TFTP server %s (tftp path %s)" % (server, search.split_url(url)[3])
-    return url.split("/")[2]
+    try:
+        if url.startswith("tftp://"):
+            return "TFTP server %s (tftp path %s)" % (server, clean_text(search.split_url(url)[3]))
+    except ValueError:
+        pass
+    return clean_text(url.split("/")[2] if url.count("/") >= 2 else url)
 
 
 def concat(paths, dest):

@@ -113,13 +113,25 @@ def parse_args(argv, allowed, flags=FLAGS):
 
 
 def host_port(text, default_port):
+    """(host, port) of HOST, HOST:PORT, [V6] or [V6]:PORT; UsageError when the port is not 1-65535."""
+    port = None
     if text.startswith("[") and "]" in text:
         host, rest = text[1:].split("]", 1)
-        return host, int(rest[1:]) if rest.startswith(":") else default_port
-    if text.count(":") == 1:
+        if rest.startswith(":"):
+            port = rest[1:]
+        elif rest:
+            raise UsageError("server %r: want HOST, HOST:PORT or [IPV6]:PORT" % text)
+    elif text.count(":") == 1:
         host, port = text.split(":")
-        return host, int(port)
-    return text, default_port
+    else:
+        host = text
+    if not host:
+        raise UsageError("server %r has no host" % text)
+    if port is None:
+        return host, default_port
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError("server %r: port %r is not a number from 1 to 65535" % (text, port))
+    return host, int(port)
 
 
 def plan_env(opts):

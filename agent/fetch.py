@@ -10,6 +10,8 @@ LocalFetcher, a directory standing in for the server root (``plan --root``
 and tests). HttpsOnly refuses every other scheme (pxe.https-only).
 """
 
+import os
+
 from agent.compat import path_join
 
 
@@ -199,12 +201,23 @@ class LocalFetcher:
 
     def _path(self, url):
         from agent.search import split_url
-        scheme, host, port, path = split_url(url)
+        try:
+            scheme, host, port, path = split_url(url)
+        except ValueError as e:
+            raise FetchError("%s: bad URL (%s)" % (clean_text(url), e))
         path = path.lstrip("/")
         for part in path.split("/"):
             if part == "..":
                 raise FetchError("%s: '..' leaves the root" % url)
-        return path_join(self.root, path)
+        path = path_join(self.root, path)
+        try:
+            mode = os.stat(path)[0]
+        except OSError:
+            return path  # open() says what is wrong
+        if mode & 0o170000 not in (0o100000, 0o040000):
+            # A FIFO would block the open for ever, a device read without end.
+            raise FetchError("%s: not a regular file" % url)
+        return path
 
     def read(self, url, limit=CONFIG_LIMIT):
         path = self._path(url)

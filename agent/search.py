@@ -317,6 +317,8 @@ def split_url(url):
         port = int(p)
     else:
         host = hostport
+    if port is not None and not 0 < port < 65536:
+        raise ValueError("port %d is out of range (1-65535)" % port)
     if scheme in ("http", "https"):
         path = "/" + path
     return scheme, host, port, path

@@ -201,3 +201,25 @@ def test_cases_against_a_live_server(tmp_path):
                                 "(see `s390-netboot test --help`)\n"), err
     finally:
         ns.close()
+
+
+def test_a_case_that_cannot_be_fetched_fails_alone(tmp_path):
+    """A case whose config leaves the tree fails with the reason; the other cases still
+    run, and the JUnit report parses even with control characters from a config."""
+    tree = tmp_path / "tftp"
+    (tree / "pxelinux.cfg").mkdir(parents=True)
+    (tree / "pxelinux.cfg" / "default").write_text("DEFAULT a\nLABEL a\n KERNEL k\n APPEND x=\x1b[2J\x01\n")
+    (tree / "k").write_bytes(b"K")
+    table = tmp_path / "cases.toml"
+    table.write_text('[[case]]\nname = "escape"\nconfig = "../outside"\nexpect.label = "a"\n\n'
+                     '[[case]]\nname = "wants y"\nexpect.kernel = "k"\nexpect.cmdline-has = ["y"]\n\n'
+                     '[[case]]\nname = "boots k"\nexpect.kernel = "k"\n')
+    junit = tmp_path / "report.xml"
+    rc, out, err = run_cli(str(tree), str(table), "--junit", str(junit))
+    assert rc == 1 and out.endswith("test: 3 cases: 1 passed, 2 failed\n"), (out, err)
+    assert "leaves the root" in out, out
+    suite = ET.parse(str(junit)).getroot().find("testsuite")
+    assert [tc.get("name") for tc in suite.findall("testcase")] == ["escape", "wants y", "boots k"]
+    text = ET.tostring(suite, encoding="unicode")
+    assert "\\x1b[2J\\x01" in text, text
+    assert sorted(os.listdir(str(tmp_path))) == ["cases.toml", "report.xml", "tftp"]

@@ -206,6 +206,12 @@ CASES += [
     ("boot file named and missing", {"s390x/pxelinux.cfg/default": LABEL, "s390x/k": K},
      {"bootfile": "s390x/pxelinux.0", "prefix": "::s390x/"},
      ["s390x/pxelinux.0: error: boot file not found: the firmware then reads pxelinux.cfg itself"], 1),
+    ("no config any machine finds", {"pxelinux.cfg/01-52-54-00-AB-CD-EF": LABEL, "k": K}, {},
+     ["pxelinux.cfg/01-52-54-00-AB-CD-EF: warning: never read: the agent asks for MAC names in lower case",
+      "pxelinux.cfg/: error: no file here is one the agent searches for (default, 01-<mac> in lower case, "
+      "upper-case hex IP, a valid UUID): every machine stops with 'no config found'"], 1),
+    ("a URL with a bad port", {"pxelinux.cfg/default": "DEFAULT a\nLABEL a\n KERNEL tftp://h:/k\n"}, {},
+     ["pxelinux.cfg/default:2: error: label a: KERNEL tftp://h:/k cannot be read: tftp://h:/k: bad URL"], 1),
     ("boot file not named, none in the tree", {"pxelinux.cfg/default": LABEL, "k": K}, {}, [], 0),
     ("boot file: --configs-only does not read it", {"pxelinux.cfg/default": LABEL, "pxelinux.0": K},
      {"configs_only": True}, [], 0),
@@ -322,6 +328,9 @@ def test_json():
     (["lint", "tests", "--mac", "xx"], "MAC address 'xx'"),
     (["lint", "tests", "--bogus"], "unrecognized arguments: --bogus"),
     (["test", "tests/testdata/lint/good"], "test needs TREE and CASES"),
+    (["lint", "--server", "127.0.0.1:"], "server '127.0.0.1:': port '' is not a number from 1 to 65535"),
+    (["lint", "--server", "127.0.0.1:99999"], "port '99999' is not a number from 1 to 65535"),
+    (["test", "--server", "[::1]x", "tests/testdata/lint/good.toml"], "want HOST, HOST:PORT or [IPV6]:PORT"),
     (["plan", "--root"], "s390-netboot: --root needs a value (see s390-netboot --help)"),
     (["fetch"], "s390-netboot: fetch takes one URL (see s390-netboot --help)"),
 ])
@@ -504,3 +513,22 @@ def test_lint_a_live_server(tftp_server):
             if line.startswith(("pxelinux.cfg/default", "pxelinux.cfg/labels.cfg", "pxelinux.cfg/loop"))]
     got = [line.replace("broken/", "") for line in out.splitlines()]
     assert rc == 1 and got[:-1] == want, "lint(--server, broken) =\n%s\nwant\n%s" % (out, "\n".join(want))
+
+
+def test_live_server_downloads_are_bounded(monkeypatch):
+    """lint --server reads a kernel whole up to DOWNLOAD_LIMIT (beyond: one error line, not an
+    endless download), and learns that an initrd exists from its first bytes."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import hostile
+    from workstation import lint as lintmod
+    big = K + b"\0" * 200000
+    files = {"pxelinux.cfg/default": (LABEL + " INITRD i\n").encode(), "k": big, "i": b"\0" * 300000}
+    with hostile.Tftp("files", error=(1, "File not found"), files=files, interval=0.001) as srv:
+        fetcher, server = make_fetcher({"server": "127.0.0.1:%d" % srv.port})
+        monkeypatch.setattr(lintmod, "DOWNLOAD_LIMIT", 100000)
+        linter = Linter(fetcher, server, root=None).run()
+        got = [str(f) for f in linter.sorted_findings()]
+        assert len(got) == 1 and "label a: KERNEL k cannot be read" in got[0] and "100000" in got[0], got
+        monkeypatch.setattr(lintmod, "DOWNLOAD_LIMIT", 1 << 20)
+        linter = Linter(fetcher, server, root=None).run()
+        assert linter.counts() == (0, 0), [str(f) for f in linter.sorted_findings()]

@@ -231,3 +231,14 @@ def test_fetch_leaves_the_output_whole_or_as_it_was(tmp_path):
         assert sorted(x.name for x in tmp_path.iterdir()) == ["kept", "whole"]
     finally:
         srv.close()
+
+
+def test_plan_root_refuses_a_fifo_config(tmp_path):
+    """A FIFO where a config should be would block open() for ever: one line, exit 2."""
+    import subprocess
+    import sys
+    (tmp_path / "pxelinux.cfg").mkdir()
+    os.mkfifo(str(tmp_path / "pxelinux.cfg" / "default"))
+    p = subprocess.run([sys.executable, "-m", "agent", "plan", "--root", str(tmp_path)], cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert p.returncode == 2 and "not a regular file" in p.stderr and p.stderr.count("\n") == 1, p.stderr

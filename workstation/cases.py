@@ -31,6 +31,7 @@ import time
 
 import agent.cli
 from agent import plan as planmod
+from agent.fetch import FetchError
 
 INPUT_KEYS = ("mac", "ip", "uuid", "netmask", "gateway", "server-ip", "bootfile", "opt209", "opt210",
               "label", "config")
@@ -158,6 +159,10 @@ def run_case(source, case):
         r.plan = p.as_dict()
     except planmod.PlanError as e:
         r.error = str(e)
+    except (FetchError, OSError, ValueError) as e:
+        # A server that does not answer, a name that leaves the tree: this case
+        # fails with the reason, the others still run and are reported.
+        r.error = "%s: %s" % (type(e).__name__, e) if not isinstance(e, FetchError) else str(e)
     r.seconds = time.monotonic() - start
     call = case.call()
     want = case.expect
@@ -225,16 +230,40 @@ def junit(results, suite):
     ts = ET.SubElement(top, "testsuite", name=suite, tests=str(len(results)), failures=str(failed),
                        errors="0", skipped="0", time=total)
     for r in results:
-        tc = ET.SubElement(ts, "testcase", classname=suite, name=r.name, time="%.3f" % r.seconds)
+        tc = ET.SubElement(ts, "testcase", classname=suite, name=xml_text(r.name), time="%.3f" % r.seconds)
         if not r.ok:
-            f = ET.SubElement(tc, "failure", message=r.failures[0], type="mismatch")
-            f.text = "\n".join(r.failures + ["", "plan: %s" % (json.dumps(r.plan, sort_keys=True)
-                                                               if r.plan else r.error)])
+            f = ET.SubElement(tc, "failure", message=xml_text(r.failures[0]), type="mismatch")
+            f.text = xml_text("\n".join(r.failures + ["", "plan: %s" % (json.dumps(r.plan, sort_keys=True)
+                                                                        if r.plan else r.error)]))
     ET.indent(top)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(top, encoding="unicode") + "\n"
 
 
+def xml_text(text):
+    """text with the characters XML 1.0 cannot carry (control characters from a
+    config, lone surrogates) written as \\xNN: the report still parses."""
+    out = []
+    for c in text:
+        o = ord(c)
+        if (o < 0x20 and c not in "\t\n\r") or 0xD800 <= o <= 0xDFFF or o in (0xFFFE, 0xFFFF):
+            out.append("\\x%02x" % o if o < 0x100 else "\\u%04x" % o)
+        else:
+            out.append(c)
+    return "".join(out)
+
+
 def write_junit(path, results, cases_path):
+    """The report, written whole or not at all (a temporary file, then a rename)."""
     suite = os.path.splitext(os.path.basename(cases_path))[0]
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(junit(results, suite))
+    text = junit(results, suite)
+    tmp = "%s.tmp%d" % (path, os.getpid())
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise

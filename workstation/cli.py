@@ -109,14 +109,17 @@ def cmd_lint(args):
         env = agent.cli.plan_env(opts)
     except agent.cli.UsageError as e:
         raise Usage(str(e))
-    if args.tree:
-        if not os.path.isdir(args.tree):
-            raise Usage("TREE %s is not a directory" % args.tree)
-        fetcher, server = agent.cli.make_fetcher({"root": args.tree})
-        root = args.tree
-    else:
-        fetcher, server = agent.cli.make_fetcher({"server": args.server})
-        root = None
+    try:
+        if args.tree:
+            if not os.path.isdir(args.tree):
+                raise Usage("TREE %s is not a directory" % args.tree)
+            fetcher, server = agent.cli.make_fetcher({"root": args.tree})
+            root = args.tree
+        else:
+            fetcher, server = agent.cli.make_fetcher({"server": args.server})
+            root = None
+    except agent.cli.UsageError as e:
+        raise Usage(str(e))
     prefix = search.prefix(args.bootfile, args.opt210)
     linter = Linter(fetcher, server, root=root, prefix=prefix, env=env, opt209=args.opt209,
                     configs_only=args.configs_only, bootfile=args.bootfile).run()
@@ -143,6 +146,10 @@ def cmd_test(args):
         raise Usage(str(e))
     if args.server:
         source = {"server": args.server}
+        try:
+            agent.cli.make_fetcher(source)
+        except agent.cli.UsageError as e:
+            raise Usage(str(e))
     elif not os.path.isdir(args.tree):
         raise Usage("TREE %s is not a directory" % args.tree)
     else:

@@ -52,6 +52,7 @@ LONGEST_ENV = {
 KERNEL_HEAD = 128 * 1024   # bytes of a kernel read: magic at 0x10008, header at 0x10430
 BOOTFILE = "pxelinux.0"
 BOOTFILE_LIMIT = 512 << 20  # a boot file larger than this is not read whole
+DOWNLOAD_LIMIT = 512 << 20  # bytes lint takes of one file from a live server
 # An initramfs starts with a cpio archive or one of the kernel's decompressors' magics.
 INITRAMFS_MAGIC = ((b"070701", "cpio"), (b"070702", "cpio"), (b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"),
                    (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh", "bzip2"), (b"\x02\x21\x4c\x18", "lz4"),
@@ -176,15 +177,35 @@ class Linter:
     def local_path(self, url):
         if self.root is None:
             return None
-        path = search.split_url(url)[3].lstrip("/")
+        try:
+            path = search.split_url(url)[3].lstrip("/")
+        except ValueError as e:
+            raise FetchError("%s: bad URL (%s)" % (url, e))
         if ".." in path.split("/"):
             return None
         return os.path.join(self.root, path)
 
     def exists(self, url):
         if url not in self.found:
-            path = self.local_path(url)
-            self.found[url] = os.path.isfile(path) if path is not None else self.head(url)[0] != "missing"
+            try:
+                path = self.local_path(url)
+            except FetchError:
+                self.found[url] = False
+                return False
+            if path is not None:
+                self.found[url] = os.path.isfile(path)
+            elif url in self.kernels:
+                self.found[url] = self.kernels[url][0] != "missing"
+            else:
+                # A live server: ask for the file and stop at its first bytes
+                # (an initrd of 100 MiB is not downloaded to learn that it is there).
+                try:
+                    self.fetcher.read(url, limit=1)
+                    self.found[url] = True
+                except NotFound:
+                    self.found[url] = False
+                except FetchError:
+                    self.found[url] = True
         return self.found[url]
 
     def head(self, url):
@@ -192,8 +213,8 @@ class Linter:
         file's first KERNEL_HEAD bytes."""
         if url in self.kernels:
             return self.kernels[url]
-        path = self.local_path(url)
         try:
+            path = self.local_path(url)
             if path is not None:
                 if not os.path.isfile(path):
                     result = ("missing", None)
@@ -201,17 +222,23 @@ class Linter:
                     with open(path, "rb") as f:
                         result = ("ok", f.read(KERNEL_HEAD))
             else:
-                import tempfile
-                with tempfile.NamedTemporaryFile() as tmp:
-                    self.fetcher.fetch(url, tmp.name)
-                    with open(tmp.name, "rb") as f:
-                        result = ("ok", f.read(KERNEL_HEAD))
+                result = ("ok", self.download(url)[:KERNEL_HEAD])
         except NotFound:
             result = ("missing", None)
         except (OSError, FetchError) as e:
             result = ("unreadable", str(e))
         self.kernels[url] = result
         return result
+
+    def download(self, url):
+        """A file from a live server, whole, up to DOWNLOAD_LIMIT bytes (beyond:
+        TooLarge, a FetchError): a server sending without end is not followed."""
+        import tempfile
+        cap_fetcher(self.fetcher, DOWNLOAD_LIMIT)
+        with tempfile.NamedTemporaryFile(prefix="s390-netboot-lint.") as tmp:
+            self.fetcher.fetch(url, tmp.name)
+            with open(tmp.name, "rb") as f:
+                return f.read(DOWNLOAD_LIMIT)
 
     def read_config(self, url):
         """The config's bytes, or None with the finding added."""
@@ -226,7 +253,10 @@ class Linter:
 
     def config_dir(self):
         url = search.resolve("pxelinux.cfg/default", self.prefix, self.server)
-        path = self.local_path(url)
+        try:
+            path = self.local_path(url)
+        except FetchError:
+            return None
         return os.path.dirname(path) if path else None
 
     def start_configs(self):
@@ -284,7 +314,18 @@ class Linter:
     def run(self):
         if not self.configs_only:
             self.check_bootfile(self.bootfile or BOOTFILE, self.bootfile is not None)
-        for url in self.start_configs():
+        errors = self.counts()[0]
+        starts = self.start_configs()
+        if not starts and self.counts()[0] == errors:
+            where = self.show(search.resolve("pxelinux.cfg/", self.prefix, self.server))
+            if self.root is None:
+                why = "no search name (%s) finds a config on the server" % ", ".join(
+                    search.probe_names(self.identity.get("mac"), self.identity.get("ip"), self.identity.get("uuid")))
+            else:
+                why = ("no file here is one the agent searches for (default, 01-<mac> in lower case, "
+                       "upper-case hex IP, a valid UUID)")
+            self.add(where, None, ERROR, why + ": every machine stops with 'no config found'")
+        for url in starts:
             self.queue.append((url, self.prefix, 0, None))
         while self.queue:
             url, prefix, ipappend, site = self.queue.pop(0)
@@ -306,11 +347,7 @@ class Linter:
                     return None
                 with open(path, "rb") as f:
                     return f.read()
-            import tempfile
-            with tempfile.NamedTemporaryFile() as tmp:
-                self.fetcher.fetch(url, tmp.name)
-                with open(tmp.name, "rb") as f:
-                    return f.read(BOOTFILE_LIMIT)
+            return self.download(url)
         except NotFound:
             raise
         except (OSError, FetchError) as e:
@@ -325,7 +362,11 @@ class Linter:
         over HTTP."""
         url = search.resolve("::" + name.lstrip("/"), "::", self.server)
         shown = self.show(url)
-        path = self.local_path(url)
+        try:
+            path = self.local_path(url)
+        except FetchError as e:
+            self.add(shown, None, ERROR, "boot file: %s" % e)
+            return
         fallback = "the firmware then reads pxelinux.cfg itself (no menu, no BOOTIF, no HTTP)"
         if path is not None and not os.path.isfile(path):
             if explicit:
@@ -558,6 +599,24 @@ class Linter:
         errors, warnings = self.counts()
         return {"findings": [f.as_dict() for f in self.sorted_findings()], "configs": self.configs,
                 "labels": self.labels, "errors": errors, "warnings": warnings}
+
+
+def cap_fetcher(fetcher, limit):
+    """Give every fetcher behind fetcher (agent.fetch.SchemeFetcher's schemes,
+    HttpsOnly's inner one) a size limit: a longer file fails with TooLarge."""
+    seen = set()
+    todo = [fetcher]
+    while todo:
+        f = todo.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        if hasattr(f, "schemes"):
+            todo.extend(f.schemes.values())
+        elif hasattr(f, "inner"):
+            todo.append(f.inner)
+        elif hasattr(f, "space_for"):
+            f.space_for = lambda dest: limit
 
 
 def find_config_dirs(root, depth=3):

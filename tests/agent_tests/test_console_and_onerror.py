@@ -119,3 +119,16 @@ def test_console_without_a_console_does_not_raise():
         con.error("config not found")
     finally:
         boot.sys = real
+
+
+def test_url_ports_out_of_range_are_refused():
+    # A port beyond 16 bits must not wrap round (99999 would be 34463 in a sockaddr).
+    from agent import search
+    for url in ("tftp://h:99999/k", "http://h:0/k", "tftp://[2001:db8::1]:65536/k"):
+        try:
+            search.split_url(url)
+        except ValueError as e:
+            assert "out of range" in str(e), (url, e)
+        else:
+            assert False, "split_url(%r) accepted the port" % url
+    assert search.split_url("tftp://h:65535/k")[2] == 65535
