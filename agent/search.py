@@ -240,19 +240,28 @@ def probe_names(mac=None, ip=None, uuid=None, opt209=None):
 def unescape(text, stop):
     """urlparse.c:url_unescape: %XX decoded (a '%' without two hex digits stays
     as it is), ending at the first unescaped stop character."""
-    out = []
+    if "%" not in text:
+        i = text.find(stop)
+        return text if i < 0 else text[:i]
+    # Bytes, as Syslinux decodes them: '%C3%A9' is the two bytes of UTF-8's
+    # 'é', sent as those two bytes again (not as four after a second encoding).
+    out = bytearray()
     i, n = 0, len(text)
     while i < n:
         c = text[i]
         if c == stop:
             break
         if c == "%" and i + 2 < n and text[i + 1].lower() in HEX and text[i + 2].lower() in HEX:
-            out.append(chr(int(text[i + 1:i + 3], 16)))
+            out.append(int(text[i + 1:i + 3], 16))
             i += 3
             continue
-        out.append(c)
+        out += c.encode("utf-8")
         i += 1
-    return "".join(out)
+    try:
+        return bytes(out).decode("utf-8")
+    except UnicodeError:
+        from agent.compat import latin1
+        return latin1(bytes(out))
 
 
 def location(full, server):

@@ -161,6 +161,11 @@ def skeleton_entries(skel):
         if rel_root != ".":
             perm = 0o1777 if rel_root == "tmp" else 0o755
             out.append(initramfs.directory(rel_root, perm))
+        # os.walk lists a symlink to a directory among the directories and does
+        # not follow it: it is a link record, whatever it points at on this host.
+        for name in [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            dirs.remove(name)
+            files.append(name)
         for name in sorted(files):
             if name == ".keep":
                 continue

@@ -216,6 +216,14 @@ class Member:
         return d
 
 
+def _text(name):
+    """A name libarchive gives as bytes when it is not UTF-8: bytes outside it
+    as surrogates (printed as \\xNN by packager inspect), never a crash."""
+    if isinstance(name, bytes):
+        return name.decode("utf-8", "surrogateescape")
+    return name
+
+
 def read(data, with_data=False):
     """Members of a (possibly compressed, possibly concatenated) newc archive."""
     kinds = {stat.S_IFDIR: "dir", stat.S_IFREG: "file", stat.S_IFLNK: "symlink",
@@ -225,11 +233,11 @@ def read(data, with_data=False):
     with libarchive.memory_reader(data) as archive:
         for entry in archive:
             m = Member()
-            m.path = entry.pathname
+            m.path = _text(entry.pathname)
             m.mode = entry.mode
             m.kind = kinds.get(stat.S_IFMT(entry.mode), "unknown")
             m.size = entry.size or 0
-            m.target = entry.linkpath if m.kind == "symlink" else None
+            m.target = _text(entry.linkpath) if m.kind == "symlink" else None
             m.uid, m.gid = entry.uid, entry.gid
             m.mtime = int(entry.mtime or 0)
             m.ino = _get_ino(entry._entry_p)

@@ -96,3 +96,51 @@ def test_later_entry_replaces_earlier_and_bad_paths():
             I.normalise([])
         finally:
             del os.environ["SOURCE_DATE_EPOCH"]
+
+
+def newc(name, data=b"", mode=0o100644):
+    """One newc member and the trailer, by hand (libarchive would refuse the name)."""
+    def member(name, data, mode):
+        fields = [1, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name) + 1, 0]
+        head = b"070701" + b"".join(b"%08X" % f for f in fields) + name + b"\0"
+        head += b"\0" * (-len(head) % 4)
+        return head + data + b"\0" * (-len(data) % 4)
+    return member(name, data, mode) + member(b"TRAILER!!!", b"", 0)
+
+
+def test_a_name_that_is_not_utf8_is_shown_escaped(tmp_path):
+    """packager inspect on an image whose initramfs holds a Latin-1 name: the entry
+    is listed with the byte as \\xff (text and JSON), no crash."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from packager import s390image
+    assert I.read(newc(b"bad\xffname", b"x"))[0].path == "bad\udcffname"
+    kernel = bytearray(0x10480 + 896)
+    kernel[0x10008:0x1000E] = b"S390EP"
+    image = tmp_path / "image"
+    image.write_bytes(s390image.make_image(bytes(kernel), newc(b"etc/bad\xffname", b"x")))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    p = subprocess.run([sys.executable, "-m", "packager", "inspect", str(image)], cwd=root,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 0 and "/etc/bad\\xffname" in p.stdout, (p.stdout, p.stderr)
+    p = subprocess.run([sys.executable, "-m", "packager", "inspect", "--json", str(image)], cwd=root,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 0 and json.loads(p.stdout)["entries"][0]["path"] == "etc/bad\udcffname", p.stderr
+
+
+def test_skeleton_symlinks_to_directories_are_links(tmp_path):
+    """A --skel symlink to a directory (lib -> usr/lib, one to /run) is a link record,
+    not dropped (os.walk lists it among the directories) and not followed."""
+    import os
+    from packager import build
+    skel = tmp_path / "skel"
+    (skel / "usr" / "lib").mkdir(parents=True)
+    (skel / "usr" / "lib" / "f").write_text("x")
+    os.symlink("usr/lib", str(skel / "lib"))
+    os.symlink("/run", str(skel / "rundir"))
+    records = dict((r.path, r) for r in build.skeleton_entries(str(skel)))
+    links = dict((p, r.target) for p, r in records.items() if stat.S_ISLNK(r.mode))
+    assert links == {"lib": "usr/lib", "rundir": "/run"}, links
+    assert "usr/lib/f" in records and "lib/f" not in records, sorted(records)

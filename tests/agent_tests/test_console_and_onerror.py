@@ -132,3 +132,14 @@ def test_url_ports_out_of_range_are_refused():
         else:
             assert False, "split_url(%r) accepted the port" % url
     assert search.split_url("tftp://h:65535/k")[2] == 65535
+
+
+def test_escaped_names_are_sent_as_their_bytes():
+    # urlparse.c:url_unescape gives bytes; %C3%A9 is UTF-8's e-acute, sent as those
+    # two bytes (it went out as four: decoded to two characters, then encoded again).
+    from agent import search, tftp
+    name = search.unescape("k%C3%A9rnel;x", ";")
+    assert name == "k\u00e9rnel", repr(name)
+    assert tftp.encode_rrq(name)[2:9] == b"k\xc3\xa9rnel", tftp.encode_rrq(name)
+    assert search.unescape("a%zzb%41", ";") == "a%zzbA"
+    assert search.unescape("plain;rest", ";") == "plain"
