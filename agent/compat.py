@@ -20,6 +20,17 @@ except ImportError:
     def now_ms():
         return int(time.monotonic() * 1000)
 
+try:
+    # The TFTP receive loop in C, built into the image's interpreter
+    # (packager/cmod/tftprx); absent under CPython. NETBOOT_TFTP_C=0 in the
+    # environment (or on the kernel command line, which gives it to /init)
+    # turns it off.
+    from tftprx import blocks as tftp_blocks
+    if getattr(os, "getenv", lambda k: None)("NETBOOT_TFTP_C") == "0":
+        tftp_blocks = None
+except ImportError:
+    tftp_blocks = None
+
 
 def path_join(*parts):
     """os.path.join for '/'-separated paths (MicroPython has no os.path)."""

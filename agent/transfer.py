@@ -132,6 +132,7 @@ def fetch_command(url, opts):
         result["tsize"] = rx.tsize
         result["duplicates"] = rx.duplicates
         result["out_of_order"] = rx.out_of_order
+        result["c_blocks"] = rx.c_blocks
     if opts.get("json"):
         print(json.dumps(result))
     else:

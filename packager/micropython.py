@@ -29,8 +29,11 @@ passes no second argument). The build makes main.c's default a macro
 to HEAP_SIZE: enough for a 1 MiB config, thousands of labels and a few
 transfers, while only the pages the agent touches cost guest memory.
 
-Results are cached, keyed by the source version, the toolchain, the target
-and the frozen files' content; one build directory per key (make does not
+C modules under packager/cmod/ are compiled in (USER_C_MODULES): tftprx,
+the TFTP receive loop agent/tftp.py uses when it is there.
+
+Results are cached, keyed by the source version, the toolchain, the target,
+the frozen files' and the C modules' content; one build directory per key (make does not
 notice changed flags).
 """
 
@@ -43,6 +46,9 @@ from packager import debian
 from packager.errors import Die, run_cmd
 
 SOURCE_SUITES = ("trixie", "sid")
+# C modules built into the interpreter (MicroPython's USER_C_MODULES): one
+# directory each, with its micropython.mk. tftprx is the TFTP receive loop.
+CMOD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cmod")
 HEAP_SIZE = 32 << 20
 HEAP_LINE = "long heap_size = 1024 * 1024 * (sizeof(mp_uint_t) / 4);"
 HEAP_MACRO = ("#ifndef MICROPY_UNIX_HEAP_SIZE\n"
@@ -248,7 +254,8 @@ def _build(agent_dir, cache, arch, toolchain, mirror, log):
     tc = _toolchain_id(toolchain)
     epoch = source_epoch(src)
     key = hashlib.sha256(("%s|%s|%s|%s|%s|heap=%d|date=%d|mbedtls=%s|%s"
-                          % (version, tc, arch, " ".join(MAKE_FLAGS), tree_digest([agent_dir]), HEAP_SIZE, epoch,
+                          % (version, tc, arch, " ".join(MAKE_FLAGS),
+                             tree_digest([agent_dir]) + tree_digest([CMOD_DIR]), HEAP_SIZE, epoch,
                              mbedtls_version, MBEDTLS_CONFIG)).encode()).hexdigest()[:16]
     out = os.path.join(cache, "micropython", "bin", "micropython-%s-%s" % (arch, key))
     if os.path.exists(out):
@@ -270,10 +277,13 @@ def _build(agent_dir, cache, arch, toolchain, mirror, log):
     # so the build sees exactly the content the key was made from.
     agent_copy = os.path.join(builddir, "agent")
     shutil.copytree(agent_dir, agent_copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    cmod_copy = os.path.join(builddir, "cmod")
+    shutil.copytree(CMOD_DIR, cmod_copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     flags = list(MAKE_FLAGS) + [
         "BUILD=" + os.path.join(builddir, "obj"),
         "PROG=micropython",
         "FROZEN_MANIFEST=" + os.path.join(agent_copy, "manifest.py"),
+        "USER_C_MODULES=" + cmod_copy,
         "MPY_CROSS=" + mpy_cross,
         "STRIP=",
     ]

@@ -101,10 +101,12 @@ def start_tftp(ns, kind, root, workdir, port=69):
     return ns.start(argv, log=log, wait=0.5)
 
 
-def agent_fetch(ns, url, out, *options, timeout=300):
-    """`python -m agent fetch` in the namespace; (returncode, parsed JSON or None, stderr)."""
+def agent_fetch(ns, url, out, *options, timeout=300, python=PY, env=()):
+    """`python -m agent fetch` in the namespace; (returncode, parsed JSON or None, stderr).
+    python: the interpreter (e.g. a static MicroPython); env: NAME=VALUE strings."""
     import json
-    argv = [PY, "-m", "agent", "fetch", url, "-o", out, "--json"] + list(options)
+    argv = (["env"] + list(env) if env else []) + [python, "-m", "agent", "fetch", url, "-o", out,
+                                                   "--json"] + list(options)
     p = ns.run(argv, cwd=ROOT, timeout=timeout)
     try:
         result = json.loads(p.stdout.strip().splitlines()[-1]) if p.stdout.strip() else None

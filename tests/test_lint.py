@@ -464,6 +464,9 @@ def test_pip_install_in_a_fresh_venv(tmp_path):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert q.returncode == 2 and q.stderr.count("\n") == 1 and "pip install 's390-netboot[build]'" in q.stderr, \
         q.stderr
+    import glob
+    assert glob.glob(str(venv / "lib" / "python*" / "site-packages" / "packager" / "cmod" / "tftprx" / "tftprx.c")), \
+        "pip install . left out packager/cmod (the interpreter's C modules)"
     listed = subprocess.run([str(venv / "bin" / "pip"), "list", "--format=freeze"], stdout=subprocess.PIPE,
                             text=True).stdout
     for dep in ("pyelftools", "libarchive-c", "ziglang"):

@@ -74,3 +74,93 @@ def test_frozen_agent_plan_on_s390x(mpy_s390x, tmp_path):
     plan = json.loads(proc.stdout)
     assert plan["config"] == "pxelinux.cfg/C000020A" and plan["kernel"] == "k"
     assert plan["cmdline"] == "BOOT_IMAGE=k initrd=i BOOTIF=01-52-54-00-12-34-56"
+
+
+TFTPRX_CHECK = r"""
+import socket, struct, tftprx
+from agent import tftp
+assert tftp.C_BLOCKS is tftprx.blocks
+
+def sock(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+    return s
+
+client, server, stranger = sock(PORT), sock(PORT + 1), sock(PORT + 2)
+to_client = socket.getaddrinfo("127.0.0.1", PORT)[0][-1]
+peer = socket.getaddrinfo("127.0.0.1", PORT + 1)[0][-1]
+buf = bytearray(64)
+
+def data(block, payload):
+    return struct.pack(">HH", 3, block) + payload
+
+def call(pos, last, since, window=2, room=-1, wait=200):
+    return tftprx.blocks(client.fileno(), peer, buf, pos, last, 8, window, since, room, wait, 250,
+                         -1, 0, 1000, 200, 1000)
+
+def acks():
+    got = []
+    while True:
+        import select
+        p = select.poll()
+        p.register(server, select.POLLIN)
+        if not p.poll(50):
+            return got
+        got.append(server.recvfrom(16)[0])
+
+# Three full blocks (window 2: ACK after the 2nd), then the short last block for Python.
+for i, chunk in enumerate((b"AAAAAAAA", b"BBBBBBBB", b"CCCCCCCC")):
+    server.sendto(data((65535 + i) & 0xFFFF, chunk), to_client)
+server.sendto(data(2, b"end"), to_client)
+r = call(0, 65534, 0)
+st, pos, last, n, since, ack_age, pending, quiet, first, srtt, rttvar, rto, pkt, addr = r
+assert (st, pos, last, n, since) == (2, 24, 1, 3, 1), r
+assert pkt == data(2, b"end") and addr == peer, r
+assert bytes(buf[:24]) == b"AAAAAAAABBBBBBBBCCCCCCCC", buf
+assert ack_age >= 0 and pending == -1, r          # the ACK of block 0 was answered by block 1
+assert srtt >= 0 and rto == 200, r                # its round trip: loopback, the timer at its floor
+assert acks() == [struct.pack(">HH", 4, 0)], "one ACK, of block 0 (65535, 0: rollover)"
+
+# Each kind of packet that is not the plain case comes back untouched, buf not advanced.
+cases = [
+    ("duplicate", server, data(1, b"DDDDDDDD")),
+    ("future", server, data(3, b"FFFFFFFF")),
+    ("oversized", server, data(2, b"123456789")),
+    ("error", server, struct.pack(">HH", 5, 1) + b"nope\0"),
+    ("runt", server, b"\0"),
+    ("stranger", stranger, data(2, b"SSSSSSSS")),
+]
+for name, src, pkt in cases:
+    src.sendto(pkt, to_client)
+    r = call(24, 1, 0)
+    assert r[0] == 2 and r[1] == 24 and r[3] == 0 and r[8] == -1 and r[12] == pkt, (name, r)
+    assert (r[13] == peer) == (src is server), (name, r)
+assert acks() == [], "no ACK for packets handed back"
+
+# The size limit: a full block over `room` goes back to Python (which refuses it).
+server.sendto(data(2, b"GGGGGGGG"), to_client)
+r = call(24, 1, 0, room=7)
+assert r[0] == 2 and r[3] == 0 and r[12] == data(2, b"GGGGGGGG"), r
+
+# A full buffer: handed back before receiving; silence: TIMEOUT after wait.
+assert call(60, 1, 0)[0] == 1
+r = call(24, 1, 0, wait=30)
+assert r[0] == 3 and r[3] == 0 and r[6] == -1, r
+
+# Window 1, lock-step: every block acknowledged, the last ACK pending.
+server.sendto(data(2, b"HHHHHHHH"), to_client)
+r = call(24, 1, 0, window=1, wait=200)
+assert r[0] == 3 and r[3] == 1 and r[4] == 0 and r[6] >= 0 and r[8] >= r[6], r
+assert acks() == [struct.pack(">HH", 4, 2)]
+print("TFTPRX OK")
+"""
+
+
+def test_tftprx_hands_back_everything_but_plain_blocks(mpy_x86_64):
+    """The C receive loop (packager/cmod/tftprx) against a loopback peer: full
+    in-order blocks into the buffer with ACKs per window; every other packet
+    back to Python as recvfrom would give it."""
+    port = 20000 + os.getpid() % 20000
+    proc = subprocess.run([mpy_x86_64, "-c", "PORT = %d\n" % port + TFTPRX_CHECK], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert proc.returncode == 0 and "TFTPRX OK" in proc.stdout, proc.stdout

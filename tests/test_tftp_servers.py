@@ -22,7 +22,7 @@ def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("tftproot")
     rnd = __import__("random").Random(7)
     sizes = {"empty": 0, "small": 100, "exact": 1468 * 3, "three-mib": 3 << 20, "one-mib": 1 << 20,
-             "quarter-mib": 1 << 18}
+             "quarter-mib": 1 << 18, "64k": 1 << 16}
     for name, size in sizes.items():
         (root / name).write_bytes(bytes(rnd.getrandbits(8) for _ in range(min(size, 4096))) * (size // 4096)
                                   + bytes(rnd.getrandbits(8) for _ in range(size % 4096)))
@@ -105,6 +105,41 @@ def test_lossy_link(server, loss, name, files, ns, tmp_path):
     ns.stop(r)
     assert rc == 0, err
     assert sha(out) == sha(str(files / name))
+    with open(str(tmp_path / "relay.json")) as f:
+        stats = json.load(f)
+    assert stats["dropped"] > 0 and stats["duplicated"] > 0, stats
+
+
+@pytest.fixture(scope="module")
+def mpy():
+    from packager import debian, micropython
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return micropython.build(os.path.join(root, "agent"), debian.cache_root(), "x86_64", "zig")[0]
+
+
+@pytest.mark.parametrize("server,loss,name", [
+    ("atftpd", 0.05, "one-mib"),       # windowsize 16
+    ("dnsmasq", 0.05, "64k"),          # lock-step (dnsmasq answers a loss after about 1 s)
+])
+@pytest.mark.parametrize("c_loop", ["1", "0"])
+def test_micropython_with_and_without_the_c_loop(server, loss, name, c_loop, mpy, files, ns, tmp_path):
+    """The image's interpreter (x86_64 build): with tftprx (the C receive
+    loop) and without it (NETBOOT_TFTP_C=0, the Python loop), through drops,
+    duplicates and reordering: the same file, and the C loop took blocks
+    only when it is on."""
+    start_tftp(ns, server, str(files), str(tmp_path))
+    r = relay(ns, tmp_path, drop=loss, dup=0.05, reorder=0.02, seed=5)
+    out = str(tmp_path / "got")
+    rc, res, err = agent_fetch(ns, "tftp://127.0.0.1:7000/" + name, out, "--blksize", "1468",
+                               python=mpy, env=["NETBOOT_TFTP_C=" + c_loop])
+    ns.stop(r)
+    assert rc == 0, err
+    assert sha(out) == sha(str(files / name))
+    blocks = os.path.getsize(str(files / name)) // 1468 + 1
+    if c_loop == "1":
+        assert blocks // 2 < res["c_blocks"] < blocks, res
+    else:
+        assert res["c_blocks"] == 0, res
     with open(str(tmp_path / "relay.json")) as f:
         stats = json.load(f)
     assert stats["dropped"] > 0 and stats["duplicated"] > 0, stats
