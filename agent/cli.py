@@ -192,6 +192,19 @@ def make_fetcher(opts):
     raise UsageError("plan needs --root DIR or --server HOST[:PORT]")
 
 
+def escaped(text):
+    """text with control characters (a config's or a server's escape sequences,
+    CR, LF) written as \\xNN: one terminal line, showing what is really there."""
+    out = []
+    for c in text:
+        o = ord(c)
+        if o < 0x20 or o == 0x7f or 0x80 <= o < 0xa0:
+            out.append("\\x%02x" % o)
+        else:
+            out.append(c)
+    return "".join(out)
+
+
 def format_plan(p):
     d = p.as_dict()
     lines = ["config tried:  %s" % ", ".join(d["tried"]),
@@ -207,7 +220,7 @@ def format_plan(p):
     lines.append("command line:  %s" % d["cmdline"])
     for note in p.notes:
         lines.append("note: %s" % note)
-    return "\n".join(lines)
+    return "\n".join([escaped(line) for line in lines])
 
 
 def cmd_plan(pos, opts):
@@ -221,10 +234,10 @@ def cmd_plan(pos, opts):
     try:
         p = planmod.make_plan(fetcher, env, opts.get("label"), opts.get("config"))
     except planmod.PlanError as e:
-        stderr_write("plan: %s\n" % e)
+        stderr_write("plan: %s\n" % escaped(str(e)))
         return 2
     except FetchError as e:  # the server went silent, refused, or answered nonsense
-        stderr_write("plan: %s\n" % e)
+        stderr_write("plan: %s\n" % escaped(str(e)))
         return 2
     if opts.get("json"):
         print(dumps_sorted(p.as_dict()))
@@ -258,12 +271,12 @@ def run(argv):
             return cmd_fetch(pos, opts)
         raise UsageError("unknown command %r: use plan or fetch" % verb)
     except UsageError as e:
-        stderr_write("agent: %s (see python -m agent --help)\n" % e)
+        stderr_write("agent: %s (see python -m agent --help)\n" % escaped(str(e)))
         return 2
     except Exception as e:
         if debug:
             raise
-        stderr_write("agent: %s: %s (run with --debug for the traceback)\n" % (type(e).__name__, e))
+        stderr_write("agent: %s: %s (run with --debug for the traceback)\n" % (type(e).__name__, escaped(str(e))))
         return 1
 
 

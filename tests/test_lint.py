@@ -535,3 +535,10 @@ def test_live_server_downloads_are_bounded(monkeypatch):
         monkeypatch.setattr(lintmod, "DOWNLOAD_LIMIT", 1 << 20)
         linter = Linter(fetcher, server, root=None).run()
         assert linter.counts() == (0, 0), [str(f) for f in linter.sorted_findings()]
+
+
+def test_findings_show_control_characters_escaped(tmp_path):
+    # Words end at bytes <= ' ' (my_isspace), so only C1 controls (U+009B is CSI) stay in one.
+    root = tree(tmp_path, {"pxelinux.cfg/default": LABEL + "FROB\u009b2J\n", "k": K})
+    rc, out, err = run_cli("lint", root)
+    assert "\u009b" not in out and "unknown directive FROB\\x9b2J" in out, repr(out)

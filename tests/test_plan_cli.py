@@ -242,3 +242,24 @@ def test_plan_root_refuses_a_fifo_config(tmp_path):
     p = subprocess.run([sys.executable, "-m", "agent", "plan", "--root", str(tmp_path)], cwd=ROOT,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
     assert p.returncode == 2 and "not a regular file" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+
+
+def test_plan_shows_control_characters_escaped(tmp_path):
+    """A config's escape sequences reach the administrator's terminal as \\xNN, in the
+    plan and in its errors; --json stays exact."""
+    import json
+    import subprocess
+    import sys
+    (tmp_path / "pxelinux.cfg").mkdir()
+    (tmp_path / "pxelinux.cfg" / "default").write_text(
+        "MENU TITLE \x1b]0;owned\x07\nDEFAULT a\nLABEL a\n KERNEL k\n APPEND x\x1b[31mred\n")
+
+    def plan(*args):
+        return subprocess.run([sys.executable, "-m", "agent", "plan", "--root", str(tmp_path)] + list(args),
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    p = plan()
+    assert p.returncode == 0 and "\x1b" not in p.stdout and "\x07" not in p.stdout, repr(p.stdout)
+    assert "menu title:    \\x1b]0;owned\\x07" in p.stdout and "x\\x1b[31mred" in p.stdout, p.stdout
+    assert json.loads(plan("--json").stdout)["cmdline"] == "BOOT_IMAGE=k x\x1b[31mred"
+    p = plan("--config", "pxelinux.cfg/\x1b[2Jgone")
+    assert p.returncode == 2 and "\x1b" not in p.stderr and "\\x1b[2Jgone" in p.stderr, repr(p.stderr)

@@ -127,7 +127,7 @@ def cmd_lint(args):
         print(json.dumps(linter.as_dict(), indent=1, sort_keys=True))
     else:
         for f in linter.sorted_findings():
-            print(f)
+            print(agent.cli.escaped(str(f)))
         print(linter.summary())
     errors, warnings = linter.counts()
     return 1 if errors or (args.strict and warnings) else 0
@@ -160,7 +160,8 @@ def cmd_test(args):
     if args.json:
         print(json.dumps(cases.as_dict(results), indent=1, sort_keys=True))
     else:
-        sys.stdout.write(cases.report(results, args.quiet))
+        sys.stdout.write("".join(agent.cli.escaped(line) + "\n"
+                                 for line in cases.report(results, args.quiet).splitlines()))
     if args.junit:
         cases.write_junit(args.junit, results, args.cases)
     return 1 if any(not r.ok for r in results) else 0
