@@ -58,16 +58,21 @@ def parse_cmdline(text):
     return opts
 
 
-def int_option(opts, name, default):
-    """A numeric pxe.NAME=N option; a missing or malformed one gives the default."""
+def int_option(opts, name, default, low=None, high=None):
+    """A numeric pxe.NAME=N option; a missing, malformed or out-of-range
+    (low..high) one gives the default, with a line saying so."""
     value = opts.get(name)
     if not isinstance(value, str):
         return default
     try:
-        return int(value)
+        n = int(value) if len(value) < 12 else None
     except ValueError:
-        Console().error("pxe.%s=%s is not a number: using the default" % (name, value))
+        n = None
+    if n is None or (low is not None and n < low) or (high is not None and n > high):
+        want = "a number" if low is None else "a number from %d to %d" % (low, high)
+        Console().error("pxe.%s=%s is not %s: using the default" % (name, clean_text(value, 40), want))
         return default
+    return n
 
 
 def uptime():
@@ -315,8 +320,8 @@ def make_fetcher(lease, opts):
 
     def mtu(addr):
         return machine.mtu_of(iface)
-    window = int_option(opts, "window", DEFAULT_WINDOW)
-    blksize = int_option(opts, "blksize", None)
+    window = int_option(opts, "window", DEFAULT_WINDOW, 1, 65535)           # RFC 7440
+    blksize = int_option(opts, "blksize", None, 8, 65464)                   # RFC 2348
     tftp = TftpFetcher(blksize=blksize, windowsize=window, mtu_of=mtu, space_for=space_for)
     http = HttpFetcher(space_for=space_for)
     fetcher = SchemeFetcher({"tftp": tftp, "http": http, "https": http})
@@ -391,7 +396,12 @@ def boot_plan(con, fetcher, p, noexec=False):
             fetch_file(con, fetcher, url, path, p.server)
             parts.append(path)
         initrd = WORKDIR + "/initrd"
-        concat(parts, initrd)
+        try:
+            concat(parts, initrd)
+        except OSError as e:
+            # The pieces and the joined file share the RAM-backed /tmp for a moment.
+            raise BootFailure("joining the %d initrds failed: %s (too little memory for them in /tmp?)"
+                              % (len(parts), e))
     con.say("kexec %s%s" % (search.display(p.kernel, p.server),
                             " with %d initrd(s)" % len(p.initrd) if p.initrd else ""))
     con.say("command line: %s" % p.cmdline)

@@ -23,6 +23,12 @@ class NotFound(FetchError):
     """The server says the file does not exist."""
 
 
+class Answered(FetchError):
+    """The server answered, refusing this one file (an HTTP status such as 403):
+    the config search goes on with the next name, as pxe_open_config does on
+    any failed open."""
+
+
 class TooLarge(FetchError):
     """The file does not fit in the space given for it."""
 

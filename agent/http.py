@@ -32,8 +32,8 @@ anything but http:// or https://, from https:// to anything but https://.
 """
 
 from agent.compat import latin1, now_ms
-from agent.fetch import (IDLE_S, MIN_RATE, Deadline, FetchError, MemorySink, NotFound, Refused, TimedOut,
-                         TooLarge, check_space, clean_text)
+from agent.fetch import (IDLE_S, MIN_RATE, Answered, Deadline, FetchError, MemorySink, NotFound, Refused,
+                         TimedOut, TooLarge, check_space, clean_text)
 
 MAX_REDIRECTS = 5
 CHUNK = 65536
@@ -47,7 +47,7 @@ IMAGE_HINT = "build the image with packager build --ca-certs FILE"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class HttpStatus(FetchError):
+class HttpStatus(Answered):
     """The server answered with a status other than 200 (or 404/410): not retried."""
 
 

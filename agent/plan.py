@@ -9,7 +9,7 @@ bootfile, opt209, opt210.
 """
 
 from agent import menu, pxeconfig, search
-from agent.fetch import NotFound, FetchError
+from agent.fetch import Answered, NotFound, FetchError
 
 MAX_CONFIG_CHAIN = 16
 
@@ -54,7 +54,9 @@ def find_config(fetcher, env, tried):
     """(url, text) of the first config that exists; tried gets every URL requested
     (pxe.c:pxe_open_config, names relative to pxe.c:get_prefix's directory).
 
-    "Not found" moves on to the next name; any other fetch error is raised.
+    "Not found", and any other answer refusing the file (an HTTP 403), moves
+    on to the next name; a server that does not answer is raised (each name
+    would wait out its own timeout).
     """
     pfx = search.prefix(env.get("bootfile"), env.get("opt210"))
     server = env.get("server") or ""
@@ -64,7 +66,7 @@ def find_config(fetcher, env, tried):
         tried.append(url)
         try:
             return url, fetcher.read(url)
-        except NotFound:
+        except (NotFound, Answered):
             continue
     return None, None
 

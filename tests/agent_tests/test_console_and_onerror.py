@@ -143,3 +143,35 @@ def test_escaped_names_are_sent_as_their_bytes():
     assert tftp.encode_rrq(name)[2:9] == b"k\xc3\xa9rnel", tftp.encode_rrq(name)
     assert search.unescape("a%zzb%41", ";") == "a%zzbA"
     assert search.unescape("plain;rest", ";") == "plain"
+
+
+class Forbidding(MemFetcher):
+    """Answers names in `forbidden` with an HTTP status (nginx's 403 for a directory)."""
+
+    def __init__(self, files, forbidden, error):
+        MemFetcher.__init__(self, files)
+        self.forbidden = forbidden
+        self.error = error
+
+    def read(self, url, limit=1 << 20):
+        if url.split("/", 3)[3] in self.forbidden:
+            raise self.error(url + ": HTTP 403 Forbidden")
+        return MemFetcher.read(self, url, limit)
+
+
+def test_config_search_goes_on_past_a_refused_name():
+    # pxe.c:pxe_open_config tries the next name whenever an open fails; a server
+    # answering 403 for one name does not end the search. One that does not answer does.
+    from agent import plan
+    from agent.fetch import TimedOut
+    from agent.http import HttpStatus
+    files = {"pxelinux.cfg/default": "DEFAULT a\nLABEL a\n KERNEL k\n"}
+    first = "pxelinux.cfg/01-52-54-00-12-34-56"
+    p = plan.make_plan(Forbidding(files, [first], HttpStatus), ENV)
+    assert p.config.endswith("/pxelinux.cfg/default") and len(p.tried) > 2, p.tried
+    try:
+        plan.make_plan(Forbidding(files, [first], TimedOut), ENV)
+    except TimedOut:
+        pass
+    else:
+        assert False, "a silent server must end the search"

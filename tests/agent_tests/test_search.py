@@ -80,3 +80,8 @@ def test_kernel_command_line_options():
     assert got == want, "parse_cmdline(...) = %r, want %r" % (got, want)
     assert boot.int_option(got, "window", 16) == 32
     assert boot.int_option({}, "window", 16) == 16
+    # Out of range (RFC 7440 windowsize 1-65535, RFC 2348 blksize 8-65464): the default.
+    for value in ("0", "-5", "65536", "9" * 30, "x"):
+        assert boot.int_option({"window": value}, "window", 16, 1, 65535) == 16, value
+    assert boot.int_option({"blksize": "70000"}, "blksize", None, 8, 65464) is None
+    assert boot.int_option({"blksize": "1468"}, "blksize", None, 8, 65464) == 1468
