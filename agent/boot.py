@@ -575,6 +575,8 @@ def after_failure(con, opts, state, msg):
     # no person at the console (they would retry for ever).
     typed = state.get("at_console") and p is not None and p.entry is not None and p.entry.source == pxeconfig.TYPED
     state["unattended_failures"] = 0 if typed else state.get("unattended_failures", 0) + 1
+    if typed:
+        state["onerror_used"] = False  # a boot someone typed starts a new chain: ONERROR again
     if cfg is not None and cfg.onerror and not state.get("onerror_used"):
         # ldlinux.c:load_kernel boots ONERROR itself, from the config that failed.
         state["onerror_used"] = True

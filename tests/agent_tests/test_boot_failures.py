@@ -99,3 +99,17 @@ def test_pxe_if_by_name_or_mac():
             assert got == want, "interfaces_named(%r) = %r, want %r" % (words, got, want)
     finally:
         machine.interfaces, machine.mac_of = real
+
+
+def test_onerror_again_after_a_typed_boot_fails():
+    # load_kernel runs ONERROR on every failed boot; the agent runs it once per chain
+    # (ONERROR's own failure does not run it again) and again for a boot someone typed.
+    from agent import pxeconfig
+    cfg = "PROMPT 1\nTIMEOUT 10\nDEFAULT a\nONERROR b\nLABEL a\n KERNEL k\nLABEL b\n KERNEL k2\n"
+    state = {"lease": {"opt211": 7}}
+    lines, log = _fail(state, "DEFAULT", cfg)
+    assert "ONERROR: b" in lines, lines
+    lines, log = _fail(state, "ONERROR", cfg)
+    assert "ONERROR: b" not in lines and state.get("menu_done") is False, lines
+    lines, log = _fail(state, pxeconfig.TYPED, cfg, at_console=True)
+    assert "ONERROR: b" in lines, lines
