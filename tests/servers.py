@@ -76,10 +76,10 @@ class Netns:
 SERVERS = ("atftpd", "tftpd-hpa", "dnsmasq", "tftpy")
 
 
-def start_tftp(ns, kind, root, workdir, port=69):
+def start_tftp(ns, kind, root, workdir, port=69, host="127.0.0.1"):
     log = os.path.join(workdir, "%s.log" % kind)
     if kind == "atftpd":
-        argv = ["atftpd", "--daemon", "--no-fork", "--port", str(port), "--bind-address", "127.0.0.1",
+        argv = ["atftpd", "--daemon", "--no-fork", "--port", str(port), "--bind-address", host,
                 "--user", "root", "--group", "root", "--logfile", "-", root]
     elif kind == "tftpd-hpa":
         # -a fails in a namespace with only a loopback (getaddrinfo's AI_ADDRCONFIG):

@@ -1,6 +1,7 @@
 """The agent's HTTP/1.1 client against a real server on loopback."""
 
 import http.server
+import socket
 import threading
 
 import pytest
@@ -48,7 +49,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
         elif p == "/absolute":
             self.send_response(307)
-            self.send_header("Location", "http://127.0.0.1:%d/plain" % self.server.server_port)
+            host = "[::1]" if self.server.address_family == socket.AF_INET6 else "127.0.0.1"
+            self.send_header("Location", "http://%s:%d/plain" % (host, self.server.server_port))
             self.send_header("Content-Length", "0")
             self.end_headers()
         elif p == "/truncated":
@@ -74,6 +76,28 @@ def base():
     t.start()
     yield "http://127.0.0.1:%d" % srv.server_port
     srv.shutdown()
+
+
+class Server6(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+@pytest.fixture(scope="module")
+def base6():
+    srv = Server6(("::1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield "http://[::1]:%d" % srv.server_port
+    srv.shutdown()
+
+
+@pytest.mark.parametrize("path", ["/plain", "/chunked", "/redirect/4", "/absolute"])
+def test_ipv6_bodies_and_redirects(base6, path, tmp_path):
+    """Over IPv6: [::1]:PORT URLs, relative and absolute redirects to [::1]."""
+    f = HttpFetcher(timeout=5)
+    out = tmp_path / "out"
+    assert f.fetch(base6 + path, str(out)) == len(BODY)
+    assert out.read_bytes() == BODY
 
 
 @pytest.mark.parametrize("path", ["/plain", "/chunked", "/close", "/redirect/0", "/redirect/4", "/absolute"])

@@ -38,7 +38,7 @@ def test_agent_tests_pass_under_micropython(mpy_x86_64):
 
 SELF_CHECK = r"""
 import sys
-import agent, agent.boot, agent.cli, agent.compat, agent.dhcp, agent.fetch, agent.http
+import agent, agent.boot, agent.cli, agent.compat, agent.dhcp, agent.dhcp6, agent.fetch, agent.http
 import agent.machine, agent.menu, agent.plan, agent.pxeconfig, agent.search, agent.tftp
 import agent.transfer
 from agent import pxeconfig, tftp

@@ -1,10 +1,10 @@
 """A UDP relay for TFTP tests: drops, duplicates, reorders and delays packets.
 
     python udp_relay.py LISTEN_PORT SERVER_PORT [--drop P] [--dup P] [--reorder P]
-                        [--delay-ms MS] [--seed N] [--stats FILE]
+                        [--delay-ms MS] [--seed N] [--stats FILE] [--host ADDR]
 
-The client talks to 127.0.0.1:LISTEN_PORT; the relay forwards to the server at
-127.0.0.1:SERVER_PORT and follows the server's new transfer ID, so to the
+The client talks to HOST:LISTEN_PORT (127.0.0.1, or ::1 for IPv6); the relay
+forwards to the server at HOST:SERVER_PORT and follows the server's new transfer ID, so to the
 client the relay's port is the server's TID. Each packet, in either
 direction, is dropped with probability --drop, sent twice with --dup, or held
 back and sent after the next one with --reorder. --delay-ms adds a one-way
@@ -32,14 +32,16 @@ def main(argv):
     p.add_argument("--delay-ms", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--stats", default=None)
+    p.add_argument("--host", default="127.0.0.1")
     a = p.parse_args(argv)
     rnd = random.Random(a.seed)
-    front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    front.bind(("127.0.0.1", a.listen))
-    back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    back.bind(("127.0.0.1", 0))
+    family = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+    front = socket.socket(family, socket.SOCK_DGRAM)
+    front.bind((a.host, a.listen))
+    back = socket.socket(family, socket.SOCK_DGRAM)
+    back.bind((a.host, 0))
     client = None
-    server = ("127.0.0.1", a.server)
+    server = (a.host, a.server)
     stats = {"to_server": 0, "to_client": 0, "dropped": 0, "duplicated": 0, "reordered": 0}
     held = {"c": None, "s": None}
     queue = []  # (due, seq, sock, data, addr)
@@ -84,7 +86,7 @@ def main(argv):
                 if addr != client:
                     # A new transfer: its request goes to the server's well-known port.
                     client = addr
-                    server = ("127.0.0.1", a.server)
+                    server = (a.host, a.server)
                 forward("s", back, data, server)
             else:
                 server = addr  # follow the server's transfer ID
