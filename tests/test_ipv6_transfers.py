@@ -102,3 +102,22 @@ def test_link_local_server_with_zone(files, ns, tmp_path):
         assert rc == 2 and "needs brackets" in err, err
     finally:
         srv.close()
+
+
+def test_plan_against_an_ipv6_server(ns, tmp_path):
+    """`plan --server [::1] --ip 2001:db8::5`: the search goes over TFTP/IPv6,
+    tries no hex-IP names, and IPAPPEND 1 adds nothing (BOOTIF still does)."""
+    root = tmp_path / "root"
+    (root / "s390x" / "pxelinux.cfg").mkdir(parents=True)
+    (root / "s390x" / "pxelinux.cfg" / "default").write_text(
+        "DEFAULT a\nIPAPPEND 3\nLABEL a\n KERNEL linux\n INITRD initrd.gz\n")
+    os.chmod(str(tmp_path), 0o755)
+    start_tftp(ns, "dnsmasq", str(root), str(tmp_path))
+    p = ns.run([PY, "-m", "agent", "plan", "--server", "[::1]", "--mac", "52:54:00:12:34:56",
+                "--ip", "2001:db8::5", "--bootfile", "s390x/pxelinux.0", "--json"],
+               cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert p.returncode == 0, p.stderr
+    plan = json.loads(p.stdout)
+    assert plan["tried"] == ["s390x/pxelinux.cfg/01-52-54-00-12-34-56", "s390x/pxelinux.cfg/default"], plan
+    assert plan["kernel"] == "s390x/linux"
+    assert plan["cmdline"] == "BOOT_IMAGE=linux initrd=initrd.gz BOOTIF=01-52-54-00-12-34-56"
