@@ -354,11 +354,12 @@ def ready_address(iface, link_local, text=None):
     return None
 
 
-def wait_address(iface, link_local, seconds, want=None):
-    """Wait (bounded) for a usable address; want: that address only."""
+def wait_address(iface, link_local, seconds, want=None, stop=None):
+    """Wait (bounded) for a usable address; want: that address only; stop():
+    give up at once when it says so."""
     import time
     end = now_ms() + int(seconds * 1000)
-    while True:
+    while not _stopped(stop):
         for addr, plen, flags in addresses(iface):
             ll = addr[:2] == b"\xfe\x80"
             if (want is None and ll == link_local or addr == want) and \
@@ -367,13 +368,16 @@ def wait_address(iface, link_local, seconds, want=None):
         if now_ms() >= end:
             return None
         time.sleep(0.05)
+    return None
 
 
 def obtain(iface, mac, say=print, stop=None, solicit_s=SOLICIT_S, info_s=INFO_S):
     """A DHCPv6 lease on iface (stateful, else stateless), recorded like an
     IPv4 one, or None. stop(): a callable that ends the wait early (an IPv4
     lease arrived). The interface must be up."""
-    if wait_address(iface, True, DAD_S) is None:
+    if wait_address(iface, True, DAD_S, None, stop) is None:
+        if _stopped(stop):
+            return None
         say("netboot: %s has no usable IPv6 link-local address after %d s" % (iface, DAD_S))
         return None
     duid = duid_ll(mac)
