@@ -422,8 +422,8 @@ def _run(args, t0, step, agent_dir, cache, skel):
     if trust is None:
         print("  https:     no trust store: https:// fails closed (add one with --ca-certs FILE|debian)")
     else:
-        print("  https:     %d CA certificates from %s, %d bytes at /%s%s"
-              % (trust["count"], trust["source"], len(trust["pem"]), CA_PATH,
+        print("  https:     %d CA certificate%s from %s, %d bytes at /%s%s"
+              % (trust["count"], "" if trust["count"] == 1 else "s", trust["source"], len(trust["pem"]), CA_PATH,
                  "; https only" if args.https_only else ""))
     print("  tls:       %s in the interpreter (%d bytes); its cost: docs/performance.md"
           % (micropython.TLS_LIBRARY, len(interp_data)))
