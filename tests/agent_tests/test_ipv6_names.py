@@ -127,3 +127,17 @@ def test_plan_env_ipv6():
         raise AssertionError("plan_env(ip=2001:db8:::5): want UsageError")
     check(cli.host_port("[2001:db8::1]:6969", 69), ("2001:db8::1", 6969), "host_port([v6]:port)")
     check(cli.host_port("2001:db8::1", 69), ("2001:db8::1", 69), "host_port(v6)")
+
+
+def test_resolve_zone_literal():
+    # A link-local literal with its zone gets the interface's index as scope id
+    # (musl's getaddrinfo in the image, glibc's on a workstation); lo is index 1.
+    ip, port, scope = sockaddr6_parts(tftp.resolve("fe80::1%lo", 69))
+    check((search.ipv6_text(ip), port, scope), ("fe80::1", 69, 1), "resolve('fe80::1%lo', 69)")
+    check(is_v6_addr(tftp.resolve("192.0.2.1", 69)), False, "is_v6_addr(resolve('192.0.2.1'))")
+    try:
+        tftp.resolve("fe80::1%a/b", 69)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("resolve('fe80::1%a/b'): want ValueError")
