@@ -110,6 +110,33 @@ def test_prebuilt_interpreter_and_sysroot(s390x, tmp_path, built):
     assert m["https_only"] is True and m["ca_certs"]["count"] == 2
 
 
+def test_debian_ca_bundle_loads_in_the_agent(s390x, tmp_path, built):
+    """--ca-certs debian: Debian's ca-certificates (through the packager's apt) in
+    the image, and every certificate of it accepted by the frozen agent's mbedtls
+    (one it cannot parse would make the whole trust store unusable)."""
+    from packager import debian, initramfs, micropython, s390image
+    a, _, _ = built
+    with open(a, "rb") as f:
+        members = initramfs.read(s390image.initrd_bytes(f.read()), with_data=True)
+    interp = tmp_path / "micropython"
+    interp.write_bytes([m.data for m in members if m.path == "bin/micropython"][0])
+    out = str(tmp_path / "d.0")
+    p = build(out, "--interpreter", str(interp), "--sysroot", s390x.sysroot, "--kernel", s390x.kernel,
+              "--ca-certs", "debian")
+    assert p.returncode == 0, p.stderr
+    with open(out, "rb") as f:
+        pem = [m.data for m in initramfs.read(s390image.initrd_bytes(f.read()), with_data=True)
+               if m.path == "etc/s390-netboot/ca.pem"][0]
+    count = pem.count(b"-----BEGIN CERTIFICATE-----")
+    assert count > 100 and "%d CA certificates from Debian's ca-certificates" % count in p.stdout, p.stdout
+    (tmp_path / "ca.pem").write_bytes(pem)
+    mpy, _ = micropython.build(AGENT, debian.cache_root(), "x86_64", "zig")
+    script = ("from agent.compat import tls_context\n"
+              "tls_context(open(%r).read())\nprint('loaded')\n" % str(tmp_path / "ca.pem"))
+    r = subprocess.run([mpy, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert r.stdout.strip() == "loaded", r.stderr
+
+
 def make_ca(d):
     """A CA certificate (PEM text) made with openssl."""
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
