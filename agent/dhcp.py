@@ -310,7 +310,9 @@ def _ok(check, value):
 def configure_commands(lease):
     """The commands that configure an interface for a lease (bound/renew)."""
     iface = lease["interface"]
-    cmds = [["ip", "addr", "flush", "dev", iface],
+    # -4: busybox's `ip addr flush` removes every family, the link-local IPv6
+    # address and the DHCPv6 one the agent is getting at the same time included.
+    cmds = [["ip", "-4", "addr", "flush", "dev", iface],
             ["ip", "link", "set", iface, "up"]]
     add = ["ip", "addr", "add", "%s/%d" % (lease["ip"], lease["prefix"] or 32)]
     if lease.get("broadcast"):
@@ -322,7 +324,7 @@ def configure_commands(lease):
 
 
 def deconfigure_commands(iface):
-    return [["ip", "addr", "flush", "dev", iface], ["ip", "link", "set", iface, "up"]]
+    return [["ip", "-4", "addr", "flush", "dev", iface], ["ip", "link", "set", iface, "up"]]
 
 
 def hook(argv=None, environ=None):

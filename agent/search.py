@@ -143,8 +143,9 @@ def split_zone(host):
 
 
 def is_ipv6(host):
-    """Whether a host (as split_url gives it) is an IPv6 address, zone or not."""
-    return ":" in (host or "")
+    """Whether a host is an IPv6 address, zone or not (two colons at least:
+    'HOST:PORT' is not one)."""
+    return (host or "").count(":") > 1
 
 
 def url_host(host):

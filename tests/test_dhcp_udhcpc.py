@@ -63,9 +63,13 @@ def test_lease_recorded_and_interface_configured(pair, tmp_path):
             "--dhcp-option=211,30i", "--dhcp-option=66,192.0.2.1",
             "--dhcp-option=option:domain-name,example.test",
             "--dhcp-option=option:dns-server,192.0.2.53,192.0.2.54")
+    # An IPv6 address (the agent asks DHCPv6 at the same time) survives the
+    # hook's deconfig and bound: it flushes IPv4 only.
+    client.run(["ip", "-6", "addr", "add", "2001:db8::5/64", "dev", "nbvc", "nodad"], check=True)
     p = run_udhcpc(client, tmp_path)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "run" / "lease-nbvc.json").exists(), p.stdout + p.stderr
+    assert "2001:db8::5/64" in client.run(["ip", "-6", "addr", "show", "dev", "nbvc"]).stdout
     with open(str(tmp_path / "run" / "lease-nbvc.json")) as f:
         lease = json.load(f)
     mac = client.run(["cat", "/sys/class/net/nbvc/address"]).stdout.strip()

@@ -57,6 +57,8 @@ def test_url_host_and_prefix():
     check(search.url_host("2001:db8::1"), "[2001:db8::1]", "url_host('2001:db8::1')")
     check(search.url_host("fe80::1%eth0"), "[fe80::1%25eth0]", "url_host('fe80::1%eth0')")
     check(search.url_host("192.0.2.1"), "192.0.2.1", "url_host('192.0.2.1')")
+    check(search.url_host("127.0.0.1:6969"), "127.0.0.1:6969", "url_host('127.0.0.1:6969')")
+    check(search.url_host("::1"), "[::1]", "url_host('::1')")
     cases = [
         ("tftp://[2001:db8::1]/pxelinux.0", "tftp://[2001:db8::1]/"),
         ("tftp://[2001:db8::1]/s390x/pxe_linux.0", "tftp://[2001:db8::1]/s390x/"),
