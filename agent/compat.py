@@ -171,27 +171,62 @@ def sockaddr6_parts(addr):
     return a[8:24], struct.unpack(">H", a[2:4])[0], struct.unpack("I", a[24:28])[0]
 
 
-def tls_context(cadata):
-    """A TLS client context trusting the PEM certificates in cadata (text):
-    TLS 1.2 or newer, the chain checked against them, the host name checked
-    and sent as SNI by tls_wrap. MicroPython: its tls module on mbedtls;
-    CPython: ssl. ValueError when cadata holds no usable certificate."""
+def _tls_new():
     if MICROPYTHON:
         import tls
         ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
         ctx.verify_mode = tls.CERT_REQUIRED
-        ctx.load_verify_locations(cadata)
         return ctx
     import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.check_hostname = True
+    return ctx
+
+
+def _tls_load(ctx, pem):
+    if MICROPYTHON:
+        ctx.load_verify_locations(pem)
+        return
+    import ssl
     try:
-        ctx.load_verify_locations(cadata=cadata)
+        ctx.load_verify_locations(cadata=pem)
     except ssl.SSLError as e:
         raise ValueError(str(e))
-    return ctx
+
+
+def tls_context(cadata):
+    """(context, certificates skipped) for a TLS client trusting the PEM
+    certificates in cadata (text): TLS 1.2 or newer, the chain checked against
+    them, the host name checked and sent as SNI by tls_wrap. MicroPython: its
+    tls module on mbedtls; CPython: ssl. A certificate the library cannot
+    parse is skipped (one bad one would otherwise void the whole trust
+    store); ValueError when none is usable."""
+    ctx = _tls_new()
+    try:
+        _tls_load(ctx, cadata)
+        return ctx, 0
+    except ValueError:
+        pass
+    end = "-----END CERTIFICATE-----"
+    ctx = _tls_new()
+    loaded = skipped = 0
+    pos = 0
+    while True:
+        i = cadata.find("-----BEGIN CERTIFICATE-----", pos)
+        j = cadata.find(end, i) if i >= 0 else -1
+        if j < 0:
+            break
+        pos = j + len(end)
+        try:
+            _tls_load(ctx, cadata[i:pos] + "\n")
+            loaded += 1
+        except ValueError:
+            skipped += 1
+    if not loaded:
+        raise ValueError("no certificate the TLS library can use (%d unusable)" % skipped)
+    return ctx, skipped
 
 
 def tls_wrap(ctx, sock, host):

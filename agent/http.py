@@ -393,6 +393,7 @@ class HttpFetcher:
         # What to do when the trust store is missing (the image vs a workstation).
         self.ca_hint = ca_hint or IMAGE_HINT
         self.tls = None
+        self.ca_skipped = 0      # certificates of ca_file the TLS library could not parse
         self.timeout = timeout
         self.retries = retries
         self.space_for = space_for
@@ -414,7 +415,7 @@ class HttpFetcher:
             if "-----BEGIN CERTIFICATE-----" not in cadata:
                 raise TlsError("%s: %s holds no PEM certificate: %s" % (clean_text(url), self.ca_file, self.ca_hint))
             try:
-                self.tls = tls_context(cadata)
+                self.tls, self.ca_skipped = tls_context(cadata)
             except (ValueError, OSError) as e:
                 raise TlsError("%s: the certificates in %s cannot be used (%s): %s"
                                % (clean_text(url), self.ca_file, clean_text(str(e), 80), self.ca_hint))

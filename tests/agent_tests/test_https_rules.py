@@ -92,3 +92,27 @@ def test_no_trust_store_fails_closed():
     except TlsError as e:
         msg = str(e)
         assert "no trust store (/nonexistent/ca.pem is missing)" in msg and "--ca-certs" in msg, msg
+
+
+def _testdata_ca():
+    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+    with open(here + "/../testdata/tls/ca.pem") as f:
+        return f.read()
+
+
+BAD = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+
+
+def test_trust_store_skips_what_the_library_cannot_parse():
+    from agent.compat import tls_context
+    ca = _testdata_ca()
+    cases = [(ca, 0), ("# a comment\n" + ca + BAD, 1), (BAD + ca + BAD, 2)]
+    for text, want in cases:
+        ctx, skipped = tls_context(text)
+        assert skipped == want, "tls_context(...%d bytes) skipped %d, want %d" % (len(text), skipped, want)
+    for text in (BAD, BAD + BAD):
+        try:
+            tls_context(text)
+            assert False, "tls_context of unusable certificates passed"
+        except ValueError as e:
+            assert "no certificate the TLS library can use" in str(e), str(e)
