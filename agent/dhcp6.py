@@ -53,6 +53,7 @@ SLAAC_S = 6        # a stateless answer: wait this long for the kernel's SLAAC a
 SO_BINDTODEVICE = 25
 SOL_SOCKET, SO_REUSEADDR = 1, 2
 MAX_PACKET = 4096
+STOP_POLL_MS = 50
 
 
 class Dhcp6Error(Exception):
@@ -276,9 +277,10 @@ def _rand():
         return 0.0
 
 
-def _exchange(sock, dest, build, xid, want, limit_ms, max_tries=0):
+def _exchange(sock, dest, build, xid, want, limit_ms, max_tries=0, stop=None):
     """Send build(elapsed_cs) until a message of a type in want with xid arrives;
-    (type, options) or None after limit_ms or max_tries sends."""
+    (type, options) or None after limit_ms or max_tries sends, or as soon as
+    stop() says so (looked at every STOP_POLL_MS)."""
     import select
     poller = select.poll()
     poller.register(sock, select.POLLIN)
@@ -299,7 +301,9 @@ def _exchange(sock, dest, build, xid, want, limit_ms, max_tries=0):
             wait = min(resend, end) - now
             if wait <= 0:
                 break
-            if not poller.poll(int(wait)):
+            if _stopped(stop):
+                return None
+            if not poller.poll(int(min(wait, STOP_POLL_MS))):
                 continue
             data, _ = sock.recvfrom(MAX_PACKET)
             try:
@@ -403,7 +407,7 @@ def _obtain(sock, dest, iface, mac, duid, iaid, say, stop, solicit_s, info_s):
     t0 = now_ms()
     while got is None and now_ms() < end and not _stopped(stop):
         got = _exchange(sock, dest, lambda cs: encode(SOLICIT, xid, client_options(
-            duid, (now_ms() - t0) // 10, iaid)), xid, (ADVERTISE,), min(1000, end - now_ms()) + 1)
+            duid, (now_ms() - t0) // 10, iaid)), xid, (ADVERTISE,), min(1000, end - now_ms()) + 1, 0, stop)
     if _stopped(stop):
         return None
     offered = []
@@ -440,7 +444,7 @@ def _obtain(sock, dest, iface, mac, duid, iaid, say, stop, solicit_s, info_s):
         reply = None
         while reply is None and now_ms() < end and not _stopped(stop):
             reply = _exchange(sock, dest, lambda cs: encode(INFORMATION_REQUEST, xid, client_options(
-                duid, (now_ms() - t0) // 10)), xid, (REPLY,), min(1000, end - now_ms()) + 1)
+                duid, (now_ms() - t0) // 10)), xid, (REPLY,), min(1000, end - now_ms()) + 1, 0, stop)
         if reply is None:
             return None
         problems = []
