@@ -58,6 +58,21 @@ def parse_cmdline(text):
     return opts
 
 
+def load_options(builtin, cmdline):
+    """Options built into the image (packager build --https-only/--https-host),
+    then the kernel command line's, which win, except that the image's
+    pxe.https-only and pxe.https-host stay: they are the image's trust
+    decision, and anyone who can edit a guest's command line must not undo
+    them (pxe.https-only=)."""
+    opts = parse_cmdline(builtin + " " + cmdline)
+    image = parse_cmdline(builtin)
+    if image.get("https-only"):
+        opts["https-only"] = True
+    if image.get("https-host"):
+        opts["https-host"] = image["https-host"]
+    return opts
+
+
 def int_option(opts, name, default, low=None, high=None):
     """A numeric pxe.NAME=N option; a missing, malformed or out-of-range
     (low..high) one gives the default, with a line saying so."""
@@ -323,11 +338,13 @@ def make_fetcher(lease, opts):
     window = int_option(opts, "window", DEFAULT_WINDOW, 1, 65535)           # RFC 7440
     blksize = int_option(opts, "blksize", None, 8, 65464)                   # RFC 2348
     tftp = TftpFetcher(blksize=blksize, windowsize=window, mtu_of=mtu, space_for=space_for)
-    http = HttpFetcher(space_for=space_for)
+    from agent.fetch import https_hosts
+    hosts = https_hosts(opts.get("https-host"))
+    http = HttpFetcher(space_for=space_for, hosts=hosts)
     fetcher = SchemeFetcher({"tftp": tftp, "http": http, "https": http})
-    if opts.get("https-only"):
+    if opts.get("https-only") or hosts:
         from agent.fetch import HttpsOnly
-        return HttpsOnly(fetcher)
+        return HttpsOnly(fetcher, hosts)
     return fetcher
 
 
@@ -632,12 +649,10 @@ def _main():
     con = Console()
     try:
         setup(con)
-        # Options built into the image (packager build --https-only), then the
-        # kernel command line's, which win.
-        opts = parse_cmdline(machine.read_text(DEFAULTS) + " " + machine.read_text("/proc/cmdline"))
+        opts = load_options(machine.read_text(DEFAULTS), machine.read_text("/proc/cmdline"))
     except Exception as e:  # noqa: BLE001 -- PID 1 must survive anything
         con.error("setup failed: %s" % e)
-        opts = {}
+        opts = load_options(machine.read_text(DEFAULTS), "")
     con.debug_on = bool(opts.get("debug"))
     con.say("s390-netboot agent started")
     if opts.get("shell"):

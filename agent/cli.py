@@ -15,7 +15,7 @@ from agent.compat import dumps_sorted, stderr_write
 from agent.fetch import FetchError
 
 PLAN_OPTIONS = ("root", "server", "mac", "ip", "netmask", "gateway", "server-ip", "uuid",
-                "bootfile", "opt209", "opt210", "label", "config", "ca-certs")
+                "bootfile", "opt209", "opt210", "label", "config", "ca-certs", "https-host")
 FETCH_OPTIONS = ("o", "output", "blksize", "windowsize", "timeout", "tsize", "max-size", "ca-certs")
 FLAGS = ("json", "debug", "quiet", "no-options", "help", "https-only")
 
@@ -23,7 +23,7 @@ USAGE = """usage: python -m agent plan (--root DIR | --server HOST[:PORT]) [--ma
                            [--netmask MASK] [--gateway IP] [--server-ip IP] [--uuid UUID]
                            [--bootfile NAME] [--opt209 NAME] [--opt210 PREFIX]
                            [--label 'LABEL [ARGS]'] [--config NAME] [--ca-certs FILE]
-                           [--https-only] [--json] [--debug]
+                           [--https-only] [--https-host H[,H]] [--json] [--debug]
        python -m agent fetch URL -o FILE [--blksize N] [--windowsize N] [--timeout S]
                            [--max-size N] [--no-options] [--ca-certs FILE] [--json] [--debug]
 """
@@ -53,6 +53,8 @@ What a machine would boot, decided exactly as the boot agent decides it.
   --ca-certs FILE     PEM certificates to check https:// servers against (the
                       image's trust store; default /etc/s390-netboot/ca.pem)
   --https-only        refuse every name that is not https:// (pxe.https-only)
+  --https-host H[,H]  and every https:// name on another host, redirects
+                      included (pxe.https-host)
   --json              one JSON object on stdout
   --debug             tracebacks on errors
 
@@ -166,14 +168,17 @@ def http_fetcher(opts, **kw):
     ca = opts.get("ca-certs")
     if ca is True:
         raise UsageError("--ca-certs needs a FILE of PEM certificates")
+    from agent.fetch import https_hosts
     return HttpFetcher(ca_file=ca or CA_FILE, ca_hint="pass --ca-certs FILE with the CA that signed the "
-                       "server's certificate", **kw)
+                       "server's certificate", hosts=https_hosts(opts.get("https-host")), **kw)
 
 
 def https_only(fetcher, opts):
-    if opts.get("https-only"):
+    from agent.fetch import https_hosts
+    hosts = https_hosts(opts.get("https-host"))
+    if opts.get("https-only") or hosts:
         from agent.fetch import HttpsOnly
-        return HttpsOnly(fetcher)
+        return HttpsOnly(fetcher, hosts)
     return fetcher
 
 

@@ -230,9 +230,22 @@ def tls_context(cadata):
 
 
 def tls_wrap(ctx, sock, host):
-    """sock after a completed, verified handshake with host; raises ValueError or
-    OSError (tls_failure tells which kind) when it fails."""
+    """A TLS socket over sock for host (SNI, the host name checked).
+
+    CPython: after a completed, verified handshake, within sock's timeout.
+    MicroPython: before the handshake, over sock made non-blocking: the first
+    write does the handshake, returning None whenever it must wait, so each
+    wait goes through the caller's poll and deadline (mbedtls's own
+    handshake loop and record reads would wait for ever on a server that
+    trickles bytes or stops). Raises ValueError or OSError (tls_failure
+    tells which kind) when it fails, here or at that write."""
+    if MICROPYTHON:
+        sock.setblocking(False)
+        return ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
     return ctx.wrap_socket(sock, server_hostname=host)
+
+
+TLS_DEFERRED = MICROPYTHON  # tls_wrap's handshake happens at the first write
 
 
 def tls_failure(exc):

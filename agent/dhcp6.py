@@ -188,10 +188,10 @@ def _text(b):
 
 
 def check_boot_url(text):
-    """A bootfile-url the agent can use: tftp:// or http://, a usable host. ValueError."""
+    """A bootfile-url the agent can use: tftp://, http:// or https://, a usable host. ValueError."""
     scheme, host, port, path = search.split_url(text)
-    if scheme not in ("tftp", "http"):
-        raise ValueError("want a tftp:// or http:// URL")
+    if scheme not in ("tftp", "http", "https"):
+        raise ValueError("want a tftp://, http:// or https:// URL")
     if not host:
         raise ValueError("no host in the URL")
     return text

@@ -285,16 +285,42 @@ class SchemeFetcher:
         return self._for(url).fetch(url, dest, progress)
 
 
+def https_hosts(value):
+    """The host list of pxe.https-host=H[,H...] (lower case, IPv6 without
+    brackets), or None when the option is not given."""
+    if not isinstance(value, str) or not value:
+        return None
+    hosts = []
+    for h in value.split(","):
+        h = h.strip().lower()
+        if h.startswith("[") and h.endswith("]"):
+            h = h[1:-1]
+        if h:
+            hosts.append(h)
+    return hosts or None
+
+
 class HttpsOnly:
     """A fetcher passing only https:// URLs on (pxe.https-only): every other
-    name a config resolves to is refused with one line, before any packet."""
+    name a config resolves to is refused with one line, before any packet.
+    With hosts (pxe.https-host), only URLs on those hosts: the trust store
+    vouches for a certificate's name, these for which names may serve."""
 
-    def __init__(self, inner):
+    def __init__(self, inner, hosts=None):
         self.inner = inner
+        self.hosts = hosts
 
     def _check(self, url):
         if not url.lower().startswith("https://"):
             raise Refused("%s: refused: pxe.https-only allows only https:// names" % clean_text(url))
+        if self.hosts is not None:
+            from agent.search import split_url
+            try:
+                host = split_url(url)[1].split("%", 1)[0].lower()
+            except ValueError as e:
+                raise Refused("%s: bad URL (%s)" % (clean_text(url), e))
+            if host not in self.hosts:
+                raise Refused("%s: refused: pxe.https-host allows only %s" % (clean_text(url), ",".join(self.hosts)))
 
     def read(self, url, limit=CONFIG_LIMIT):
         self._check(url)

@@ -135,13 +135,17 @@ class _Conn:
                 raise TimedOut("cannot connect within %d s" % (self.timeout_ms // 1000))
             raise
         self.tls = tls is not None
+        self.raw = self.sock
+        self.handshaking = False
         if self.tls:
-            from agent.compat import tls_failure, tls_wrap
+            from agent.compat import TLS_DEFERRED, tls_wrap
+            self.tls_why = (host, ca_file, hint)
             try:
                 self.sock = tls_wrap(tls, self.sock, host.split("%", 1)[0])
             except (OSError, ValueError) as e:
-                self.sock.close()
-                raise TlsError(tls_reason(tls_failure(e), host, ca_file, clock_text(), hint))
+                self.close()
+                raise self._tls_error(e)
+            self.handshaking = TLS_DEFERRED
             # mbedtls's socket has read/write only (recv/send come with DTLS).
             self._recv = self.sock.read
             self._send = self.sock.write
@@ -158,9 +162,34 @@ class _Conn:
         self.min_rate = min_rate
         self.deadline = None
 
+    def _tls_error(self, e):
+        from agent.compat import tls_failure
+        host, ca_file, hint = self.tls_why
+        return TlsError(tls_reason(tls_failure(e), host, ca_file, clock_text(), hint))
+
     def send(self, data):
+        """All of data; on MicroPython's TLS socket the first send also does the
+        handshake, each of its waits bounded by the header deadline."""
         while data:
-            n = self._send(data)
+            try:
+                n = self._send(data)
+            except (OSError, ValueError) as e:
+                if not self.handshaking:
+                    raise
+                self.close()
+                raise self._tls_error(e)
+            if n is None:
+                # Non-blocking TLS: the handshake (or a full socket) must wait for the
+                # server. Poll a short while, never past the deadline, and try again.
+                now = now_ms()
+                if now >= self.header_end:
+                    self.close()
+                    raise TimedOut("no TLS handshake within %d s" % (self.timeout_ms // 1000)
+                                   if self.handshaking else
+                                   "could not send the request within %d s" % (self.timeout_ms // 1000))
+                self.poller.poll(min(100, self.header_end - now))
+                continue
+            self.handshaking = False
             data = data[n:]
 
     def body(self):
@@ -228,13 +257,19 @@ class _Conn:
         return out
 
     def close(self):
-        self.sock.close()
+        # A failed MicroPython handshake frees the TLS socket's hold on the raw
+        # one: close both, so no descriptor is left behind.
+        for s in (self.sock, self.raw):
+            try:
+                s.close()
+            except (OSError, AttributeError):
+                pass
 
 
 def _check_chars(url, text, what):
     for c in text:
         o = ord(c)
-        if o < 32 or o == 127:
+        if o < 32 or 127 <= o < 160:  # C0, DEL and the C1 controls (U+009B is a terminal's CSI)
             raise Refused("%s: a control character (0x%02x) in the %s" % (clean_text(url), o, what))
 
 
@@ -388,8 +423,11 @@ def _body(conn, headers, sink, max_size, progress):
 
 class HttpFetcher:
     def __init__(self, timeout=10.0, retries=RETRIES, space_for=None, user_agent="s390-netboot",
-                 idle_s=None, min_rate=MIN_RATE, ca_file=CA_FILE, ca_hint=None):
+                 idle_s=None, min_rate=MIN_RATE, ca_file=CA_FILE, ca_hint=None, hosts=None):
         self.ca_file = ca_file
+        # pxe.https-host: the only hosts this fetcher connects to (redirects included);
+        # None: any host whose certificate the trust store vouches for.
+        self.hosts = [h.lower() for h in hosts] if hosts else None
         # What to do when the trust store is missing (the image vs a workstation).
         self.ca_hint = ca_hint or IMAGE_HINT
         self.tls = None
@@ -424,6 +462,8 @@ class HttpFetcher:
     def _get(self, url, sink, max_size, progress):
         for _ in range(MAX_REDIRECTS + 1):
             host, port, path = parse_url(url)
+            if self.hosts is not None and host.split("%", 1)[0].lower() not in self.hosts:
+                raise Refused("%s: refused: pxe.https-host allows only %s" % (clean_text(url), ",".join(self.hosts)))
             tls = self.tls_context(url) if url_scheme(url) == "https" else None
             try:
                 conn = _Conn(host, port, self.timeout, self.idle_s, self.min_rate, tls, self.ca_file,
@@ -455,9 +495,9 @@ class HttpFetcher:
                         url = new
                         continue
                     if status in (404, 410):
-                        raise NotFound("%s: not found (HTTP %d %s)" % (url, status, reason))
+                        raise NotFound("%s: not found (HTTP %d %s)" % (clean_text(url), status, reason))
                     if status != 200:
-                        raise HttpStatus("%s: HTTP %d %s" % (url, status, reason))
+                        raise HttpStatus("%s: HTTP %d %s" % (clean_text(url), status, reason))
                     size, total = _body(conn, headers, sink, max_size, progress)
                 except NotFound:
                     raise

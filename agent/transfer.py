@@ -118,7 +118,8 @@ def fetch_command(url, opts):
                 os.remove(part)
             except OSError:
                 pass
-        stderr_write("fetch: %s\n" % e)
+        from agent.cli import escaped
+        stderr_write("fetch: %s\n" % escaped(str(e)))
         return 2
     ms = max(now_ms() - start, 1)
     if progress is not None and progress.shown:

@@ -273,6 +273,24 @@ def kernel_config(sysroot, release):
     return ""
 
 
+HOST_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.-:"
+
+
+def https_host_list(values):
+    """--https-host values: lower-case DNS names or IP addresses ([v6] without
+    brackets), each checked; Die on anything else."""
+    out = []
+    for v in values or []:
+        for h in v.split(","):
+            h = h.strip().lower()
+            if h.startswith("[") and h.endswith("]"):
+                h = h[1:-1]
+            if not h or any(c not in HOST_CHARS for c in h):
+                raise Die("--https-host %r: want a host name or an IP address (no port, no URL)" % v)
+            out.append(h)
+    return out
+
+
 def run(args):
     t0 = time.time()
     step = Step()
@@ -282,6 +300,9 @@ def run(args):
     if not os.path.exists(os.path.join(agent_dir, "manifest.py")):
         raise Die("--agent %s has no manifest.py: point it at the agent/ directory of s390-netboot"
                   % args.agent)
+    hosts = https_host_list(getattr(args, "https_host", None))
+    if hosts:
+        args.https_only = True
     check_output(args.output, [("agent directory", agent_dir)])
     check_output(args.output + ".manifest.json")
     cache = os.path.abspath(args.cache) if args.cache else debian.cache_root()
@@ -371,7 +392,9 @@ def _run(args, t0, step, agent_dir, cache, skel):
     if trust is not None:
         entries.append(initramfs.file(CA_PATH, trust["pem"]))
     if args.https_only:
-        entries.append(initramfs.file(DEFAULTS_PATH, "pxe.https-only\n"))
+        hosts = https_host_list(getattr(args, "https_host", None))
+        entries.append(initramfs.file(DEFAULTS_PATH, "pxe.https-only\n" +
+                                      ("pxe.https-host=%s\n" % ",".join(hosts) if hosts else "")))
     entries.append(initramfs.chardev("dev/console", 5, 1, 0o600))
     entries.append(initramfs.chardev("dev/null", 1, 3, 0o666))
 
@@ -387,6 +410,7 @@ def _run(args, t0, step, agent_dir, cache, skel):
         "ca_certs": None if trust is None else {"source": trust["source"], "count": trust["count"],
                                                  "sha256": hashlib.sha256(trust["pem"].encode()).hexdigest()},
         "https_only": bool(args.https_only),
+        "https_hosts": https_host_list(getattr(args, "https_host", None)) or None,
         "agent_sha256": micropython.tree_digest([agent_dir]),
         "source_date_epoch": initramfs.source_date_epoch(),
     }
@@ -424,7 +448,9 @@ def _run(args, t0, step, agent_dir, cache, skel):
     else:
         print("  https:     %d CA certificate%s from %s, %d bytes at /%s%s"
               % (trust["count"], "" if trust["count"] == 1 else "s", trust["source"], len(trust["pem"]), CA_PATH,
-                 "; https only" if args.https_only else ""))
+                 ("; https only" + (" from %s" % ", ".join(https_host_list(args.https_host))
+                                     if getattr(args, "https_host", None) else ""))
+                 if args.https_only else ""))
     print("  tls:       %s in the interpreter (%d bytes); its cost: docs/performance.md"
           % (micropython.TLS_LIBRARY, len(interp_data)))
     for name, ver in parts:

@@ -56,6 +56,10 @@ def parse_args(argv):
                         "bundle); default none, so https:// fails closed")
     b.add_argument("--https-only", action="store_true",
                    help="build pxe.https-only in: every name the config resolves must be https://")
+    b.add_argument("--https-host", metavar="HOST", action="append",
+                   help="build pxe.https-host in (implies --https-only): https:// names only on this host "
+                        "(again for more hosts); DHCP then cannot send the guest to another server its "
+                        "trust store vouches for")
     b.add_argument("--toolchain", choices=("zig", "gcc"), default="zig",
                    help="cross compiler for the interpreter (zig from PyPI, or gcc-s390x-linux-gnu)")
 

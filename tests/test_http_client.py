@@ -125,3 +125,18 @@ def test_errors(base, tmp_path):
         HttpFetcher(space_for=lambda p: 1000).fetch(base + "/plain", str(tmp_path / "s"))
     with pytest.raises(FetchError, match="cannot connect"):
         HttpFetcher(retries=0).read("http://127.0.0.1:1/x")
+
+
+def test_https_host_also_bounds_redirects(base, tmp_path):
+    """pxe.https-host: a redirect to a host not in the list is refused, before any connection
+    to it (the trust store would vouch for any host it has a certificate for)."""
+    from agent.fetch import Refused
+    port = base.rsplit(":", 1)[1]
+    f = HttpFetcher(timeout=5, hosts=["localhost"])
+    out = tmp_path / "out"
+    Handler.hits[:] = []
+    with pytest.raises(Refused) as e:
+        f.fetch("http://localhost:%s/absolute" % port, str(out))   # -> http://127.0.0.1:PORT/plain
+    assert "127.0.0.1" in str(e.value) and "pxe.https-host allows only localhost" in str(e.value)
+    assert Handler.hits == ["/absolute"], Handler.hits
+    assert HttpFetcher(timeout=5, hosts=["127.0.0.1"]).fetch(base + "/redirect/2", str(out)) == len(BODY)

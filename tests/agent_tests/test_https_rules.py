@@ -116,3 +116,49 @@ def test_trust_store_skips_what_the_library_cannot_parse():
             assert False, "tls_context of unusable certificates passed"
         except ValueError as e:
             assert "no certificate the TLS library can use" in str(e), str(e)
+
+
+def test_the_images_https_only_cannot_be_undone_on_the_command_line():
+    from agent import boot
+    for cmdline in ("pxe.https-only=", "pxe.https-only=0 quiet", ""):
+        opts = boot.load_options("pxe.https-only\n", cmdline)
+        assert opts.get("https-only") is True, (cmdline, opts)
+    # Without it in the image, the command line decides; other options: the command line wins.
+    assert boot.load_options("", "pxe.https-only").get("https-only") is True
+    assert not boot.load_options("", "pxe.https-only=").get("https-only")
+    assert boot.load_options("pxe.window=8", "pxe.window=4")["window"] == "4"
+
+
+def test_dhcpv6_bootfile_url_may_be_https():
+    from agent import dhcp6
+    url = "https://[2001:db8::1]/s390x/pxelinux.0"
+    assert dhcp6.check_boot_url(url) == url
+    try:
+        dhcp6.check_boot_url("ftp://[2001:db8::1]/x")
+    except ValueError as e:
+        assert "https://" in str(e), e
+    else:
+        assert False, "ftp:// accepted"
+
+
+def test_https_host_pins_the_servers():
+    # DHCP (unauthenticated) names the server; pxe.https-host limits which hosts may
+    # serve, whatever certificate the trust store would vouch for.
+    from agent.fetch import HttpsOnly, Refused, https_hosts
+    from memfetch import MemFetcher
+    hosts = https_hosts("Boot.Example,[2001:db8::1]")
+    assert hosts == ["boot.example", "2001:db8::1"], hosts
+    f = HttpsOnly(MemFetcher({"k": b"K"}), hosts)
+    assert f.read("https://boot.example/k") == b"K"
+    assert f.read("https://[2001:db8::1]:8443/k") == b"K"
+    for url in ("https://evil.example/k", "https://boot.example.evil/k", "http://boot.example/k"):
+        try:
+            f.read(url)
+        except Refused as e:
+            assert "refused" in str(e), (url, e)
+        else:
+            assert False, "%s was let through" % url
+    assert https_hosts("") is None and https_hosts(True) is None
+    from agent import boot
+    opts = boot.load_options("pxe.https-only\npxe.https-host=boot.example\n", "pxe.https-host=evil.example")
+    assert opts["https-host"] == "boot.example", opts
