@@ -192,7 +192,7 @@ def _tls_load(ctx, pem):
     import ssl
     try:
         ctx.load_verify_locations(cadata=pem)
-    except ssl.SSLError as e:
+    except (ssl.SSLError, TypeError) as e:  # TypeError: non-ASCII text (a comment) around the blocks
         raise ValueError(str(e))
 
 
@@ -218,6 +218,10 @@ def tls_context(cadata):
         j = cadata.find(end, i) if i >= 0 else -1
         if j < 0:
             break
+        k = cadata.rfind("-----BEGIN CERTIFICATE-----", i, j)
+        if k > i:
+            skipped += 1  # a block cut before its END: the next one is whole
+            i = k
         pos = j + len(end)
         try:
             _tls_load(ctx, cadata[i:pos] + "\n")

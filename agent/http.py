@@ -445,8 +445,9 @@ class HttpFetcher:
         if self.tls is None:
             from agent.compat import tls_context
             try:
-                with open(self.ca_file) as f:
-                    cadata = f.read()
+                with open(self.ca_file, "rb") as f:
+                    # PEM is ASCII; a comment in another encoding must not stop the rest.
+                    cadata = latin1(f.read())
             except OSError:
                 raise TlsError("%s: no trust store (%s is missing), so https:// cannot be checked: %s"
                                % (clean_text(url), self.ca_file, self.ca_hint))

@@ -54,6 +54,9 @@ def pem_certificates(text):
         j = text.find(PEM_END, i)
         if j < 0:
             return out
+        k = text.rfind(PEM_BEGIN, i, j)
+        if k > i:
+            i = k  # a block without its END: the next block is whole, the cut one is dropped
         out.append(text[i:j + len(PEM_END)] + "\n")
         pos = j + len(PEM_END)
 

@@ -106,7 +106,8 @@ BAD = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
 def test_trust_store_skips_what_the_library_cannot_parse():
     from agent.compat import tls_context
     ca = _testdata_ca()
-    cases = [(ca, 0), ("# a comment\n" + ca + BAD, 1), (BAD + ca + BAD, 2)]
+    cut = "-----BEGIN CERTIFICATE-----\nMIIB\n"   # a block that lost its END line
+    cases = [(ca, 0), ("# a comment\n" + ca + BAD, 1), (BAD + ca + BAD, 2), (cut + ca, 1)]
     for text, want in cases:
         ctx, skipped = tls_context(text)
         assert skipped == want, "tls_context(...%d bytes) skipped %d, want %d" % (len(text), skipped, want)
@@ -162,3 +163,13 @@ def test_https_host_pins_the_servers():
     from agent import boot
     opts = boot.load_options("pxe.https-only\npxe.https-host=boot.example\n", "pxe.https-host=evil.example")
     assert opts["https-host"] == "boot.example", opts
+
+
+def test_trust_store_file_with_a_latin1_comment(tmp_path=None):
+    # PEM is ASCII; a comment in Latin-1 (a non-UTF-8 byte) must not stop the rest.
+    from agent.http import HttpFetcher
+    path = "/tmp/s390-netboot-test-ca-latin1.pem"
+    with open(path, "wb") as f:
+        f.write(b"# Caf\xe9 CA\n" + _testdata_ca().encode())
+    f = HttpFetcher(ca_file=path)
+    assert f.tls_context("https://boot.example/x") is not None
