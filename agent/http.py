@@ -478,10 +478,11 @@ class HttpFetcher:
                 hosthdr = host if ":" not in host else "[%s]" % host.split("%", 1)[0]
                 if port != DEFAULT_PORTS[url_scheme(url)]:
                     hosthdr = "%s:%d" % (hosthdr, port)
-                conn.send(("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
-                           "Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
-                           % (path, hosthdr, self.user_agent)).encode())
                 try:
+                    # On MicroPython this send also does the TLS handshake (compat.tls_wrap).
+                    conn.send(("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
+                               "Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
+                               % (path, hosthdr, self.user_agent)).encode())
                     status, reason, headers = _response(conn)
                     self.last_status = status
                     if status in (301, 302, 303, 307, 308) and "location" in headers:

@@ -35,7 +35,9 @@ def run_cmd(argv, cwd=None, capture=False, hint=None, env=None, quiet=False):
         text = (proc.stdout or "") + "\n" + (proc.stderr or "") if not capture else (proc.stderr or "")
         lines = [l.strip() for l in text.splitlines() if l.strip()]
         # make's own lines say little: prefer what the compiler said.
-        errs = [l for l in lines if "error" in l.lower() and "***" not in l]
+        # make's own echo of a command (mkdir .../mbedtls_errors/) is not an error.
+        errs = [l for l in lines if "error" in l.lower() and "***" not in l
+                and not l.startswith(("mkdir ", "CC ", "GEN ", "LINK ", "MPY ", "QSTR ", "cp ", "rm "))]
         if errs:
             detail = ": " + "; ".join(errs[:2])[:300]
         elif lines:

@@ -259,6 +259,10 @@ def test_rescue_shell_at_the_prompt_then_totaltimeout(lab):
     assert lab.text().count("boot:") >= 2
 
 
+# The agent's line as it starts DHCP on an interface (both families by default).
+DHCP_ON = r"DHCP(?: and DHCPv6|v6)? on %s \(%s\)"
+
+
 def test_boot_interface_is_tried_first(lab):
     """Two NICs, the firmware booted from the second: the agent asks there first."""
     write(lab, "pxelinux.cfg/default", "DEFAULT linux\nIPAPPEND 2\nLABEL linux\n KERNEL vmlinuz\n"
@@ -269,7 +273,7 @@ def test_boot_interface_is_tried_first(lab):
     assert "scenario=twonics" in cmdline and BOOTIF in cmdline.split()
     text = lab.text()
     # Which NIC the kernel names eth0 depends on probe order, which varies: match by MAC.
-    assert re.search(r"DHCP on eth\d \(%s\)" % MAC, text) and "(52:54:00:00:00:01)" not in text, text[-3000:]
+    assert re.search(DHCP_ON % ("eth\\d", MAC), text) and "(52:54:00:00:00:01)" not in text, text[-3000:]
 
 
 @pytest.fixture(scope="session")
@@ -289,8 +293,8 @@ def test_next_interface_when_one_gets_no_lease(lab, image_trying_silent_nic_firs
     cmdline = boot_and_get_cmdline(lab, 180)
     assert "scenario=nextnic" in cmdline
     text = lab.text()
-    silent = re.search(r"DHCP on (eth\d) \(52:54:00:00:00:01\)", text)
-    good = re.search(r"DHCP on (eth\d) \(%s\)" % MAC, text)
+    silent = re.search(DHCP_ON % ("(eth\\d)", "52:54:00:00:00:01"), text)
+    good = re.search(DHCP_ON % ("(eth\\d)", MAC), text)
     assert silent and good and silent.start() < good.start(), text[-3000:]
     assert re.search(r"lease 192\.0\.2\.\d+/24 on %s" % good.group(1), text), text[-3000:]
 
@@ -332,8 +336,11 @@ LABEL big
     text = lab.text()
     assert re.search(r"\] rebooting\r?$", text, re.M), text[-2000:]
     after = text[text.index("booting big"):]
-    assert re.search(r"ERROR: fetching vmlinuz-big failed: .*no progress for 30 s", after) or \
-        re.search(r"ERROR: .*vmlinuz-big.*(no answer|no progress)", after), after[-3000:]
+    # A stall ends the transfer as "no answer"/"no progress" after 30 s, or, when an
+    # early burst was followed by a straggling block, as "too slow" (fetch.Deadline:
+    # the bytes so far, at the minimum rate, are used up first).
+    assert re.search(r"ERROR: fetching vmlinuz-big failed: .*(no answer|no progress|too slow)", after), \
+        after[-3000:]
     assert after.count("ERROR:") == 1 and "config search failed" not in after, after[-3000:]
     assert failed < 75, "the failure and the countdown took %.0f s after the server went" % failed
 
