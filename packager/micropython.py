@@ -117,72 +117,66 @@ exec %(python)s -m ziglang cc -target %(target)s %(extra)s "$@"
 
 def source_dir(cache, mirror=None, log=None):
     """Unpacked MicroPython source (version, path), from the first suite that has it."""
+    version, tarball = orig_tarball("micropython", SOURCE_SUITES, cache, mirror, log,
+                                    "pass --interpreter FILE or check the network and --mirror")
+    dest = os.path.join(cache, "micropython", "src-" + version)
+    if not os.path.exists(os.path.join(dest, ".unpacked")):
+        if log:
+            log("unpacking MicroPython %s" % version)
+        debian.extract_tar(tarball, dest)
+        open(os.path.join(dest, ".unpacked"), "w").close()
+    # Any FROZEN_MANIFEST needs micropython-lib to look present.
+    readme = os.path.join(dest, "lib", "micropython-lib", "README.md")
+    if not os.path.exists(readme):
+        os.makedirs(os.path.dirname(readme), exist_ok=True)
+        open(readme, "w").close()
+    return version, dest
+
+
+def orig_tarball(package, suites, cache, mirror, log, hint):
+    """(version, path) of a Debian source package's .orig tarball, from the
+    first suite that has one; Die with hint when none does."""
     last = None
-    for suite in SOURCE_SUITES:
+    for suite in suites:
         apt = debian.Apt(suite, mirror=mirror, cache=cache, log=log, source_suites=[suite], binary=False)
         try:
-            srcdir = apt.source("micropython")
+            srcdir = apt.source(package)
         except Die as e:
             last = e
             continue
         tarballs = sorted(f for f in os.listdir(srcdir) if ".orig.tar" in f)
-        if not tarballs:
-            continue
-        version = tarballs[-1].split("_", 1)[1].split(".orig.tar")[0]
-        dest = os.path.join(cache, "micropython", "src-" + version)
-        if not os.path.exists(os.path.join(dest, ".unpacked")):
-            if log:
-                log("unpacking MicroPython %s" % version)
-            debian.extract_tar(os.path.join(srcdir, tarballs[-1]), dest)
-            open(os.path.join(dest, ".unpacked"), "w").close()
-        # Any FROZEN_MANIFEST needs micropython-lib to look present.
-        readme = os.path.join(dest, "lib", "micropython-lib", "README.md")
-        if not os.path.exists(readme):
-            os.makedirs(os.path.dirname(readme), exist_ok=True)
-            open(readme, "w").close()
-        return version, dest
-    raise Die("cannot get Debian's micropython source package (%s); pass --interpreter FILE "
-              "or check the network and --mirror" % last)
+        if tarballs:
+            return tarballs[-1].split("_", 1)[1].split(".orig.tar")[0], os.path.join(srcdir, tarballs[-1])
+    raise Die("cannot get Debian's %s source package (%s); %s" % (package, last, hint))
 
 
 def add_mbedtls(src, cache, mirror=None, log=None):
     """Unpack Debian's mbedtls source into src/lib/mbedtls (empty in Debian's
     MicroPython tarball); returns its version. Idempotent: a stamp names the
     version unpacked."""
-    last = None
-    for suite in MBEDTLS_SUITES:
-        apt = debian.Apt(suite, mirror=mirror, cache=cache, log=log, source_suites=[suite], binary=False)
-        try:
-            srcdir = apt.source("mbedtls")
-        except Die as e:
-            last = e
-            continue
-        tarballs = sorted(f for f in os.listdir(srcdir) if ".orig.tar" in f)
-        if not tarballs:
-            continue
-        version = tarballs[-1].split("_", 1)[1].split(".orig.tar")[0]
-        dest = os.path.join(src, "lib", "mbedtls")
-        stamp = os.path.join(dest, ".unpacked-s390-netboot")
-        if os.path.exists(stamp):
-            with open(stamp) as f:
-                if f.read() == version:
-                    return version
-        if log:
-            log("unpacking mbedtls %s into the MicroPython source" % version)
-        tmp = dest + ".tmp%d" % os.getpid()
-        shutil.rmtree(tmp, ignore_errors=True)
-        debian.extract_tar(os.path.join(srcdir, tarballs[-1]), tmp)
-        top = [d for d in os.listdir(tmp) if os.path.isdir(os.path.join(tmp, d))]
-        inner = os.path.join(tmp, top[0]) if len(top) == 1 else tmp
-        if not os.path.exists(os.path.join(inner, "library", "ssl_tls.c")):
-            raise Die("Debian's mbedtls %s has no library/ssl_tls.c: cannot build the ssl module" % version)
-        shutil.rmtree(dest, ignore_errors=True)
-        os.replace(inner, dest)
-        shutil.rmtree(tmp, ignore_errors=True)
-        with open(stamp, "w") as f:
-            f.write(version)
-        return version
-    raise Die("cannot get Debian's mbedtls source package (%s); check the network and --mirror" % last)
+    version, tarball = orig_tarball("mbedtls", MBEDTLS_SUITES, cache, mirror, log,
+                                    "check the network and --mirror")
+    dest = os.path.join(src, "lib", "mbedtls")
+    stamp = os.path.join(dest, ".unpacked-s390-netboot")
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            if f.read() == version:
+                return version
+    if log:
+        log("unpacking mbedtls %s into the MicroPython source" % version)
+    tmp = dest + ".tmp%d" % os.getpid()
+    shutil.rmtree(tmp, ignore_errors=True)
+    debian.extract_tar(tarball, tmp)
+    top = [d for d in os.listdir(tmp) if os.path.isdir(os.path.join(tmp, d))]
+    inner = os.path.join(tmp, top[0]) if len(top) == 1 else tmp
+    if not os.path.exists(os.path.join(inner, "library", "ssl_tls.c")):
+        raise Die("Debian's mbedtls %s has no library/ssl_tls.c: cannot build the ssl module" % version)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(inner, dest)
+    shutil.rmtree(tmp, ignore_errors=True)
+    with open(stamp, "w") as f:
+        f.write(version)
+    return version
 
 
 def patch_heap_default(src):
