@@ -219,11 +219,15 @@ def stages(path, stamps):
         out["2nd kernel"] = first(stamps, (b"Linux version",))
     else:
         out["fw has file"] = first(stamps, (b"Network loading done",))
-        out["kernel"] = first(stamps, (b"Linux version",))
+        # The jump: kernel banners before it are the first kernel's, the first
+        # after it the second's (a first-stage command line with `quiet`
+        # hides the first kernel's banner).
+        jump = next((i for i, (_, line) in enumerate(stamps) if all(n in line for n in kexec)), len(stamps))
+        out["kernel"] = first(stamps[:jump], (b"Linux version",))
         out["/init"] = first(stamps, init)
         out["lease"] = first(stamps, lease)
         out["kexec -e"] = first(stamps, kexec)
-        out["2nd kernel"] = first(stamps, (b"Linux version",), 2)
+        out["2nd kernel"] = first(stamps[jump:], (b"Linux version",))
     out["2nd stage"] = first(stamps, (MARKER.encode(),))
     # The kernel's own clock for its initramfs unpacking (the console reaches
     # the host late and in bursts; printk's stamps do not).
