@@ -8,8 +8,43 @@ harmless and always done.
 
 from agent.compat import os, path_join, exists, makedirs as _makedirs
 
+try:
+    # mount, finit_module, kexec_load, kexec_file_load and reboot as system
+    # calls, built into the image's interpreter (packager/cmod/bootsys):
+    # no fork and exec of busybox or kexec-tools on the way. Absent under
+    # CPython, where the same steps are busybox and kexec-tools commands.
+    import bootsys
+except ImportError:
+    bootsys = None
+
 DRY_RUN = False
 LOG = []
+
+# <linux/mount.h>, <linux/kexec.h>, <linux/reboot.h>
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+KEXEC_ARCH_S390 = 22 << 16
+KEXEC_FILE_NO_INITRAMFS = 4
+REBOOT_CMD_KEXEC = 0x45584543
+REBOOT_CMD_RESTART = 0x01234567
+EEXIST = 17
+
+
+def direct():
+    """True when the steps below are system calls (the image), not commands."""
+    return bootsys is not None and not DRY_RUN
+
+
+# Linux's numbers (MicroPython's errno module names only a few of them).
+ERRNO_NAMES = {1: "EPERM", 2: "ENOENT", 5: "EIO", 7: "E2BIG", 8: "ENOEXEC", 9: "EBADF", 12: "ENOMEM",
+               13: "EACCES", 14: "EFAULT", 16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 20: "ENOTDIR",
+               22: "EINVAL", 28: "ENOSPC", 38: "ENOSYS", 61: "ENODATA", 74: "EBADMSG", 95: "EOPNOTSUPP",
+               129: "EKEYREJECTED"}
+
+
+def errname(e):
+    """The errno name of an OSError ('EPERM'), the same on both Pythons."""
+    code = e.args[0] if e.args and isinstance(e.args[0], int) else getattr(e, "errno", None)
+    return ERRNO_NAMES.get(code) or "errno %s" % code
 
 
 SAFE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_"
@@ -203,24 +238,48 @@ def carrier(iface):
     return read_text("/sys/class/net/%s/carrier" % iface).strip() == "1"
 
 
+MOUNTS = (
+    # fstype, source, target, flags, data
+    ("proc", "proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
+    ("sysfs", "sysfs", "/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
+    ("devtmpfs", "devtmpfs", "/dev", MS_NOSUID, "mode=0755"),
+    ("tmpfs", "tmpfs", "/run", MS_NOSUID | MS_NODEV, "mode=0755"),
+    ("tmpfs", "tmpfs", "/tmp", MS_NOSUID | MS_NODEV, "mode=1777"),
+)
+
+
+def mount_options(flags, data):
+    """mount -o's text for flags and data."""
+    words = [data] if data else []
+    for bit, word in ((MS_NOSUID, "nosuid"), (MS_NODEV, "nodev"), (MS_NOEXEC, "noexec")):
+        if flags & bit:
+            words.append(word)
+    return ",".join(words)
+
+
 def mount_all():
     """proc, sysfs, devtmpfs, /run and /tmp; returns a list of failures."""
     commands = []
-    for fstype, src, target, opts in (
-            ("proc", "proc", "/proc", "nosuid,nodev,noexec"),
-            ("sysfs", "sysfs", "/sys", "nosuid,nodev,noexec"),
-            ("devtmpfs", "devtmpfs", "/dev", "mode=0755,nosuid"),
-            ("tmpfs", "tmpfs", "/run", "mode=0755,nosuid,nodev"),
-            ("tmpfs", "tmpfs", "/tmp", "mode=1777,nosuid,nodev")):
+    failed = []
+    for fstype, src, target, flags, data in MOUNTS:
         if not DRY_RUN and not exists(target):
             _makedirs(target)
-        commands.append((["mount", "-t", fstype, "-o", opts, src, target], target, False))
-    return run_each(commands)
+        argv = ["mount", "-t", fstype, "-o", mount_options(flags, data), src, target]
+        if direct():
+            LOG.append(shell_line(argv))
+            try:
+                bootsys.mount(src, target, fstype, flags, data)
+            except OSError as e:
+                failed.append("%s (%s)" % (target, errname(e)))
+        else:
+            commands.append((argv, target, False))
+    return failed + run_each(commands)
 
 
 def load_modules(listfile="/etc/netboot/modules"):
     """insmod each module the image lists, in order; returns the ones that failed."""
     commands = []
+    failed = []
     release = read_text("/proc/sys/kernel/osrelease").strip()
     for line in read_text(listfile).splitlines():
         rel = line.strip()
@@ -230,8 +289,17 @@ def load_modules(listfile="/etc/netboot/modules"):
         if not exists(path):
             # The image may have been built for another release: search by name.
             path = path_join("/lib/modules", rel) if exists(path_join("/lib/modules", rel)) else path
-        commands.append((["insmod", path], rel.split("/")[-1], True))
-    return run_each(commands)
+        name = rel.split("/")[-1]
+        if direct():
+            LOG.append(shell_line(["insmod", path]))
+            try:
+                bootsys.finit_module(path, "")
+            except OSError as e:
+                if e.args and e.args[0] != EEXIST:   # loaded already: the agent started again
+                    failed.append("%s (%s)" % (name, errname(e)))
+        else:
+            commands.append((["insmod", path], name, True))
+    return failed + run_each(commands)
 
 
 def free_bytes(path):
@@ -243,13 +311,128 @@ def free_bytes(path):
     return st[0] * st[4]
 
 
+# Where kexec-tools 2.0.25 puts an s390 kernel (kexec/arch/s390/kexec-image.c,
+# image_s390_load, and kexec-s390.h): the file from byte 0x10000 on at
+# physical 0x10000, which is also the entry point; the initrd at 8 MiB or,
+# for a larger kernel file, at its size rounded up to 1 MiB; the initrd's
+# address and size and the command line written into the kernel's parameter
+# area. No purgatory on s390.
+IMAGE_OFFSET = 0x10000
+INITRD_START = 0x408          # offsets in the parameter area, from IMAGE_OFFSET
+INITRD_SIZE = 0x410
+MAX_CMDLINE = 0x430
+CMDLINE = 0x480
+LEGACY_CMDLINE_SIZE = 896     # a kernel that leaves MAX_CMDLINE 0
+RAMDISK_ORIGIN = 0x800000
+PAGE = 4096
+
+
+class KexecError(Exception):
+    pass
+
+
+def align_up(n, to):
+    return (n + to - 1) // to * to
+
+
+def be64(b, off):
+    v = 0
+    for i in range(8):
+        v = (v << 8) | b[off + i]
+    return v
+
+
+def put_be64(b, off, v):
+    for i in range(7, -1, -1):
+        b[off + i] = v & 0xFF
+        v >>= 8
+
+
+def s390_segments(head, kernel_size, initrd_size, cmdline):
+    """The kexec_load segments for an s390 kernel image, as kexec-tools makes them.
+
+    head: the kernel file's bytes from IMAGE_OFFSET on, at least to the end of
+    the parameter area's command line (what s390_head_size asks for);
+    kernel_size, initrd_size: the files' sizes (initrd_size None: no initrd).
+    Returns (patched, segments): patched is head with the parameter area
+    filled in; segments are (source, offset, length, mem, memsz) with source
+    "head" (patched), "kernel" or "initrd" (the files). Raises KexecError.
+    """
+    if kernel_size < IMAGE_OFFSET + CMDLINE or len(head) < CMDLINE:
+        raise KexecError("the kernel is %d bytes, too small for an s390 kernel image" % kernel_size)
+    if bytes(head[8:14]) != b"S390EP":
+        raise KexecError("the kernel is not an s390 kernel image (no S390EP at 0x10008; "
+                         "a kernel for another architecture?)")
+    maxsize = be64(head, MAX_CMDLINE) or LEGACY_CMDLINE_SIZE
+    raw = cmdline.encode()
+    if len(raw) > maxsize - 1:
+        raise KexecError("the command line is %d bytes, the kernel takes at most %d" % (len(raw), maxsize - 1))
+    if len(head) < CMDLINE + maxsize:
+        raise KexecError("the kernel is too small for its own command line size (%d)" % maxsize)
+    patched = bytearray(head)
+    origin = align_up(max(RAMDISK_ORIGIN, kernel_size), 0x100000) if initrd_size else 0
+    put_be64(patched, INITRD_START, origin)
+    put_be64(patched, INITRD_SIZE, initrd_size or 0)
+    # strncpy into maxsize bytes: the rest of the area zeroed
+    patched[CMDLINE:CMDLINE + maxsize] = raw + b"\0" * (maxsize - len(raw))
+    body = kernel_size - IMAGE_OFFSET
+    n = len(patched)
+    segments = [("head", 0, n, IMAGE_OFFSET, align_up(n, PAGE))]
+    if body > n:
+        segments.append(("kernel", IMAGE_OFFSET + n, body - n, IMAGE_OFFSET + n, align_up(body - n, PAGE)))
+    if initrd_size:
+        segments.append(("initrd", 0, initrd_size, origin, align_up(initrd_size, PAGE)))
+    return patched, segments
+
+
+def s390_head(kernel):
+    """The kernel file's bytes from IMAGE_OFFSET to a page boundary past the
+    end of the parameter area's command line (or the file's end), and the
+    file's size."""
+    size = os.stat(kernel)[6]
+    with open(kernel, "rb") as f:
+        f.seek(IMAGE_OFFSET)
+        head = f.read(PAGE)
+        if len(head) >= MAX_CMDLINE + 8:
+            want = align_up(CMDLINE + (be64(head, MAX_CMDLINE) or LEGACY_CMDLINE_SIZE), PAGE)
+            if want > len(head) and want <= 1 << 20:
+                head += f.read(want - len(head))
+    return bytes(head), size
+
+
+def kexec_direct(kernel, initrd, cmdline):
+    """kexec_load with bootsys; returns the message, raises KexecError or OSError."""
+    head, size = s390_head(kernel)
+    isize = os.stat(initrd)[6] if initrd else None
+    patched, segments = s390_segments(head, size, isize, cmdline)
+    files = {"head": patched, "kernel": kernel, "initrd": initrd}
+    bootsys.kexec_load(IMAGE_OFFSET, [(files[src], off, n, mem, memsz) for src, off, n, mem, memsz in segments],
+                       KEXEC_ARCH_S390)
+
+
 def kexec_load(kernel, initrd, cmdline):
     """Load the kernel: the classic kexec_load first, kexec_file_load (-s) after.
 
     Returns (ok, message). Debian 12's s390x kernel has only the classic call
     (trying -s first cost a failed kexec run, about 0.4 s under emulation); a
-    kernel that refuses the classic call (lockdown) gets the -s one.
+    kernel that refuses the classic call (lockdown) gets the -s one. In the
+    image both are system calls (bootsys); elsewhere kexec-tools runs.
     """
+    if direct():
+        LOG.append("kexec_load %s%s" % (kernel, " " + initrd if initrd else ""))
+        try:
+            kexec_direct(kernel, initrd, cmdline)
+            return True, "kexec_load"
+        except KexecError as e:
+            # Nothing the other call could load either.
+            return False, str(e)
+        except OSError as e:
+            classic = "kexec_load: %s" % errname(e)
+        try:
+            bootsys.kexec_file_load(kernel, initrd, cmdline, 0 if initrd else KEXEC_FILE_NO_INITRAMFS)
+            return True, "kexec_file_load"
+        except OSError as e:
+            return False, "kexec_file_load: %s; %s" % (errname(e), classic)
     base = ["kexec"]
     args = [kernel]
     if initrd:
@@ -267,11 +450,27 @@ def kexec_load(kernel, initrd, cmdline):
 
 
 def kexec_exec():
+    """Jump into the loaded kernel; returns (with what went wrong) only if that failed."""
+    if direct():
+        LOG.append("kexec -e")
+        bootsys.sync()
+        try:
+            bootsys.reboot(REBOOT_CMD_KEXEC)
+        except OSError as e:
+            return "reboot(LINUX_REBOOT_CMD_KEXEC): %s" % errname(e)
+        return "reboot(LINUX_REBOOT_CMD_KEXEC) returned"
     rc, out = run_capture(["kexec", "-e"])
     return out.strip() or "exit %d" % rc
 
 
 def reboot():
+    if direct():
+        LOG.append("reboot -f")
+        bootsys.sync()
+        try:
+            bootsys.reboot(REBOOT_CMD_RESTART)
+        except OSError:
+            pass
     run(["reboot", "-f"])
 
 

@@ -7,7 +7,9 @@ Parts and where they come from:
 - interpreter: --interpreter FILE, or MicroPython built with the agent frozen
   in (packager.micropython);
 - rootfs-skel/ (beside the agent directory, or --skel), busybox with its
-  applet links, kexec with its ELF closure, the network modules with theirs.
+  applet links, the network modules with their dependencies; kexec-tools
+  with its ELF closure only with --kexec-tools or an interpreter without
+  bootsys (the agent loads kernels with its own system calls).
 
 The output and its manifest are written through temporary files, so a
 failed build leaves nothing at the output path.
@@ -30,6 +32,13 @@ SYSROOT_PACKAGES = ["linux-image", "busybox-static", "kexec-tools", "libc6"]
 NET_MODULES = ["virtio_net", "virtio_blk", "af_packet"]
 BUSYBOX_CANDIDATES = ["bin/busybox", "usr/bin/busybox"]
 KEXEC_CANDIDATES = ["sbin/kexec", "usr/sbin/kexec"]
+KEXEC_PARTS = ("kexec-tools", "libc6")
+
+
+def has_bootsys(interp_data):
+    """Whether an interpreter has the bootsys module (packager/cmod/bootsys):
+    its module and function names are in the binary."""
+    return all(name in interp_data for name in (b"bootsys", b"kexec_file_load", b"finit_module"))
 # Applets linked when the busybox binary's own list cannot be read.
 ESSENTIAL_APPLETS = ["sh", "mount", "umount", "ip", "udhcpc", "insmod", "modprobe", "reboot",
                      "poweroff", "sleep", "cat", "mkdir", "ls", "dmesg", "ps", "kill", "setsid",
@@ -358,12 +367,22 @@ def _run(args, t0, step, agent_dir, cache, skel):
         parts.append(("micropython", "%s, static s390x, %s, agent frozen in, %d MiB heap"
                       % (mp_version, args.toolchain, micropython.HEAP_SIZE >> 20)))
 
-    step("closing over busybox, kexec and the interpreter")
+    # The interpreter loads kernels with its own system calls (bootsys);
+    # kexec-tools and the glibc it needs (0.8 MB of the 1.9 MB initramfs) go
+    # in only on request or for an interpreter without them.
+    interp_data = read_file(interp, "interpreter")
+    with_kexec = bool(getattr(args, "kexec_tools", False)) or not has_bootsys(interp_data)
+    if not with_kexec:
+        parts[:] = [(n, v) for n, v in parts if n not in KEXEC_PARTS]
+    step("closing over busybox%s and the interpreter" % (", kexec" if with_kexec else ""))
     busybox = find_first(sysroot, BUSYBOX_CANDIDATES, "busybox",
                          "install busybox-static in it, or omit --sysroot to use Debian's")
-    kexec = find_first(sysroot, KEXEC_CANDIDATES, "kexec",
-                       "install kexec-tools in it, or omit --sysroot to use Debian's")
-    closure = elfdeps.closure(sysroot, [busybox, kexec])
+    programs = [busybox]
+    if with_kexec:
+        kexec = find_first(sysroot, KEXEC_CANDIDATES, "kexec",
+                           "install kexec-tools in it, or omit --sysroot to use Debian's")
+        programs.append(kexec)
+    closure = elfdeps.closure(sysroot, programs)
     entries = skeleton_entries(skel)
     entries += sysroot_entries(sysroot, closure)
     bb_real = elfdeps.chase(sysroot, busybox)
@@ -374,11 +393,10 @@ def _run(args, t0, step, agent_dir, cache, skel):
         entries.append(initramfs.symlink("bin/" + name, "busybox"))
     if os.path.normpath(busybox) != "bin/busybox":
         entries.append(initramfs.symlink("bin/busybox", "/" + busybox))
-    if os.path.normpath(kexec) != "sbin/kexec":
+    if with_kexec and os.path.normpath(kexec) != "sbin/kexec":
         entries.append(initramfs.symlink("sbin/kexec", "/" + kexec))
 
     # The interpreter: one static file, or a dynamic one with its libraries.
-    interp_data = read_file(interp, "interpreter")
     entries.append(initramfs.file("bin/micropython", interp_data, 0o755))
     if args.interpreter:
         import shutil

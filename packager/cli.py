@@ -54,6 +54,9 @@ def parse_args(argv):
     b.add_argument("--ca-certs", metavar="FILE|debian",
                    help="PEM certificates the agent trusts for https:// (debian: Debian's ca-certificates "
                         "bundle); default none, so https:// fails closed")
+    b.add_argument("--kexec-tools", action="store_true",
+                   help="also put Debian's kexec-tools (and the glibc it needs) into the image, for the "
+                        "rescue shell; the agent loads kernels with its own system calls")
     b.add_argument("--https-only", action="store_true",
                    help="build pxe.https-only in: every name the config resolves must be https://")
     b.add_argument("--https-host", metavar="HOST", action="append",

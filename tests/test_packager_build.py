@@ -21,6 +21,16 @@ def build(out, *extra, env=None):
                           env=dict(os.environ, **(env or {})))
 
 
+def image_interpreter(image, tmp_path):
+    """The image's bin/micropython, written to tmp_path: its path."""
+    from packager import initramfs, s390image
+    with open(image, "rb") as f:
+        members = initramfs.read(s390image.initrd_bytes(f.read()), with_data=True)
+    interp = tmp_path / "micropython"
+    interp.write_bytes([m.data for m in members if m.path == "bin/micropython"][0])
+    return interp
+
+
 @pytest.fixture(scope="module")
 def built(s390x, tmp_path_factory):
     d = tmp_path_factory.mktemp("build")
@@ -44,8 +54,7 @@ def test_inspect_shows_the_parts_and_no_python_files(built, s390x):
         info = cli.inspect_image(f.read())
     paths = {e["path"]: e for e in info["entries"]}
     rel = s390x.release
-    for want in ("init", "bin/micropython", "bin/busybox", "sbin/kexec", "lib/ld64.so.1",
-                 "lib/s390x-linux-gnu/libc.so.6", "lib/s390x-linux-gnu/ld64.so.1",
+    for want in ("init", "bin/micropython", "bin/busybox",
                  "lib/modules/%s/kernel/drivers/net/virtio_net.ko" % rel,
                  "lib/modules/%s/kernel/drivers/net/net_failover.ko" % rel,
                  "lib/modules/%s/kernel/net/core/failover.ko" % rel,
@@ -54,6 +63,8 @@ def test_inspect_shows_the_parts_and_no_python_files(built, s390x):
                  "usr/share/udhcpc/default.script", "bin/sh", "bin/udhcpc", "bin/ip",
                  "dev/console", "dev/null"):
         assert want in paths, want
+    # The agent loads kernels with bootsys: no kexec-tools, no glibc (build.has_bootsys).
+    assert [p for p in paths if "kexec" in p or "libc" in p or "ld64" in p] == [], sorted(paths)
     assert [p for p in paths if p.endswith((".py", ".pyc", ".mpy"))] == []
     assert paths["bin/sh"]["target"] == "busybox" and paths["dev/console"]["rdev"] == "5:1"
     assert paths["tmp"]["mode"] == "1777"
@@ -69,10 +80,12 @@ def test_summary_and_manifest(built):
     with open(a + ".manifest.json") as f:
         m = json.load(f)
     names = [p["name"] for p in m["parts"]]
-    for n in ("busybox-static", "kexec-tools", "libc6", "kernel", "micropython"):
+    for n in ("busybox-static", "kernel", "micropython"):
         assert n in names, names
+    assert "kexec-tools" not in names and "libc6" not in names, names
     assert m["image_size"] == os.path.getsize(a) and m["source_date_epoch"] == 1700000000
-    assert "wrote %s" % a in proc.stdout and "kexec-tools" in proc.stdout and "manifest:" in proc.stdout
+    assert "wrote %s" % a in proc.stdout and "busybox-static" in proc.stdout and "manifest:" in proc.stdout
+    assert "kexec-tools" not in proc.stdout
     assert "[1] fetching Debian" in proc.stderr and "interpreter" in proc.stderr
 
 
@@ -90,10 +103,7 @@ def test_prebuilt_interpreter_and_sysroot(s390x, tmp_path, built):
     out = str(tmp_path / "p.0")
     a, _, _ = built
     from packager import initramfs, s390image
-    with open(a, "rb") as f:
-        members = initramfs.read(s390image.initrd_bytes(f.read()), with_data=True)
-    interp = tmp_path / "micropython"
-    interp.write_bytes([m.data for m in members if m.path == "bin/micropython"][0])
+    interp = image_interpreter(a, tmp_path)
     # With a trust store (a bundle with comments between the certificates) and https only.
     bundle = tmp_path / "bundle.pem"
     ca = make_ca(tmp_path)
@@ -183,7 +193,7 @@ def test_bad_input_one_line_and_nothing_written(case, s390x, tmp_path):
         if case == "no-kexec":
             (root / "bin").mkdir()
             os.symlink(os.path.join(s390x.sysroot, "bin/busybox"), str(root / "bin/busybox"))
-        args = ["--sysroot", str(root)]
+        args = ["--sysroot", str(root)] + (["--kexec-tools"] if case == "no-kexec" else [])
         want = "no busybox in the sysroot" if case == "no-busybox" else "no kexec in the sysroot"
     elif case == "no-manifest":
         agent = str(tmp_path)
@@ -313,3 +323,26 @@ def test_bad_output_or_skeleton_one_line_nothing_left(case, s390x, tmp_path):
     if case == "output-is-kernel":
         with open(s390x.kernel, "rb") as a:
             assert out.read_bytes() == a.read(), "the input kernel was overwritten"
+
+
+def test_kexec_tools_only_on_request_or_for_an_interpreter_without_bootsys(s390x, tmp_path, built):
+    """build.has_bootsys: the image's own interpreter loads kernels itself, so
+    kexec-tools and glibc stay out unless --kexec-tools asks for them (the
+    rescue shell) or the --interpreter given lacks bootsys."""
+    from packager import initramfs, s390image
+    interp = image_interpreter(built[0], tmp_path)
+    # Any static s390x program without the module's names stands for an old interpreter.
+    old = tmp_path / "old-micropython"
+    with open(os.path.join(s390x.sysroot, "bin/busybox"), "rb") as f:
+        old.write_bytes(f.read())
+    for name, extra, want in (("asked", ["--interpreter", str(interp), "--kexec-tools"], True),
+                              ("old", ["--interpreter", str(old)], True),
+                              ("own", ["--interpreter", str(interp)], False)):
+        out = str(tmp_path / ("%s.0" % name))
+        p = build(out, "--sysroot", s390x.sysroot, "--kernel", s390x.kernel, *extra)
+        assert p.returncode == 0, p.stderr
+        with open(out, "rb") as f:
+            paths = [m.path for m in initramfs.read(s390image.initrd_bytes(f.read()))]
+        has = "sbin/kexec" in paths and "lib/s390x-linux-gnu/libc.so.6" in paths and "lib/ld64.so.1" in paths
+        assert has == want, (name, sorted(p for p in paths if "lib/" in p or "sbin" in p))
+        assert ("closing over busybox, kexec and the interpreter" in p.stderr) == want, p.stderr
