@@ -32,13 +32,13 @@ SYSROOT_PACKAGES = ["linux-image", "busybox-static", "kexec-tools", "libc6"]
 NET_MODULES = ["virtio_net", "virtio_blk", "af_packet"]
 BUSYBOX_CANDIDATES = ["bin/busybox", "usr/bin/busybox"]
 KEXEC_CANDIDATES = ["sbin/kexec", "usr/sbin/kexec"]
-KEXEC_PARTS = ("kexec-tools", "libc6")
 
 
 def has_bootsys(interp_data):
     """Whether an interpreter has the bootsys module (packager/cmod/bootsys):
-    its module and function names are in the binary."""
-    return all(name in interp_data for name in (b"bootsys", b"kexec_file_load", b"finit_module"))
+    its version text is in the binary (the function names are also in the
+    frozen agent, which calls them)."""
+    return b"s390-netboot bootsys 1" in interp_data
 # Applets linked when the busybox binary's own list cannot be read.
 ESSENTIAL_APPLETS = ["sh", "mount", "umount", "ip", "udhcpc", "insmod", "modprobe", "reboot",
                      "poweroff", "sleep", "cat", "mkdir", "ls", "dmesg", "ps", "kill", "setsid",
@@ -372,8 +372,6 @@ def _run(args, t0, step, agent_dir, cache, skel):
     # in only on request or for an interpreter without them.
     interp_data = read_file(interp, "interpreter")
     with_kexec = bool(getattr(args, "kexec_tools", False)) or not has_bootsys(interp_data)
-    if not with_kexec:
-        parts[:] = [(n, v) for n, v in parts if n not in KEXEC_PARTS]
     step("closing over busybox%s and the interpreter" % (", kexec" if with_kexec else ""))
     busybox = find_first(sysroot, BUSYBOX_CANDIDATES, "busybox",
                          "install busybox-static in it, or omit --sysroot to use Debian's")
@@ -432,6 +430,12 @@ def _run(args, t0, step, agent_dir, cache, skel):
     entries.append(initramfs.chardev("dev/console", 5, 1, 0o600))
     entries.append(initramfs.chardev("dev/null", 1, 3, 0o666))
 
+    # Parts the image does not carry leave the list: kexec-tools without
+    # --kexec-tools, libc6 unless something (kexec, a dynamic interpreter)
+    # brought glibc in.
+    has_libc = any("libc.so" in e.path for e in entries)
+    parts[:] = [(n, v) for n, v in parts
+                if not (n == "kexec-tools" and not with_kexec) and not (n == "libc6" and not has_libc)]
     manifest = {
         "output": os.path.basename(args.output),
         "kernel_version": version,

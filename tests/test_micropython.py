@@ -172,24 +172,55 @@ def test_tftprx_hands_back_everything_but_plain_blocks(mpy_x86_64):
 BOOTSYS_OFF_S390 = r"""
 import bootsys
 from agent import machine
-assert machine.bootsys is bootsys
-for call, args in (("mount", ("proc", "/proc", "proc", 0, None)), ("finit_module", ("/nonexistent", "")),
-                   ("kexec_load", (0x10000, [(b"x", 0, 1, 0x10000, 4096)], 22 << 16)),
-                   ("kexec_file_load", ("/nonexistent", None, "", 4)), ("reboot", (0x45584543,))):
+assert machine.bootsys is bootsys and bootsys.version == "s390-netboot bootsys 1"
+f = "/tmp/bootsys-check-%d" % PID
+with open(f, "wb") as out:
+    out.write(b"k" * 10000)
+
+def errno_of(call, *args):
     try:
         getattr(bootsys, call)(*args)
-        raise SystemExit("%s ran on the host" % call)
     except OSError as e:
-        assert e.args[0] == 38, (call, e)
+        return e.args[0]
+    raise SystemExit("%s ran on the host" % call)
+
+def refused(call, *args):
+    try:
+        getattr(bootsys, call)(*args)
+    except ValueError as e:
+        return str(e)
+    raise SystemExit("%s took %r" % (call, args))
+
+# Every call does its part (arguments, files opened and mapped) and stops
+# with ENOSYS where the system call would be.
+assert errno_of("mount", "proc", "/proc", "proc", 0, None) == 38
+assert errno_of("finit_module", f, "") == 38
+assert errno_of("kexec_file_load", f, f, "x", 0) == 38
+assert errno_of("reboot", 0x45584543) == 38
+seg = [(b"head", 0, 4, 0x10000, 4096), (f, 4096, 5904, 0x11000, 8192), (f, 100, 0, 0x20000, 0)]
+assert errno_of("kexec_load", 0x10000, seg, 22 << 16) == 38
+# What is wrong before the call: a file shorter than its segment, a missing file.
+assert errno_of("kexec_load", 0x10000, [(f, 4096, 5905, 0, 8192)], 0) == 22
+assert errno_of("kexec_load", 0x10000, [(f, 0, 1, 0, 4096), ("/nonexistent", 0, 1, 4096, 4096)], 0) == 2
+assert errno_of("finit_module", "/nonexistent", "") == 2
+assert errno_of("kexec_file_load", f, "/nonexistent", "", 0) == 2
+assert "past its buffer" in refused("kexec_load", 0, [(b"abc", 2, 2, 0, 4096)], 0)
+assert "1 to 16" in refused("kexec_load", 0, [(b"a", 0, 1, 0, 4096)] * 17, 0)
+assert "1 to 16" in refused("kexec_load", 0, [], 0)
+assert "(source, offset" in refused("kexec_load", 0, [(f, 0, 1)], 0)
+assert "negative" in refused("kexec_load", 0, [(f, -1, 1, 0, 4096)], 0)
+import os
+os.remove(f)
 print("BOOTSYS OK")
 """
 
 
 def test_bootsys_makes_no_system_call_off_s390(mpy_x86_64):
     """The x86_64 build of the image's interpreter (the one the tests run) has
-    bootsys (packager/cmod/bootsys) but every call is ENOSYS: no test can mount
-    over the host's /proc or reboot it. The s390x build's calls are proven by
-    the QEMU scenarios, each of which kexecs through them."""
-    proc = subprocess.run([mpy_x86_64, "-c", BOOTSYS_OFF_S390], cwd=ROOT,
+    bootsys (packager/cmod/bootsys): its argument checks, file mapping and
+    errors run as on s390x, and every system call is ENOSYS (no test can
+    mount over the host's /proc or reboot it). The s390x build's calls are
+    proven by the QEMU scenarios, each of which kexecs through them."""
+    proc = subprocess.run([mpy_x86_64, "-c", "PID = %d\n" % os.getpid() + BOOTSYS_OFF_S390], cwd=ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
     assert proc.returncode == 0 and "BOOTSYS OK" in proc.stdout, proc.stdout

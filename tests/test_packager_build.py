@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from packager import cli
+from packager import build as build_mod, cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AGENT = os.path.join(ROOT, "agent")
@@ -63,7 +63,7 @@ def test_inspect_shows_the_parts_and_no_python_files(built, s390x):
                  "usr/share/udhcpc/default.script", "bin/sh", "bin/udhcpc", "bin/ip",
                  "dev/console", "dev/null"):
         assert want in paths, want
-    # The agent loads kernels with bootsys: no kexec-tools, no glibc (build.has_bootsys).
+    # The agent loads kernels with bootsys: no kexec-tools, no glibc (build_mod.has_bootsys).
     assert [p for p in paths if "kexec" in p or "libc" in p or "ld64" in p] == [], sorted(paths)
     assert [p for p in paths if p.endswith((".py", ".pyc", ".mpy"))] == []
     assert paths["bin/sh"]["target"] == "busybox" and paths["dev/console"]["rdev"] == "5:1"
@@ -325,8 +325,14 @@ def test_bad_output_or_skeleton_one_line_nothing_left(case, s390x, tmp_path):
             assert out.read_bytes() == a.read(), "the input kernel was overwritten"
 
 
+def test_has_bootsys_wants_the_modules_own_text():
+    # The frozen agent names bootsys and its functions whether the module is in or not.
+    assert not build_mod.has_bootsys(b"...import bootsys...kexec_file_load...finit_module...")
+    assert build_mod.has_bootsys(b"\0s390-netboot bootsys 1\0")
+
+
 def test_kexec_tools_only_on_request_or_for_an_interpreter_without_bootsys(s390x, tmp_path, built):
-    """build.has_bootsys: the image's own interpreter loads kernels itself, so
+    """build_mod.has_bootsys: the image's own interpreter loads kernels itself, so
     kexec-tools and glibc stay out unless --kexec-tools asks for them (the
     rescue shell) or the --interpreter given lacks bootsys."""
     from packager import initramfs, s390image

@@ -36,13 +36,9 @@ def test_segments_as_kexec_tools_places_them():
 
 
 def test_segments_cover_the_kernel_once_page_aligned():
-    for size in (0x12000, 0x12001, 9 * 1048576 + 5, 0x11fff):
+    for size in (0x12000, 0x12001, 9 * 1048576 + 5, 0x11fff, 0x11480):
         h = head()[:min(0x2000, size - 0x10000)]
-        try:
-            _, segs = machine.s390_segments(h, size, None, "x")
-        except machine.KexecError as e:
-            assert size < 0x12000 and "too small for its own command line" in str(e), (size, e)
-            continue
+        _, segs = machine.s390_segments(h, size, None, "x")
         at = 0x10000
         for src, off, n, mem, memsz in segs:
             assert mem == at and mem % PAGE == 0 and memsz % PAGE == 0 and n <= memsz, (size, segs)
@@ -71,6 +67,14 @@ def test_command_line_limit_is_the_kernels_own():
     except machine.KexecError as e:
         assert str(e) == "the command line is 896 bytes, the kernel takes at most 895", e
     machine.s390_segments(head(), 0x400000, None, "a" * 4095)
+
+
+def test_a_file_cut_inside_its_command_line_area_is_refused():
+    try:
+        machine.s390_segments(head()[:0x147f], 0x1147f, None, "x")
+        raise AssertionError("a kernel cut at 0x1147f taken")
+    except machine.KexecError as e:
+        assert "too small for its own command line size (4096)" in str(e), e
 
 
 def test_what_is_not_an_s390_kernel_is_refused_before_the_jump():
@@ -198,3 +202,21 @@ def test_mounts_and_modules_are_system_calls_and_failures_are_named():
     assert [c[0] for c in fake.calls] == ["finit_module", "finit_module"], fake.calls
     fake = FakeSys({"finit_module": 2})
     assert _with(fake, machine.load_modules, listfile) == ["failover.ko (ENOENT)", "virtio_net.ko (ENOENT)"]
+
+
+def test_dry_run_records_the_commands_and_makes_no_call():
+    # plan/test on a workstation, and the agent's dry-run tests: LOG, never a call.
+    k, i = _files()
+    fake = FakeSys()
+    machine.DRY_RUN = True
+    del machine.LOG[:]
+    try:
+        assert _with(fake, machine.kexec_load, k, i, "c=1") == (True, "kexec_load")
+        _with(fake, machine.kexec_exec)
+        _with(fake, machine.mount_all)
+    finally:
+        machine.DRY_RUN = False
+    assert fake.calls == [], fake.calls
+    assert machine.LOG[0].startswith("kexec -l %s --initrd=%s --command-line=c=1 " % (k, i)), machine.LOG
+    assert machine.LOG[1].startswith("kexec -e "), machine.LOG
+    assert "mount -t proc -o nosuid,nodev,noexec proc /proc" in machine.LOG, machine.LOG

@@ -19,9 +19,10 @@
  * agent/machine.py, where CPython can test it.
  *
  * Only the s390x build makes the calls: the x86_64 build of the same
- * interpreter runs the test suite on a workstation, where each of these
- * raises OSError(ENOSYS) instead (no test can mount over the host's /proc
- * or reboot it).
+ * interpreter runs the test suite on a workstation, where each function
+ * checks its arguments, opens and maps its files as on s390x and then
+ * raises OSError(ENOSYS) where the system call would be (no test can mount
+ * over the host's /proc or reboot it).
  */
 
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "py/objstr.h"
 #include "py/runtime.h"
 
 #define MAX_SEGMENTS 16
@@ -58,12 +60,12 @@ struct kexec_segment_raw {
 };
 
 static mp_obj_t bootsys_mount(size_t n_args, const mp_obj_t *args) {
-    REFUSE_OFF_S390();
     const char *source = mp_obj_str_get_str(args[0]);
     const char *target = mp_obj_str_get_str(args[1]);
     const char *fstype = mp_obj_str_get_str(args[2]);
     unsigned long flags = (unsigned long)mp_obj_get_int(args[3]);
     const char *data = args[4] == mp_const_none ? NULL : mp_obj_str_get_str(args[4]);
+    REFUSE_OFF_S390();
     if (mount(source, target, fstype, flags, data) != 0) {
         mp_raise_OSError(errno);
     }
@@ -72,24 +74,26 @@ static mp_obj_t bootsys_mount(size_t n_args, const mp_obj_t *args) {
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(bootsys_mount_obj, 5, 5, bootsys_mount);
 
 static mp_obj_t bootsys_finit_module(mp_obj_t path_in, mp_obj_t params_in) {
-    REFUSE_OFF_S390();
-#ifdef SYS_finit_module
     const char *path = mp_obj_str_get_str(path_in);
     const char *params = mp_obj_str_get_str(params_in);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         mp_raise_OSError(errno);
     }
-    long r = syscall(SYS_finit_module, fd, params, 0);
-    int err = errno;
+    int err = 0;
+#if BOOTSYS_LIVE && defined(SYS_finit_module)
+    if (syscall(SYS_finit_module, fd, params, 0) != 0) {
+        err = errno;
+    }
+#else
+    (void)params;
+    err = ENOSYS;
+#endif
     close(fd);
-    if (r != 0) {
+    if (err != 0) {
         mp_raise_OSError(err);
     }
     return mp_const_none;
-#else
-    mp_raise_OSError(ENOSYS);
-#endif
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(bootsys_finit_module_obj, bootsys_finit_module);
 
@@ -107,8 +111,8 @@ static void unmap_all(struct mapping *maps, size_t n) {
 }
 
 static mp_obj_t bootsys_kexec_load(mp_obj_t entry_in, mp_obj_t segments_in, mp_obj_t flags_in) {
-    REFUSE_OFF_S390();
-#ifdef SYS_kexec_load
+    /* First every argument converted and checked (anything that can raise),
+     * then the files opened and mapped (nothing raises until all is undone). */
     size_t n;
     mp_obj_t *items;
     mp_obj_get_array(segments_in, &n, &items);
@@ -118,93 +122,95 @@ static mp_obj_t bootsys_kexec_load(mp_obj_t entry_in, mp_obj_t segments_in, mp_o
     unsigned long entry = (unsigned long)mp_obj_get_int_truncated(entry_in);
     unsigned long flags = (unsigned long)mp_obj_get_int_truncated(flags_in);
     struct kexec_segment_raw segs[MAX_SEGMENTS];
-    struct mapping maps[MAX_SEGMENTS];
-    memset(maps, 0, sizeof(maps));
-    long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0) {
-        page = 4096;
-    }
-    int err = 0;
-    size_t mapped = 0;
+    const char *paths[MAX_SEGMENTS];
+    mp_int_t offsets[MAX_SEGMENTS];
     for (size_t i = 0; i < n; i++) {
         size_t len;
         mp_obj_t *seg;
         mp_obj_get_array(items[i], &len, &seg);
         if (len != 5) {
-            unmap_all(maps, mapped);
             mp_raise_ValueError(MP_ERROR_TEXT("kexec_load: (source, offset, length, mem, memsz)"));
         }
         mp_int_t offset = mp_obj_get_int(seg[1]);
         mp_int_t length = mp_obj_get_int(seg[2]);
         if (offset < 0 || length < 0) {
-            unmap_all(maps, mapped);
             mp_raise_ValueError(MP_ERROR_TEXT("kexec_load: negative offset or length"));
         }
         segs[i].mem = (const void *)(uintptr_t)mp_obj_get_int_truncated(seg[3]);
         segs[i].memsz = (size_t)mp_obj_get_int_truncated(seg[4]);
         segs[i].bufsz = (size_t)length;
+        segs[i].buf = NULL;
+        offsets[i] = offset;
+        paths[i] = NULL;
         if (mp_obj_is_str(seg[0])) {
-            const char *path = mp_obj_str_get_str(seg[0]);
-            int fd = open(path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0) {
-                err = errno;
-                break;
-            }
-            struct stat st;
-            if (fstat(fd, &st) != 0) {
-                err = errno;
-                close(fd);
-                break;
-            }
-            if (st.st_size < offset + length) {
-                err = EINVAL;
-                close(fd);
-                break;
-            }
-            size_t skew = (size_t)offset % (size_t)page;
-            size_t maplen = skew + (size_t)length;
-            void *addr = NULL;
-            if (maplen > 0) {
-                addr = mmap(NULL, maplen, PROT_READ, MAP_PRIVATE, fd, (off_t)((size_t)offset - skew));
-                if (addr == MAP_FAILED) {
-                    err = errno;
-                    close(fd);
-                    break;
-                }
-            }
-            close(fd);
-            maps[mapped].addr = addr;
-            maps[mapped].len = maplen;
-            mapped++;
-            segs[i].buf = addr == NULL ? NULL : (const char *)addr + skew;
+            paths[i] = mp_obj_str_get_str(seg[0]);
         } else {
             mp_buffer_info_t b;
             mp_get_buffer_raise(seg[0], &b, MP_BUFFER_READ);
-            if ((size_t)offset + (size_t)length > b.len) {
-                unmap_all(maps, mapped);
+            if ((size_t)offset > b.len || (size_t)length > b.len - (size_t)offset) {
                 mp_raise_ValueError(MP_ERROR_TEXT("kexec_load: segment past its buffer"));
             }
             segs[i].buf = (const char *)b.buf + offset;
         }
     }
-    if (err == 0 && syscall(SYS_kexec_load, entry, (unsigned long)n, segs, flags) != 0) {
-        err = errno;
+    struct mapping maps[MAX_SEGMENTS];
+    size_t mapped = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) {
+        page = 4096;
+    }
+    int err = 0;
+    for (size_t i = 0; i < n && err == 0; i++) {
+        if (paths[i] == NULL) {
+            continue;
+        }
+        int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            err = errno;
+            break;
+        }
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+            err = errno;
+        } else if ((off_t)offsets[i] > st.st_size || (off_t)segs[i].bufsz > st.st_size - (off_t)offsets[i]) {
+            err = EINVAL;           /* the file is shorter than the segment */
+        } else if (segs[i].bufsz > 0) {
+            size_t skew = (size_t)offsets[i] % (size_t)page;
+            size_t maplen = skew + segs[i].bufsz;
+            void *addr = mmap(NULL, maplen, PROT_READ, MAP_PRIVATE, fd, (off_t)((size_t)offsets[i] - skew));
+            if (addr == MAP_FAILED) {
+                err = errno;
+            } else {
+                maps[mapped].addr = addr;
+                maps[mapped].len = maplen;
+                mapped++;
+                segs[i].buf = (const char *)addr + skew;
+            }
+        }
+        close(fd);
+    }
+    if (err == 0) {
+#if BOOTSYS_LIVE && defined(SYS_kexec_load)
+        if (syscall(SYS_kexec_load, entry, (unsigned long)n, segs, flags) != 0) {
+            err = errno;
+        }
+#else
+        (void)entry;
+        (void)flags;
+        err = ENOSYS;
+#endif
     }
     unmap_all(maps, mapped);
     if (err != 0) {
         mp_raise_OSError(err);
     }
     return mp_const_none;
-#else
-    mp_raise_OSError(ENOSYS);
-#endif
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(bootsys_kexec_load_obj, bootsys_kexec_load);
 
 static mp_obj_t bootsys_kexec_file_load(size_t n_args, const mp_obj_t *args) {
-    REFUSE_OFF_S390();
-#ifdef SYS_kexec_file_load
     const char *kernel = mp_obj_str_get_str(args[0]);
+    const char *initrd = args[1] == mp_const_none ? NULL : mp_obj_str_get_str(args[1]);
     size_t cmdlen;
     const char *cmdline = mp_obj_str_get_data(args[2], &cmdlen);
     unsigned long flags = (unsigned long)mp_obj_get_int_truncated(args[3]);
@@ -213,34 +219,40 @@ static mp_obj_t bootsys_kexec_file_load(size_t n_args, const mp_obj_t *args) {
         mp_raise_OSError(errno);
     }
     int ifd = -1;
-    if (args[1] != mp_const_none) {
-        ifd = open(mp_obj_str_get_str(args[1]), O_RDONLY | O_CLOEXEC);
+    if (initrd != NULL) {
+        ifd = open(initrd, O_RDONLY | O_CLOEXEC);
         if (ifd < 0) {
             int err = errno;
             close(kfd);
             mp_raise_OSError(err);
         }
     }
+    int err = 0;
+#if BOOTSYS_LIVE && defined(SYS_kexec_file_load)
     /* The length counts the terminating NUL, as the system call wants. */
-    long r = syscall(SYS_kexec_file_load, kfd, ifd, (unsigned long)cmdlen + 1, cmdline, flags);
-    int err = errno;
+    if (syscall(SYS_kexec_file_load, kfd, ifd, (unsigned long)cmdlen + 1, cmdline, flags) != 0) {
+        err = errno;
+    }
+#else
+    (void)cmdline;
+    (void)cmdlen;
+    (void)flags;
+    err = ENOSYS;
+#endif
     close(kfd);
     if (ifd >= 0) {
         close(ifd);
     }
-    if (r != 0) {
+    if (err != 0) {
         mp_raise_OSError(err);
     }
     return mp_const_none;
-#else
-    mp_raise_OSError(ENOSYS);
-#endif
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(bootsys_kexec_file_load_obj, 4, 4, bootsys_kexec_file_load);
 
 static mp_obj_t bootsys_reboot(mp_obj_t cmd_in) {
-    REFUSE_OFF_S390();
     unsigned long cmd = (unsigned long)mp_obj_get_int_truncated(cmd_in);
+    REFUSE_OFF_S390();
     /* LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2 */
     if (syscall(SYS_reboot, 0xfee1deadUL, 672274793UL, cmd, NULL) != 0) {
         mp_raise_OSError(errno);
@@ -255,8 +267,13 @@ static mp_obj_t bootsys_sync(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(bootsys_sync_obj, bootsys_sync);
 
+/* packager.build.has_bootsys looks for this text in an interpreter: the
+ * function names alone are also in the frozen agent's code. */
+static const MP_DEFINE_STR_OBJ(bootsys_version_obj, "s390-netboot bootsys 1");
+
 static const mp_rom_map_elem_t bootsys_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_bootsys) },
+    { MP_ROM_QSTR(MP_QSTR_version), MP_ROM_PTR(&bootsys_version_obj) },
     { MP_ROM_QSTR(MP_QSTR_mount), MP_ROM_PTR(&bootsys_mount_obj) },
     { MP_ROM_QSTR(MP_QSTR_finit_module), MP_ROM_PTR(&bootsys_finit_module_obj) },
     { MP_ROM_QSTR(MP_QSTR_kexec_load), MP_ROM_PTR(&bootsys_kexec_load_obj) },
