@@ -158,7 +158,7 @@ def test_duplicates_are_not_amplified(files, ns, tmp_path):
         stats = json.load(f)
     blocks = (1 << 20) // 1468 + 1
     windows = blocks // 16 + 2
-    assert stats["to_server"] <= windows + 10, (stats, windows)
+    assert stats["to_server"] <= windows + 10, (stats, windows, res, err)
     assert res["duplicates"] >= blocks - 5, res
 
 
