@@ -80,7 +80,9 @@ def test_a_file_cut_inside_its_command_line_area_is_refused():
 def test_what_is_not_an_s390_kernel_is_refused_before_the_jump():
     # kexec-tools takes any file (image_s390_probe: "everything is valid") and
     # the machine hangs in it; the agent says what is wrong and goes on to
-    # ONERROR/the prompt (docs/reference.md).
+    # ONERROR/the prompt, as Syslinux refuses an x86 kernel without its boot
+    # magic (com32/lib/syslinux/load_linux.c, bios_boot_linux: "Invalid boot
+    # magic") and load_kernel then runs ONERROR (docs/reference.md).
     for h, size, want in ((head(magic=b"MZ\0\0\0\0"), 0x400000, "not an s390 kernel image"),
                           (head(), 0x10400, "too small for an s390 kernel image"),
                           (b"", 100, "too small for an s390 kernel image")):
