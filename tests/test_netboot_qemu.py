@@ -379,6 +379,39 @@ def test_ipv6_only_netboot(lab6):
     assert "DHCPACK" not in log and "DHCPDISCOVER" not in log
 
 
+def test_dual_stack_with_pxe_ip_6_takes_ipv6(tmp_path, netboot_files):
+    """pxe.ip=6 in the image, on the dual-stack link of test_dual_stack_takes_ipv4:
+    the firmware still loads pxelinux.0 over DHCPv4/TFTP, but the agent asks
+    DHCPv6 alone (agent.boot.lease_on, family "6"), takes the bootfile-url's
+    server, searches 01-<mac> with no hex-IP names and fetches over IPv6; no
+    ip= on the command line (IPAPPEND 1 adds nothing on IPv6), BOOTIF there."""
+    image = build_image(ROOT, str(tmp_path), "--cmdline", "pxe.ip=6")
+    lab = Lab(tmp_path).up(ipv4=True, ipv6=True)
+    try:
+        for name, path in netboot_files.items():
+            shutil.copy(path, os.path.join(lab.tftp, name))
+        shutil.copy(image, os.path.join(lab.tftp, "pxelinux.0"))
+        write(lab, "pxelinux.cfg/01-" + MAC.replace(":", "-"),
+              "DEFAULT v6\nIPAPPEND 3\nLABEL v6\n KERNEL vmlinuz\n INITRD stage2.img\n"
+              " APPEND console=ttysclp0 scenario=ip6\n")
+        lab.dnsmasq("--no-ping", ipv4=True, ipv6=True)
+        lab.boot()
+        cmdline = boot_and_get_cmdline(lab, 180)
+        text, log = lab.text(), lab.log()
+        assert "scenario=ip6" in cmdline and BOOTIF in cmdline.split(), cmdline
+        assert not [w for w in cmdline.split() if w.startswith("ip=")], cmdline
+        assert "DHCPv6 on eth0" in text and "DHCP and DHCPv6 on" not in text, text[-3000:]
+        assert re.search(r"DHCPv6 \w+ lease 2001:db8::", text), text[-3000:]
+        # The firmware's own lease and load were IPv4; every file the agent fetched went over IPv6.
+        assert "sent %s/pxelinux.0 to 192.0.2." % lab.tftp in log, log[-3000:]
+        assert "sent %s/vmlinuz to 2001:db8::" % lab.tftp in log, log[-3000:]
+        assert "sent %s/vmlinuz to 192.0.2." % lab.tftp not in log, log[-3000:]
+    finally:
+        with open(os.path.join(str(tmp_path), "console.log"), "w") as f:
+            f.write(lab.text())
+        lab.down()
+
+
 @pytest.fixture(scope="session")
 def https_parts(netboot_files, tmp_path_factory):
     """A test CA (tests/tlsca.py; certificates for 192.0.2.1) and an image trusting it."""
