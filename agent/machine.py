@@ -6,6 +6,8 @@ fork/exec); with DRY_RUN set they are only recorded in LOG, as u-root's
 harmless and always done.
 """
 
+import struct
+
 from agent.compat import os, path_join, exists, makedirs as _makedirs
 
 try:
@@ -335,24 +337,11 @@ def align_up(n, to):
     return (n + to - 1) // to * to
 
 
-def be64(b, off):
-    v = 0
-    for i in range(8):
-        v = (v << 8) | b[off + i]
-    return v
-
-
-def put_be64(b, off, v):
-    for i in range(7, -1, -1):
-        b[off + i] = v & 0xFF
-        v >>= 8
-
-
 def s390_segments(head, kernel_size, initrd_size, cmdline):
     """The kexec_load segments for an s390 kernel image, as kexec-tools makes them.
 
     head: the kernel file's bytes from IMAGE_OFFSET on, at least to the end of
-    the parameter area's command line (what s390_head_size asks for);
+    the parameter area's command line (what s390_head reads);
     kernel_size, initrd_size: the files' sizes (initrd_size None: no initrd).
     Returns (patched, segments): patched is head with the parameter area
     filled in; segments are (source, offset, length, mem, memsz) with source
@@ -363,7 +352,7 @@ def s390_segments(head, kernel_size, initrd_size, cmdline):
     if bytes(head[8:14]) != b"S390EP":
         raise KexecError("the kernel is not an s390 kernel image (no S390EP at 0x10008; "
                          "a kernel for another architecture?)")
-    maxsize = be64(head, MAX_CMDLINE) or LEGACY_CMDLINE_SIZE
+    maxsize = struct.unpack_from(">Q", head, MAX_CMDLINE)[0] or LEGACY_CMDLINE_SIZE
     raw = cmdline.encode()
     if len(raw) > maxsize - 1:
         raise KexecError("the command line is %d bytes, the kernel takes at most %d" % (len(raw), maxsize - 1))
@@ -371,8 +360,7 @@ def s390_segments(head, kernel_size, initrd_size, cmdline):
         raise KexecError("the kernel is too small for its own command line size (%d)" % maxsize)
     patched = bytearray(head)
     origin = align_up(max(RAMDISK_ORIGIN, kernel_size), 0x100000) if initrd_size else 0
-    put_be64(patched, INITRD_START, origin)
-    put_be64(patched, INITRD_SIZE, initrd_size or 0)
+    struct.pack_into(">QQ", patched, INITRD_START, origin, initrd_size or 0)   # 0x408, 0x410
     # strncpy into maxsize bytes: the rest of the area zeroed
     patched[CMDLINE:CMDLINE + maxsize] = raw + b"\0" * (maxsize - len(raw))
     body = kernel_size - IMAGE_OFFSET
@@ -394,14 +382,14 @@ def s390_head(kernel):
         f.seek(IMAGE_OFFSET)
         head = f.read(PAGE)
         if len(head) >= MAX_CMDLINE + 8:
-            want = align_up(CMDLINE + (be64(head, MAX_CMDLINE) or LEGACY_CMDLINE_SIZE), PAGE)
+            want = align_up(CMDLINE + (struct.unpack_from(">Q", head, MAX_CMDLINE)[0] or LEGACY_CMDLINE_SIZE), PAGE)
             if want > len(head) and want <= 1 << 20:
                 head += f.read(want - len(head))
     return bytes(head), size
 
 
 def kexec_direct(kernel, initrd, cmdline):
-    """kexec_load with bootsys; returns the message, raises KexecError or OSError."""
+    """kexec_load with bootsys; raises KexecError or OSError."""
     head, size = s390_head(kernel)
     isize = os.stat(initrd)[6] if initrd else None
     patched, segments = s390_segments(head, size, isize, cmdline)

@@ -33,12 +33,6 @@ NET_MODULES = ["virtio_net", "virtio_blk", "af_packet"]
 BUSYBOX_CANDIDATES = ["bin/busybox", "usr/bin/busybox"]
 KEXEC_CANDIDATES = ["sbin/kexec", "usr/sbin/kexec"]
 
-
-def has_bootsys(interp_data):
-    """Whether an interpreter has the bootsys module (packager/cmod/bootsys):
-    its version text is in the binary (the function names are also in the
-    frozen agent, which calls them)."""
-    return b"s390-netboot bootsys 1" in interp_data
 # Applets linked when the busybox binary's own list cannot be read.
 ESSENTIAL_APPLETS = ["sh", "mount", "umount", "ip", "udhcpc", "insmod", "modprobe", "reboot",
                      "poweroff", "sleep", "cat", "mkdir", "ls", "dmesg", "ps", "kill", "setsid",
@@ -55,13 +49,21 @@ DEFAULTS_PATH = "etc/s390-netboot/defaults"    # agent.boot.DEFAULTS
 # docs/performance.md, "What changed".
 BOOT_CMDLINE = "cryptomgr.notests"
 
+PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
+PEM_END = "-----END CERTIFICATE-----"
+
+
+def has_bootsys(interp_data):
+    """Whether an interpreter has the bootsys module (packager/cmod/bootsys):
+    its version text is in the binary (the function names are also in the
+    frozen agent, which calls them)."""
+    return b"s390-netboot bootsys 1" in interp_data
+
 
 def image_cmdline(extra):
     """The first kernel's command line: BOOT_CMDLINE, then --cmdline's text."""
     extra = (extra or "").strip()
     return BOOT_CMDLINE + (" " + extra if extra else "")
-PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
-PEM_END = "-----END CERTIFICATE-----"
 
 
 def pem_certificates(text):

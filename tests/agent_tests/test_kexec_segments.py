@@ -5,6 +5,8 @@ parameter area it writes, and what happens when the calls fail. The system
 calls are a recording fake here; the QEMU scenarios boot through the real
 ones. Runs under CPython and MicroPython."""
 
+import struct
+
 from agent import machine
 
 PAGE = 4096
@@ -13,7 +15,7 @@ PAGE = 4096
 def head(maxsize=4096, magic=b"S390EP", size=0x2000):
     h = bytearray(size)
     h[8:14] = magic
-    machine.put_be64(h, machine.MAX_CMDLINE, maxsize)
+    struct.pack_into(">Q", h, machine.MAX_CMDLINE, maxsize)
     h[0x480:0x490] = b"old command line"
     h[0x408:0x410] = b"\xff" * 8
     return bytes(h)
@@ -27,7 +29,7 @@ def test_segments_as_kexec_tools_places_them():
     assert segs == [("head", 0, 0x2000, 0x10000, 0x2000),
                     ("kernel", 0x12000, size - 0x12000, 0x12000, size - 0x12000),
                     ("initrd", 0, 1005888, 0x800000, 1007616)], segs
-    assert machine.be64(patched, 0x408) == 0x800000 and machine.be64(patched, 0x410) == 1005888
+    assert struct.unpack_from(">QQ", patched, 0x408) == (0x800000, 1005888)
     end = 0x480 + len("console=ttysclp0 x=1")
     assert patched[0x480:end] == b"console=ttysclp0 x=1"
     # strncpy(dest, cmdline, maxsize - 1): the old text gone, zeros to the end
@@ -54,7 +56,7 @@ def test_a_big_kernel_pushes_the_initrd_to_the_next_mib():
 def test_no_initrd_writes_zero_start_and_size():
     patched, segs = machine.s390_segments(head(), 0x400000, None, "")
     assert [s[0] for s in segs] == ["head", "kernel"], segs
-    assert machine.be64(patched, 0x408) == 0 and machine.be64(patched, 0x410) == 0
+    assert struct.unpack_from(">QQ", patched, 0x408) == (0, 0)
 
 
 def test_command_line_limit_is_the_kernels_own():
@@ -159,7 +161,7 @@ def test_kexec_load_passes_files_by_path_and_the_patched_head():
         ("bytes", 0, 0x2000, 0x10000, 0x2000),
         (k, 0x12000, 0x3000, 0x12000, 0x3000),
         (i, 0, 6, 0x800000, PAGE)], segs
-    assert bytes(segs[0][0][0x480:0x484]) == b"c=1\0" and machine.be64(segs[0][0], 0x410) == 6
+    assert bytes(segs[0][0][0x480:0x484]) == b"c=1\0" and struct.unpack_from(">Q", segs[0][0], 0x410)[0] == 6
     assert len(fake.calls) == 1
 
 
