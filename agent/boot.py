@@ -25,20 +25,17 @@ build them in):
                      must be https:// (packager build --https-only builds it in)
 """
 
-import sys
-
-from agent import dhcp, machine, menu, pxeconfig, search
+from agent import cmdline, dhcp, inet, lease as leases, machine, menu, pxeconfig, search
 from agent import plan as planmod
 from agent.compat import now_ms
 from agent.pxeconfig import first_word
-from agent.fetch import FetchError, NotFound, SchemeFetcher, clean_text
-from agent.transfer import Progress, human, rate
+from agent.fetch import FetchError, NotFound
+from agent.text import clean_text
+from agent.console import Console, Progress, human, rate
 
 WORKDIR = "/tmp/netboot"
 DEFAULTS = "/etc/s390-netboot/defaults"   # pxe.* words built into the image
 DEFAULT_REBOOT_S = 300
-LINE_LIMIT = 4096          # characters of one console line (a longer one is cut, with '...')
-POLL_SLICE_S = 86400       # the longest single poll() of the console
 MAX_DISPLAY_LINES = 200    # lines of a DISPLAY file shown
 SPACE_RESERVE = 16 << 20   # memory kept free for the kernel's own use while fetching
 
@@ -88,87 +85,6 @@ def int_option(opts, name, default, low=None, high=None):
         Console().error("pxe.%s=%s is not %s: using the default" % (name, clean_text(value, 40), want))
         return default
     return n
-
-
-def uptime():
-    try:
-        return float(machine.read_text("/proc/uptime").split()[0])
-    except (ValueError, IndexError):
-        return 0.0
-
-
-class Console:
-    def __init__(self, debug=False):
-        self.debug_on = debug
-
-    def say(self, msg):
-        """One line: what the agent says, with any control character from a
-        config or a server shown as '?' (no terminal escapes, no fake lines)."""
-        self.raw("netboot: [%7.2f] %s\n" % (uptime(), clean_text(msg, LINE_LIMIT)))
-
-    def line(self, text):
-        """A line of the config's own text (SAY, DISPLAY, the menu), cleaned the same way."""
-        self.raw(clean_text(text, LINE_LIMIT, "\t") + "\n")
-
-    def raw(self, text):
-        try:
-            sys.stdout.write(text)
-            self.flush()
-        except OSError:
-            # No console (fd 1 closed: the kernel found none): the kernel log
-            # still reaches whoever looks; PID 1 must not die of it.
-            try:
-                with open("/dev/kmsg", "w") as f:
-                    f.write(text[:LINE_LIMIT])
-            except OSError:
-                pass
-
-    def flush(self):
-        try:
-            sys.stdout.flush()
-        except AttributeError:
-            pass
-
-    def error(self, msg):
-        self.say("ERROR: " + msg)
-
-    def debug(self, msg):
-        if self.debug_on:
-            self.say(msg)
-
-    def wait_line(self, seconds):
-        """A line typed within seconds (None: nothing typed; seconds<=0: wait forever)."""
-        import select
-        p = select.poll()
-        p.register(0, select.POLLIN)
-        # poll() takes a C int of milliseconds: wait in slices of a day at most
-        # (a TIMEOUT of 2^31 tenths must neither overflow nor end early).
-        left = seconds if seconds and seconds > 0 else None
-        while True:
-            ms = -1 if left is None else int(min(left, POLL_SLICE_S) * 1000)
-            try:
-                ready = p.poll(ms)
-            except OSError:
-                ready = []
-                if left is None:
-                    import time
-                    time.sleep(POLL_SLICE_S)
-            if ready:
-                break
-            if left is not None:
-                left -= min(left, POLL_SLICE_S)
-                if left <= 0:
-                    return None
-        try:
-            line = sys.stdin.readline()
-        except (OSError, UnicodeError):
-            line = ""
-        if not line:
-            # End of input (no console attached): wait out the time, do not spin.
-            import time
-            time.sleep(seconds if seconds and seconds > 0 else 3600)
-            return None
-        return line.rstrip("\r\n")
 
 
 class BootFailure(Exception):
@@ -251,7 +167,7 @@ def lease_on(con, iface, family):
     after the DHCPv6 one), unless pxe.ip=6; pxe.ip=4|6 asks only that family."""
     import time
     for f in (4, 6):
-        machine.remove(dhcp.lease_path(iface, f))  # a lease from an earlier attempt is stale
+        machine.remove(leases.lease_path(iface, f))  # a lease from an earlier attempt is stale
     if family == "4":
         machine.run(dhcp.udhcpc_argv(iface), None if con.debug_on else "/dev/null")
         return _v4(iface)
@@ -277,7 +193,7 @@ def lease_on(con, iface, family):
 
 
 def _v4(iface):
-    lease = dhcp.read_lease(iface)
+    lease = leases.read(iface)
     return lease if lease and lease.get("ip") else None
 
 
@@ -293,39 +209,10 @@ def _v6(con, iface, mac, stop):
     return dhcp6.configure(lease, con.say)
 
 
-def make_env(lease, opts):
-    server = opts.get("server") if isinstance(opts.get("server"), str) else dhcp.boot_server(lease)
-    if lease.get("family") == 6:
-        # No hex-IP names, no IPAPPEND 1 string; the working directory is the
-        # bootfile-url up to its last '/' (docs/reference.md, "IPv6").
-        url = dhcp.bootfile(lease)
-        return {
-            "mac": lease.get("mac"),
-            "ip": None,
-            "ip6": lease.get("ip6"),
-            "server": server,
-            "uuid": machine_uuid(),
-            "bootfile": url,
-            "opt209": lease.get("opt209"),
-            "opt210": lease.get("opt210") or (search.url_prefix(url) if url else None),
-        }
-    return {
-        "mac": lease.get("mac"),
-        "ip": lease.get("ip"),
-        "netmask": lease.get("netmask"),
-        "gateway": lease.get("router"),
-        "server_ip": server,
-        "server": server,
-        "uuid": machine_uuid(),
-        "bootfile": dhcp.bootfile(lease),
-        "opt209": lease.get("opt209"),
-        "opt210": lease.get("opt210"),
-    }
-
-
-def make_fetcher(lease, opts):
-    from agent.tftp import TftpFetcher, DEFAULT_WINDOW
-    from agent.http import HttpFetcher
+def environment(lease, opts):
+    """(fetcher, env) for this boot: agent.plan.environment with the lease,
+    the pxe.* options and the guest's own limits (free memory for files,
+    the interface's MTU for TFTP's blksize)."""
     iface = lease.get("interface")
 
     def space_for(dest):
@@ -335,21 +222,14 @@ def make_fetcher(lease, opts):
 
     def mtu(addr):
         return machine.mtu_of(iface)
+    from agent.tftp import DEFAULT_WINDOW
     window = int_option(opts, "window", DEFAULT_WINDOW, 1, 65535)           # RFC 7440
     blksize = int_option(opts, "blksize", None, 8, 65464)                   # RFC 2348
-    tftp = TftpFetcher(blksize=blksize, windowsize=window, mtu_of=mtu, space_for=space_for)
-    from agent.fetch import https_hosts
-    hosts = https_hosts(opts.get("https-host"))
-    http = HttpFetcher(space_for=space_for, hosts=hosts)
-    fetcher = SchemeFetcher({"tftp": tftp, "http": http, "https": http})
-    if opts.get("https-only") or hosts:
-        from agent.fetch import HttpsOnly
-        return HttpsOnly(fetcher, hosts)
-    return fetcher
+    return planmod.environment(opts, lease, machine_uuid(), space_for, blksize=blksize, windowsize=window,
+                               mtu_of=mtu)
 
 
 def fetch_file(con, fetcher, url, dest, server):
-    from agent.fetch import clean_text
     name = clean_text(search.display(url, server), 200)  # a config's name never reaches the console raw
     start = now_ms()
     try:
@@ -371,7 +251,7 @@ def fetch_file(con, fetcher, url, dest, server):
 def _where(url, server):
     try:
         if url.startswith("tftp://"):
-            return "TFTP server %s (tftp path %s)" % (server, clean_text(search.split_url(url)[3]))
+            return "TFTP server %s (tftp path %s)" % (server, clean_text(inet.split_url(url)[3]))
     except ValueError:
         pass
     return clean_text(url.split("/")[2] if url.count("/") >= 2 else url)
@@ -519,11 +399,11 @@ def run_once(con, opts, state):
         lease = state["lease"]
         if lease.get("family") == 6:
             con.say("DHCPv6 %s lease %s on %s, boot file %s" % (
-                lease.get("mode"), lease.get("ip6"), lease.get("interface"), dhcp.bootfile(lease)))
+                lease.get("mode"), lease.get("ip6"), lease.get("interface"), leases.bootfile(lease)))
         else:
             con.say("lease %s/%s on %s from %s, boot server %s, boot file %s" % (
                 lease.get("ip"), lease.get("prefix"), lease.get("interface"), lease.get("server_id"),
-                dhcp.boot_server(lease), dhcp.bootfile(lease)))
+                leases.boot_server(lease), leases.bootfile(lease)))
     lease = state["lease"]
     # This attempt's own plan only: a failure before the config is found must
     # not act on an earlier attempt's ONERROR or menu (it repeated forever).
@@ -531,11 +411,9 @@ def run_once(con, opts, state):
     # The files of an earlier attempt are not counted against this one's space.
     machine.clean_dir(WORKDIR)
     try:
-        env = make_env(lease, opts)
-    except dhcp.LeaseError as e:
+        fetcher, env = environment(lease, opts)
+    except (leases.LeaseError, planmod.OptionError) as e:
         raise BootFailure(str(e))
-    fetcher = make_fetcher(lease, opts)
-    state["fetcher"] = fetcher
     onerror_of = state.pop("onerror_of", None)
     label = opts.get("label") if isinstance(opts.get("label"), str) else None
     config = opts.get("config") if isinstance(opts.get("config"), str) else None
@@ -559,7 +437,7 @@ def run_once(con, opts, state):
             show(p)
             again, resume[0] = resume[0], False
             command, source, lab = choose(con, p, env, fetcher, opts.get("prompt") is True, again)
-            state["at_console"] = source == pxeconfig.TYPED
+            state["at_console"] = source == cmdline.TYPED
             return command, source, lab
     try:
         p = planmod.make_plan(fetcher, env, label, config, chooser, onerror_of)
@@ -590,7 +468,7 @@ def after_failure(con, opts, state, msg):
     cfg = p.cfg if p is not None else None
     # Only a line someone typed resets the count: pxe.label and ONERROR are
     # no person at the console (they would retry for ever).
-    typed = state.get("at_console") and p is not None and p.entry is not None and p.entry.source == pxeconfig.TYPED
+    typed = state.get("at_console") and p is not None and p.entry is not None and p.entry.source == cmdline.TYPED
     state["unattended_failures"] = 0 if typed else state.get("unattended_failures", 0) + 1
     if typed:
         state["onerror_used"] = False  # a boot someone typed starts a new chain: ONERROR again

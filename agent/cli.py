@@ -8,11 +8,17 @@ Exit codes: 0 done, 2 nothing bootable / transfer failed / bad usage; the
 reason is one line on stderr (a traceback only with --debug).
 """
 
+import os
 import sys
 
 from agent import plan as planmod
-from agent.compat import dumps_sorted, stderr_write
+from agent.compat import dumps_sorted, dirname, now_ms, route_mtu, stderr_write
+from agent.console import Progress, human, rate
 from agent.fetch import FetchError
+from agent.text import escaped
+
+PROG = "python -m agent"
+CA_HINT = "pass --ca-certs FILE with the CA that signed the server's certificate"
 
 PLAN_OPTIONS = ("root", "server", "mac", "ip", "netmask", "gateway", "server-ip", "uuid",
                 "bootfile", "opt209", "opt210", "label", "config", "ca-certs", "https-host")
@@ -114,102 +120,6 @@ def parse_args(argv, allowed, flags=FLAGS):
     return pos, opts
 
 
-def host_port(text, default_port):
-    """(host, port) of HOST, HOST:PORT, [V6] or [V6]:PORT; UsageError when the port is not 1-65535."""
-    port = None
-    if text.startswith("[") and "]" in text:
-        host, rest = text[1:].split("]", 1)
-        if rest.startswith(":"):
-            port = rest[1:]
-        elif rest:
-            raise UsageError("server %r: want HOST, HOST:PORT or [IPV6]:PORT" % text)
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    else:
-        host = text
-    if not host:
-        raise UsageError("server %r has no host" % text)
-    if port is None:
-        return host, default_port
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError("server %r: port %r is not a number from 1 to 65535" % (text, port))
-    return host, int(port)
-
-
-def plan_env(opts):
-    """The plan's machine identity from options, validated with one-line errors."""
-    from agent import search
-    env = {}
-    try:
-        if "mac" in opts:
-            env["mac"] = search.normalise_mac(opts["mac"])
-        if "uuid" in opts:
-            env["uuid"] = search.normalise_uuid(opts["uuid"])
-        for key in ("ip", "netmask", "gateway", "server-ip"):
-            if key in opts:
-                if key != "netmask" and ":" in opts[key]:
-                    # IPv6: no hex-IP config names and no IPAPPEND 1 string.
-                    search.split_zone(opts[key])
-                    env[key.replace("-", "_") + "6"] = opts[key]
-                    continue
-                search.parse_ipv4(opts[key])
-                env[key.replace("-", "_")] = opts[key]
-    except ValueError as e:
-        raise UsageError(str(e))
-    for key in ("bootfile", "opt209", "opt210"):
-        if key in opts:
-            env[key] = opts[key]
-    return env
-
-
-def http_fetcher(opts, **kw):
-    """The HTTP(S) client with the trust store --ca-certs names (the image's path by default)."""
-    from agent.http import CA_FILE, HttpFetcher
-    ca = opts.get("ca-certs")
-    if ca is True:
-        raise UsageError("--ca-certs needs a FILE of PEM certificates")
-    from agent.fetch import https_hosts
-    return HttpFetcher(ca_file=ca or CA_FILE, ca_hint="pass --ca-certs FILE with the CA that signed the "
-                       "server's certificate", hosts=https_hosts(opts.get("https-host")), **kw)
-
-
-def https_only(fetcher, opts):
-    from agent.fetch import https_hosts
-    hosts = https_hosts(opts.get("https-host"))
-    if opts.get("https-only") or hosts:
-        from agent.fetch import HttpsOnly
-        return HttpsOnly(fetcher, hosts)
-    return fetcher
-
-
-def make_fetcher(opts):
-    from agent.fetch import LocalFetcher, SchemeFetcher
-    if "root" in opts:
-        local = LocalFetcher(opts["root"])
-        fetcher = SchemeFetcher({"tftp": local, "http": local, "https": local})
-        return https_only(fetcher, opts), "localhost"
-    if "server" in opts:
-        from agent.tftp import TftpFetcher
-        host, port = host_port(opts["server"], 69)
-        http = http_fetcher(opts)
-        fetcher = SchemeFetcher({"tftp": TftpFetcher(default_port=port), "http": http, "https": http})
-        return https_only(fetcher, opts), host
-    raise UsageError("plan needs --root DIR or --server HOST[:PORT]")
-
-
-def escaped(text):
-    """text with control characters (a config's or a server's escape sequences,
-    CR, LF) written as \\xNN: one terminal line, showing what is really there."""
-    out = []
-    for c in text:
-        o = ord(c)
-        if o < 0x20 or o == 0x7f or 0x80 <= o < 0xa0:
-            out.append("\\x%02x" % o)
-        else:
-            out.append(c)
-    return "".join(out)
-
-
 def format_plan(p):
     d = p.as_dict()
     lines = ["config tried:  %s" % ", ".join(d["tried"]),
@@ -231,11 +141,10 @@ def format_plan(p):
 def cmd_plan(pos, opts):
     if pos:
         raise UsageError("plan takes no positional arguments (got %s)" % pos[0])
-    fetcher, server = make_fetcher(opts)
-    env = plan_env(opts)
-    env["server"] = server
-    if "server_ip" not in env and "server" in opts:
-        env["server_ip"] = server
+    try:
+        fetcher, env = planmod.environment(opts, ca_hint=CA_HINT)
+    except planmod.OptionError as e:
+        raise UsageError(str(e))
     try:
         p = planmod.make_plan(fetcher, env, opts.get("label"), opts.get("config"))
     except planmod.PlanError as e:
@@ -252,21 +161,138 @@ def cmd_plan(pos, opts):
 
 
 def cmd_fetch(pos, opts):
-    from agent.transfer import fetch_command
     if len(pos) != 1:
         raise UsageError("fetch takes one URL")
     return fetch_command(pos[0], opts)
 
 
-def run(argv):
+def size_cap(opts, out):
+    """The most bytes `agent fetch` writes: --max-size N[K|M|G] when given, else
+    the free space of the output's file system. ValueError for a bad value."""
+    text = opts.get("max-size")
+    if isinstance(text, str):
+        mult = 1
+        t = text.strip().upper()
+        if t[-1:] in ("K", "M", "G"):
+            mult = 1 << {"K": 10, "M": 20, "G": 30}[t[-1]]
+            t = t[:-1]
+        if not t.isdigit():
+            raise ValueError("--max-size %s: want a number of bytes, e.g. 512M" % text)
+        return int(t) * mult
+    try:
+        st = os.statvfs(dirname(out) or ".")
+        return st[0] * st[4]
+    except (OSError, AttributeError):
+        return None
+
+
+def partial_name(out):
+    """Where fetch writes before the rename: FILE.part, or None when FILE is a
+    device or a FIFO (/dev/null), which is written as it is."""
+    try:
+        if os.stat(out)[0] & 0o170000 != 0o100000:
+            return None
+    except OSError:
+        pass
+    return out + ".part"
+
+
+def fetch_command(url, opts):
+    """`python -m agent fetch URL -o FILE`: one transfer, then its figures."""
+    import json
+    out = opts.get("o") or opts.get("output")
+    if not out:
+        stderr_write("agent: fetch needs -o FILE\n")
+        return 2
+    try:
+        fetcher = url_fetcher(url, opts)
+        cap = size_cap(opts, out)
+    except ValueError as e:
+        raise UsageError(str(e))
+    fetcher.space_for = lambda dest: cap
+    start = now_ms()
+    progress = None if opts.get("quiet") or opts.get("json") else Progress(stderr_write, url, False)
+    # Into FILE.part, renamed when whole: a failed or cut transfer leaves FILE
+    # as it was (a 404 must not empty an existing file).
+    part = partial_name(out)
+    try:
+        size = fetcher.fetch(url, part or out, progress)
+        if part:
+            os.rename(part, out)
+    except (FetchError, OSError) as e:
+        if part:
+            try:
+                os.remove(part)
+            except OSError:
+                pass
+        stderr_write("fetch: %s\n" % escaped(str(e)))
+        return 2
+    ms = max(now_ms() - start, 1)
+    if progress is not None and progress.shown:
+        stderr_write("\n")  # end the progress line rewritten with CR
+    result = {"url": url, "size": size, "seconds": ms / 1000.0, "mib_per_s": round(rate(size, ms), 2)}
+    rx = getattr(fetcher, "last", None)
+    if rx is not None:
+        result["options"] = rx.options
+        result["blksize"] = rx.blksize
+        result["windowsize"] = rx.windowsize
+        result["tsize"] = rx.tsize
+        result["duplicates"] = rx.duplicates
+        result["out_of_order"] = rx.out_of_order
+        result["c_blocks"] = rx.c_blocks
+    if opts.get("json"):
+        print(json.dumps(result))
+    else:
+        if rx is not None:
+            print("options:  %s" % (", ".join("%s=%s" % kv for kv in sorted(rx.options.items()))
+                                   or "none (RFC 1350 defaults)"))
+            print("blksize:  %d  windowsize: %d" % (rx.blksize, rx.windowsize))
+        print("size:     %d bytes (%s)" % (size, human(size)))
+        print("time:     %.3f s" % (ms / 1000.0))
+        print("rate:     %.2f MiB/s" % rate(size, ms))
+    return 0
+
+
+def _number(opts, name, default, conv=int):
+    if name not in opts:
+        return default
+    try:
+        value = conv(opts[name])
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError("--%s %s: want a number" % (name, opts[name]))
+    return value
+
+
+def url_fetcher(url, opts):
+    """The fetcher for one URL with fetch's TFTP settings; ValueError for a bad one."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in ("tftp", "http", "https"):
+        raise ValueError("%s: give a tftp://HOST[:PORT]/PATH, http://HOST[:PORT]/PATH or https://... URL "
+                         "(an IPv6 host in brackets: tftp://[2001:db8::1]/PATH)" % url)
+    from agent.tftp import DEFAULT_WINDOW
+    tftp = {"blksize": _number(opts, "blksize", None),
+            "windowsize": _number(opts, "windowsize", DEFAULT_WINDOW),
+            "use_options": not opts.get("no-options"), "mtu_of": route_mtu}
+    timeout = _number(opts, "timeout", 0, float)
+    if timeout:
+        tftp["total_timeout"] = timeout
+    fetcher = planmod.make_fetcher(dict(opts, server=None), ca_hint=CA_HINT, **tftp)
+    return fetcher.schemes[scheme] if hasattr(fetcher, "schemes") else fetcher
+
+
+def run(argv, prog=PROG):
+    """The command's exit status; prog names the command in its messages
+    (s390-netboot runs plan and fetch through here)."""
     debug = "--debug" in argv
     try:
         if not argv or argv[0] in ("-h", "--help", "help"):
-            print(USAGE)
+            print(USAGE.replace(PROG, prog))
             return 0 if argv else 2
         verb, rest = argv[0], argv[1:]
         if verb in HELP and ("-h" in rest or "--help" in rest):
-            print(HELP[verb])
+            print(HELP[verb].replace(PROG, prog))
             return 0
         if verb == "plan":
             pos, opts = parse_args(rest, PLAN_OPTIONS)
@@ -276,13 +302,18 @@ def run(argv):
             return cmd_fetch(pos, opts)
         raise UsageError("unknown command %r: use plan or fetch" % verb)
     except UsageError as e:
-        stderr_write("agent: %s (see python -m agent --help)\n" % escaped(str(e)))
+        stderr_write("%s: %s (see %s --help)\n" % (_name(prog), escaped(str(e)), prog))
         return 2
     except Exception as e:
         if debug:
             raise
-        stderr_write("agent: %s: %s (run with --debug for the traceback)\n" % (type(e).__name__, escaped(str(e))))
+        stderr_write("%s: %s: %s (run with --debug for the traceback)\n"
+                     % (_name(prog), type(e).__name__, escaped(str(e))))
         return 1
+
+
+def _name(prog):
+    return "agent" if prog == PROG else prog
 
 
 def main():

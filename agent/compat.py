@@ -31,6 +31,30 @@ try:
 except ImportError:
     tftp_blocks = None
 
+try:
+    # mount, finit_module, kexec_load, kexec_file_load and reboot as system
+    # calls, built into the image's interpreter (packager/cmod/bootsys):
+    # no fork and exec of busybox or kexec-tools on the way. Absent under
+    # CPython, where the same steps are busybox and kexec-tools commands.
+    import bootsys
+except ImportError:
+    bootsys = None
+
+try:
+    import random as _random
+except ImportError:  # pragma: no cover
+    _random = None
+
+# Linux socket option numbers (MicroPython's socket module names few of them).
+SOL_SOCKET = 1
+SO_REUSEADDR = 2
+SO_RCVBUF = 8
+SO_BINDTODEVICE = 25
+IPPROTO_IP = 0
+IP_MTU = 14
+IPV6_MTU = 24
+IPV6_MULTICAST_HOPS = 18
+
 
 def path_join(*parts):
     """os.path.join for '/'-separated paths (MicroPython has no os.path)."""
@@ -138,6 +162,35 @@ AF_INET6 = 10
 IPPROTO_IPV6 = 41
 
 
+def random_unit():
+    """A random float in [0, 1) (0.5 where no random module exists)."""
+    return _random.random() if _random is not None else 0.5
+
+
+def random_bits(n):
+    """n random bits as an int (n <= 32)."""
+    if _random is None:
+        return (now_ms() * 2654435761) & ((1 << n) - 1)
+    return _random.getrandbits(n)
+
+
+def route_mtu(addr):
+    """The path MTU towards a socket address (Linux IP_MTU / IPV6_MTU on a
+    connected UDP socket), or None."""
+    import socket
+    v6 = is_v6_addr(addr)
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(addr)
+        if v6:
+            return s.getsockopt(IPPROTO_IPV6, IPV6_MTU)
+        return s.getsockopt(IPPROTO_IP, IP_MTU)
+    except (OSError, AttributeError):
+        return None
+    finally:
+        s.close()
+
+
 def is_v6_addr(addr):
     """Whether a socket address (CPython's tuple, MicroPython's raw sockaddr
     bytes) is IPv6: a 4-tuple, or a 28-byte struct sockaddr_in6."""
@@ -156,19 +209,43 @@ def sockaddr6(addr16, port, scope=0):
         # sin6_addr, sin6_scope_id (host order).
         return struct.pack("H", AF_INET6) + struct.pack(">HI", port, 0) + bytes(addr16) + \
             struct.pack("I", scope)
-    from agent.search import ipv6_text
+    from agent.inet import ipv6_text
     return (ipv6_text(addr16), port, 0, scope)
 
 
 def sockaddr6_parts(addr):
     """(16-byte address, port, scope id) of an IPv6 socket address, either form."""
     if isinstance(addr, tuple):
-        from agent.search import parse_ipv6
+        from agent.inet import parse_ipv6
         host = addr[0].split("%", 1)[0]
         return parse_ipv6(host), addr[1], addr[3]
     import struct
     a = bytes(addr)
     return a[8:24], struct.unpack(">H", a[2:4])[0], struct.unpack("I", a[24:28])[0]
+
+
+def sockaddr_host(addr):
+    """The address part of a socket address, comparable between packets: the
+    host text of CPython's tuple, the address bytes of MicroPython's raw
+    struct sockaddr_in (family, port, address) or sockaddr_in6 (family, port,
+    flowinfo, address, scope id)."""
+    if isinstance(addr, tuple):
+        return addr[0]
+    if len(addr) >= 28:
+        return bytes(addr[8:24])
+    return bytes(addr[4:8])
+
+
+def sockaddr_text(addr):
+    """A socket address, either form, as 'a.b.c.d:port' or '[v6%scope]:port'."""
+    if is_v6_addr(addr):
+        from agent.inet import ipv6_text
+        ip, port, scope = sockaddr6_parts(addr)
+        return "[%s%s]:%d" % (ipv6_text(ip), "%%%d" % scope if scope else "", port)
+    if isinstance(addr, tuple):
+        return "%s:%d" % (addr[0], addr[1])
+    a = bytes(addr)
+    return "%d.%d.%d.%d:%d" % (a[4], a[5], a[6], a[7], (a[2] << 8) | a[3])
 
 
 def _tls_new():
@@ -196,35 +273,25 @@ def _tls_load(ctx, pem):
         raise ValueError(str(e))
 
 
-def tls_context(cadata):
+def tls_context(cadata, blocks, cut=0):
     """(context, certificates skipped) for a TLS client trusting the PEM
-    certificates in cadata (text): TLS 1.2 or newer, the chain checked against
-    them, the host name checked and sent as SNI by tls_wrap. MicroPython: its
-    tls module on mbedtls; CPython: ssl. A certificate the library cannot
-    parse is skipped (one bad one would otherwise void the whole trust
-    store); ValueError when none is usable."""
+    certificates in cadata (text; blocks: its certificates one by one, cut:
+    how many blocks of it were cut short): TLS 1.2 or newer, the chain
+    checked against them, the host name checked and sent as SNI by
+    tls_wrap. MicroPython: its tls module on mbedtls; CPython: ssl. A
+    certificate the library cannot parse is skipped (one bad one would
+    otherwise void the whole trust store); ValueError when none is usable."""
     ctx = _tls_new()
     try:
         _tls_load(ctx, cadata)
         return ctx, 0
     except ValueError:
         pass
-    end = "-----END CERTIFICATE-----"
     ctx = _tls_new()
-    loaded = skipped = 0
-    pos = 0
-    while True:
-        i = cadata.find("-----BEGIN CERTIFICATE-----", pos)
-        j = cadata.find(end, i) if i >= 0 else -1
-        if j < 0:
-            break
-        k = cadata.rfind("-----BEGIN CERTIFICATE-----", i, j)
-        if k > i:
-            skipped += 1  # a block cut before its END: the next one is whole
-            i = k
-        pos = j + len(end)
+    loaded, skipped = 0, cut
+    for block in blocks:
         try:
-            _tls_load(ctx, cadata[i:pos] + "\n")
+            _tls_load(ctx, block)
             loaded += 1
         except ValueError:
             skipped += 1

@@ -24,21 +24,15 @@ with one line naming the option and the value (shown escaped), and the rest
 of the lease is used. Bytes that are not UTF-8 count as bad values.
 """
 
-import json
+from agent import inet, lease as leases, machine
+from agent.compat import os
+from agent.inet import dns_name as _name
+from agent.text import value_text as show
 
-from agent import machine
-from agent.compat import os, path_join
-
-LEASE_DIR = "/run/netboot"
-RESOLV_CONF = "/etc/resolv.conf"
 REQUEST_OPTIONS = (66, 67, 209, 210, 211)
 CLIENT_ARCH = 0x001F
 VENDOR_CLASS = "PXEClient:Arch:%05d:UNDI:003016" % CLIENT_ARCH
 HOOK = "/usr/share/udhcpc/default.script"
-
-
-class LeaseError(Exception):
-    pass
 
 
 def udhcpc_argv(iface, hook=HOOK, tries=4, wait=2, pidfile=None):
@@ -70,9 +64,8 @@ def option_text(value):
 
 def prefix_len(mask):
     """The prefix length of a dotted-quad netmask; ValueError unless contiguous."""
-    from agent.search import parse_ipv4
     n = 0
-    for part in parse_ipv4(mask):
+    for part in inet.parse_ipv4(mask):
         n = (n << 8) | part
     bits = 0
     while n & 0x80000000:
@@ -85,28 +78,13 @@ def prefix_len(mask):
 
 NOT_TEXT = "\ufffd"    # what _environ records for a value that is not UTF-8
 MAX_REBOOT_S = 7 * 86400
-NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
-
-
-def show(value):
-    """A DHCP value for a console line: printable ASCII, others as '?', cut short."""
-    text = "".join([c if 32 <= ord(c) < 127 else "?" for c in value[:60]])
-    return repr(text + ("..." if len(value) > 60 else ""))
 
 
 def _ipv4(value):
-    from agent.search import parse_ipv4
     try:
-        parse_ipv4(value)
+        inet.parse_ipv4(value)
     except ValueError:
         raise ValueError("not an IPv4 address")
-    return value
-
-
-def _name(value):
-    if not value or len(value) > 253 or not all(c in NAME_CHARS for c in value) or \
-            value.startswith(".") or ".." in value:
-        raise ValueError("not a DNS name")
     return value
 
 
@@ -251,62 +229,6 @@ def _hex_seconds(value):
     return int(v, 16)
 
 
-def boot_server(lease):
-    """siaddr, else the server identifier (option 54), as PXELINUX takes them
-    (core/fs/pxe/dhcp_option.c parse_dhcp, then its option-54 handler `server`);
-    PXELINUX never reads option 66, which is used here only when a lease has
-    neither. On IPv6 (agent.dhcp6): the host of the bootfile-url (option 59).
-    LeaseError when none."""
-    if lease.get("family") == 6:
-        from agent import dhcp6
-        host = dhcp6.boot_server(lease)
-        if host:
-            return host
-        raise LeaseError("the DHCPv6 answer on %s names no boot server (no option 59 bootfile-url)"
-                         % lease.get("interface"))
-    for key in ("siaddr", "server_id", "opt66"):
-        if lease.get(key):
-            return lease[key]
-    raise LeaseError("the DHCP lease on %s names no boot server (no siaddr, server identifier "
-                     "or option 66)" % lease.get("interface"))
-
-
-def bootfile(lease):
-    return lease.get("opt67") or lease.get("boot_file") or lease.get("bootfile_url")
-
-
-def lease_dir():
-    """Where leases are recorded (NETBOOT_LEASE_DIR overrides it, for tests on a host)."""
-    return os.getenv("NETBOOT_LEASE_DIR") or LEASE_DIR
-
-
-def lease_path(iface, family=4):
-    return path_join(lease_dir(), "lease%s-%s.json" % ("6" if family == 6 else "", iface))
-
-
-def resolv_conf(lease):
-    lines = []
-    # Checked again here: nothing but names and addresses may become a line.
-    domain = lease.get("domain") or ""
-    if not all(32 <= ord(c) < 127 for c in domain):
-        domain = ""
-    domains = [d for d in domain.split() if _ok(_name, d)]
-    if domains:
-        lines.append("search %s" % " ".join(domains))
-    for ns in lease.get("dns") or []:
-        if _ok(_ipv4, ns):
-            lines.append("nameserver %s" % ns)
-    return "\n".join(lines) + "\n" if lines else ""
-
-
-def _ok(check, value):
-    try:
-        check(value)
-        return True
-    except ValueError:
-        return False
-
-
 def configure_commands(lease):
     """The commands that configure an interface for a lease (bound/renew)."""
     iface = lease["interface"]
@@ -361,11 +283,7 @@ def _hook(argv, environ):
             rc = machine.run(cmd)
             if rc != 0:
                 print("netboot: %s failed (%d)" % (" ".join(cmd), rc))
-        text = resolv_conf(lease)
-        if text:
-            machine.write_file(os.getenv("NETBOOT_RESOLV_CONF") or RESOLV_CONF, text)
-        machine.makedirs(lease_dir())
-        machine.write_file(lease_path(iface), json.dumps(lease))
+        leases.record(lease)
         return 0
     return 0
 
@@ -383,11 +301,3 @@ def _environ():
         if v is not None:
             env[k] = v
     return env
-
-
-def read_lease(iface, family=4):
-    try:
-        with open(lease_path(iface, family)) as f:
-            return json.loads(f.read())
-    except (OSError, ValueError):
-        return None

@@ -29,11 +29,11 @@ tftp:// or http:// URL with a usable host, the bootfile-params printable
 text; a bad value is dropped with one line naming the option.
 """
 
-import json
 import struct
 
-from agent import machine, search
-from agent.compat import now_ms, sockaddr6
+from agent import inet, lease as leases, machine, search
+from agent.compat import (IPPROTO_IPV6, IPV6_MULTICAST_HOPS, SO_BINDTODEVICE, SO_REUSEADDR, SOL_SOCKET, now_ms,
+                          random_bits, random_unit, sockaddr6)
 
 SOLICIT, ADVERTISE, REQUEST, CONFIRM, RENEW, REBIND, REPLY = 1, 2, 3, 4, 5, 6, 7
 INFORMATION_REQUEST = 11
@@ -50,14 +50,8 @@ INFO_S = 4
 REQUEST_TRIES = 4
 DAD_S = 3          # the link-local address must leave the tentative state within this
 SLAAC_S = 6        # a stateless answer: wait this long for the kernel's SLAAC address
-SO_BINDTODEVICE = 25
-SOL_SOCKET, SO_REUSEADDR = 1, 2
 MAX_PACKET = 4096
 STOP_POLL_MS = 50
-
-
-class Dhcp6Error(Exception):
-    pass
 
 
 # ---- codec -------------------------------------------------------------------
@@ -189,7 +183,7 @@ def _text(b):
 
 def check_boot_url(text):
     """A bootfile-url the agent can use: tftp://, http:// or https://, a usable host. ValueError."""
-    scheme, host, port, path = search.split_url(text)
+    scheme, host, port, path = inet.split_url(text)
     if scheme not in ("tftp", "http", "https"):
         raise ValueError("want a tftp://, http:// or https:// URL")
     if not host:
@@ -215,10 +209,10 @@ def lease_from_reply(opts, iface, problems=None):
         if len(d) % 16:
             problems.append("DHCPv6 option 23 (DNS servers) ignored: length %d is no multiple of 16" % len(d))
             continue
-        lease["dns"] = [search.ipv6_text(d[i:i + 16]) for i in range(0, len(d), 16)]
+        lease["dns"] = [inet.ipv6_text(d[i:i + 16]) for i in range(0, len(d), 16)]
     for d in opts.get(OPT_DOMAIN_LIST, [])[:1]:
         names = take("option 24 (domain list)", _domains, d) or []
-        names = [n for n in names if take("option 24 (domain list)", _name_check, n)]
+        names = [n for n in names if take("option 24 (domain list)", inet.dns_name, n)]
         lease["domain"] = " ".join(names) or None
     for d in opts.get(OPT_BOOTFILE_URL, [])[:1]:
         lease["bootfile_url"] = take("option 59 (bootfile-url)", lambda b: check_boot_url(_text(b)), d)
@@ -239,27 +233,9 @@ def lease_from_reply(opts, iface, problems=None):
     return lease
 
 
-def _name_check(n):
-    from agent.dhcp import _name
-    return _name(n)
-
-
 def _hex(b):
     return "".join("%02x" % c for c in b)
 
-
-def boot_server(lease):
-    """The bootfile-url's host (an IPv6 address, possibly link-local with a zone)."""
-    url = lease.get("bootfile_url")
-    if not url:
-        return None
-    host = search.split_url(url)[1]
-    if host.startswith("fe80:") and "%" not in host and lease.get("interface"):
-        host += "%" + lease["interface"]
-    return host
-
-
-# ---- retransmission (RFC 8415 section 15) -----------------------------------
 
 def next_rt(rt_ms, rand, mrt_ms=None):
     """The next retransmission time: 2*RT + RAND*RT, capped at MRT (rand in -0.1..0.1)."""
@@ -270,11 +246,7 @@ def next_rt(rt_ms, rand, mrt_ms=None):
 
 
 def _rand():
-    try:
-        import random
-        return random.random() * 0.2 - 0.1
-    except ImportError:
-        return 0.0
+    return random_unit() * 0.2 - 0.1
 
 
 def _exchange(sock, dest, build, xid, want, limit_ms, max_tries=0, stop=None):
@@ -316,8 +288,7 @@ def _exchange(sock, dest, build, xid, want, limit_ms, max_tries=0, stop=None):
 
 
 def _xid():
-    import random
-    return random.getrandbits(24)
+    return random_bits(24)
 
 
 def open_socket(iface):
@@ -435,7 +406,7 @@ def _obtain(sock, dest, iface, mac, duid, iaid, say, stop, solicit_s, info_s):
             for line in problems:
                 say("netboot: %s" % line)
             if addrs:
-                lease["ip6"] = search.ipv6_text(addrs[0][0])
+                lease["ip6"] = inet.ipv6_text(addrs[0][0])
                 lease["mode"] = "stateful"
     if lease is None:
         xid = _xid()
@@ -470,7 +441,7 @@ def router_solicit(iface):
     import socket
     s = socket.socket(socket.AF_INET6, 3, 58)    # SOCK_RAW, IPPROTO_ICMPV6
     try:
-        s.setsockopt(41, 18, 255)                # IPPROTO_IPV6, IPV6_MULTICAST_HOPS
+        s.setsockopt(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255)
         s.setsockopt(SOL_SOCKET, SO_BINDTODEVICE, iface.encode())
         s.sendto(b"\x85\0\0\0\0\0\0\0", sockaddr6(ALL_ROUTERS, 0, ifindex(iface)))
     finally:
@@ -509,7 +480,7 @@ def configure(lease, say=print):
         if rc != 0:
             say("netboot: ip -6 addr add %s/128 dev %s failed (%d)" % (lease["ip6"], iface, rc))
         elif not machine.DRY_RUN and wait_address(iface, False, DAD_S,
-                                                  search.parse_ipv6(lease["ip6"])) is None:
+                                                  inet.parse_ipv6(lease["ip6"])) is None:
             say("netboot: %s on %s still tentative (duplicate address detection) after %d s"
                 % (lease["ip6"], iface, DAD_S))
         if not machine.DRY_RUN and not has_route(iface):
@@ -528,16 +499,6 @@ def configure(lease, say=print):
                 say("netboot: router solicitation on %s failed: %s" % (iface, e))
             addr = wait_address(iface, False, SLAAC_S)
         if addr is not None:
-            lease["ip6"] = search.ipv6_text(addr)
-    lines = []
-    if lease.get("domain"):
-        lines.append("search %s" % lease["domain"])
-    for ns in lease.get("dns") or []:
-        lines.append("nameserver %s" % ns)
-    if lines:
-        import os
-        machine.write_file(os.getenv("NETBOOT_RESOLV_CONF") or "/etc/resolv.conf", "\n".join(lines) + "\n")
-    from agent import dhcp
-    machine.makedirs(dhcp.lease_dir())
-    machine.write_file(dhcp.lease_path(iface, 6), json.dumps(lease))
+            lease["ip6"] = inet.ipv6_text(addr)
+    leases.record(lease)
     return lease

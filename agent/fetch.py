@@ -12,7 +12,9 @@ and tests). HttpsOnly refuses every other scheme (pxe.https-only).
 
 import os
 
-from agent.compat import path_join
+from agent.compat import errno_of, is_dir, path_join
+from agent.inet import split_url
+from agent.text import clean_text
 
 
 class FetchError(Exception):
@@ -45,7 +47,6 @@ class Refused(FetchError):
 IDLE_S = 30          # no byte delivered in order for this long: give up
 MIN_RATE = 4096      # bytes/s: below this on average (after IDLE_S of grace) a transfer ends;
                      # lock-step 512-byte TFTP blocks manage that up to 125 ms round trips
-TEXT_LIMIT = 160     # characters of server-provided text shown on the console
 
 
 class Deadline:
@@ -87,19 +88,6 @@ class Deadline:
             return "no progress for %d s" % ((now - self.last) // 1000)
         secs = max(1, (now - self.start) // 1000)
         return "too slow: %d bytes in %d s, less than %d bytes/s" % (self.bytes, secs, self.min_rate)
-
-
-def clean_text(text, limit=TEXT_LIMIT, keep=""):
-    """Server-provided text made safe for a console line: control characters
-    (terminal escapes, CR, LF; those in keep excepted) shown as '?', cut to
-    limit characters."""
-    if isinstance(text, (bytes, bytearray)):
-        from agent.compat import latin1
-        text = latin1(bytes(text[:limit + 1]))
-    cut = len(text) > limit
-    text = text[:limit]
-    out = "".join([c if 32 <= ord(c) < 127 or ord(c) > 159 or c in keep else "?" for c in text])
-    return out + "..." if cut else out
 
 
 def copy_file(src, out, buf=None):
@@ -206,7 +194,6 @@ class LocalFetcher:
         self.root = root
 
     def _path(self, url):
-        from agent.search import split_url
         try:
             scheme, host, port, path = split_url(url)
         except ValueError as e:
@@ -240,7 +227,6 @@ class LocalFetcher:
                     size += len(chunk)
                 data = b"".join(parts)
         except OSError as e:
-            from agent.compat import errno_of, is_dir
             if errno_of(e) in (2, 20) or is_dir(path):  # ENOENT, ENOTDIR
                 raise NotFound("%s: not found" % url)
             raise FetchError("%s: %s" % (url, e))
@@ -253,7 +239,6 @@ class LocalFetcher:
         try:
             src = open(path, "rb")
         except OSError as e:
-            from agent.compat import errno_of, is_dir
             if errno_of(e) in (2, 20) or is_dir(path):
                 raise NotFound("%s: not found" % url)
             raise FetchError("%s: %s" % (url, e))
@@ -285,21 +270,6 @@ class SchemeFetcher:
         return self._for(url).fetch(url, dest, progress)
 
 
-def https_hosts(value):
-    """The host list of pxe.https-host=H[,H...] (lower case, IPv6 without
-    brackets), or None when the option is not given."""
-    if not isinstance(value, str) or not value:
-        return None
-    hosts = []
-    for h in value.split(","):
-        h = h.strip().lower()
-        if h.startswith("[") and h.endswith("]"):
-            h = h[1:-1]
-        if h:
-            hosts.append(h)
-    return hosts or None
-
-
 class HttpsOnly:
     """A fetcher passing only https:// URLs on (pxe.https-only): every other
     name a config resolves to is refused with one line, before any packet.
@@ -314,7 +284,6 @@ class HttpsOnly:
         if not url.lower().startswith("https://"):
             raise Refused("%s: refused: pxe.https-only allows only https:// names" % clean_text(url))
         if self.hosts is not None:
-            from agent.search import split_url
             try:
                 host = split_url(url)[1].split("%", 1)[0].lower()
             except ValueError as e:

@@ -31,9 +31,10 @@ identity (the request says ``Accept-Encoding: identity``), a redirect to
 anything but http:// or https://, from https:// to anything but https://.
 """
 
-from agent.compat import latin1, now_ms
+from agent.compat import latin1, now_ms, tls_context
+from agent.text import PEM_BEGIN, clean_text, pem_blocks
 from agent.fetch import (IDLE_S, MIN_RATE, Answered, Deadline, FetchError, MemorySink, NotFound, Refused,
-                         TimedOut, TooLarge, check_space, clean_text)
+                         TimedOut, TooLarge, check_space)
 
 MAX_REDIRECTS = 5
 CHUNK = 65536
@@ -288,7 +289,7 @@ def _quote_path(path):
 
 def parse_url(url):
     """(host, port, path) of an http:// or https:// URL; Refused for anything unusable."""
-    from agent.search import split_url
+    from agent.inet import split_url
     try:
         scheme, host, port, path = split_url(url)
     except ValueError as e:
@@ -307,7 +308,7 @@ def parse_url(url):
 def join_location(base, location):
     if "://" in location:
         return location
-    from agent.search import url_host
+    from agent.inet import url_host
     host, port, path = parse_url(base)
     scheme = url_scheme(base)
     if location.startswith("/"):
@@ -421,6 +422,14 @@ def _body(conn, headers, sink, max_size, progress):
     return size, total
 
 
+def trust_context(cadata):
+    """(TLS context, certificates skipped) trusting the PEM bundle cadata
+    (agent.compat.tls_context, fed the bundle's blocks); ValueError when no
+    certificate in it is usable."""
+    blocks = pem_blocks(cadata)
+    return tls_context(cadata, blocks, cadata.count(PEM_BEGIN) - len(blocks))
+
+
 class HttpFetcher:
     def __init__(self, timeout=10.0, retries=RETRIES, space_for=None, user_agent="s390-netboot",
                  idle_s=None, min_rate=MIN_RATE, ca_file=CA_FILE, ca_hint=None, hosts=None):
@@ -443,7 +452,6 @@ class HttpFetcher:
     def tls_context(self, url):
         """The TLS context trusting ca_file, made once; TlsError without one."""
         if self.tls is None:
-            from agent.compat import tls_context
             try:
                 with open(self.ca_file, "rb") as f:
                     # PEM is ASCII; a comment in another encoding must not stop the rest.
@@ -451,10 +459,10 @@ class HttpFetcher:
             except OSError:
                 raise TlsError("%s: no trust store (%s is missing), so https:// cannot be checked: %s"
                                % (clean_text(url), self.ca_file, self.ca_hint))
-            if "-----BEGIN CERTIFICATE-----" not in cadata:
+            if PEM_BEGIN not in cadata:
                 raise TlsError("%s: %s holds no PEM certificate: %s" % (clean_text(url), self.ca_file, self.ca_hint))
             try:
-                self.tls, self.ca_skipped = tls_context(cadata)
+                self.tls, self.ca_skipped = trust_context(cadata)
             except (ValueError, OSError) as e:
                 raise TlsError("%s: the certificates in %s cannot be used (%s): %s"
                                % (clean_text(url), self.ca_file, clean_text(str(e), 80), self.ca_hint))

@@ -8,16 +8,7 @@ harmless and always done.
 
 import struct
 
-from agent.compat import os, path_join, exists, makedirs as _makedirs
-
-try:
-    # mount, finit_module, kexec_load, kexec_file_load and reboot as system
-    # calls, built into the image's interpreter (packager/cmod/bootsys):
-    # no fork and exec of busybox or kexec-tools on the way. Absent under
-    # CPython, where the same steps are busybox and kexec-tools commands.
-    import bootsys
-except ImportError:
-    bootsys = None
+from agent.compat import bootsys, os, path_join, exists, makedirs as _makedirs
 
 DRY_RUN = False
 LOG = []

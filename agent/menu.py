@@ -26,7 +26,7 @@ here) with options, or a kernel file name when IMPLICIT allows; an empty line
 is Enter.
 """
 
-from agent import pxeconfig
+from agent import cmdline, pxeconfig
 from agent.pxeconfig import ConfigError, LEVEL_DEFAULT, LEVEL_UI, first_word
 
 NO_DEFAULT = "No DEFAULT or UI configuration directive found!"
@@ -67,7 +67,7 @@ def session(cfg, shift=False, resume=False):
         elif command is None:
             gen = _auto_boot(cfg)
         else:
-            gen = _load(cfg, command, pxeconfig.TYPED, None)
+            gen = _load(cfg, command, cmdline.TYPED, None)
         yield from gen
 
 
@@ -136,7 +136,7 @@ def _menu(cfg, runs=1):
         gen = _menu_entry(cfg, entry, _entry_source(m))
     else:
         # What Esc then typing at the boot: prompt does; a number picks an entry.
-        gen = _load(cfg, choice_command(cfg, line), pxeconfig.TYPED, None)
+        gen = _load(cfg, choice_command(cfg, line), cmdline.TYPED, None)
     yield from gen
 
 

@@ -1,15 +1,24 @@
 """From a machine's identity to what it boots: config search, parsing, selection.
 
-Used by the boot flow (with the real fetchers) and by ``python -m agent plan``
-(with a directory or a live TFTP server). All I/O goes through the fetcher.
+One way for every caller: environment(opts, lease) turns options (the
+boot's pxe.* words, or the workstation's --options) and a lease (the
+boot) into (fetcher, env), and make_plan(fetcher, env, ...) decides. The
+boot flow, `plan`, `fetch`, `lint` and `test` all start there. All I/O goes
+through the fetcher.
 
 env is a dict with any of: mac, ip, netmask, gateway, server_ip (for
-IPAPPEND 1), server (the boot server's host for tftp:// names), uuid,
+IPAPPEND 1), ip6, gateway6, server_ip6 (IPv6: no hex-IP names, no IPAPPEND 1
+string), server (the boot server's host for tftp:// names), uuid,
 bootfile, opt209, opt210.
+
+Options (a dict; flags map to True): root (a directory standing in for the
+server root) or server (HOST[:PORT]); mac, ip, netmask, gateway, server-ip,
+uuid, bootfile, opt209, opt210 (the machine, without a lease); ca-certs,
+https-only, https-host (HTTPS); TFTP settings come as keyword arguments.
 """
 
-from agent import menu, pxeconfig, search
-from agent.fetch import Answered, NotFound, FetchError
+from agent import cmdline, inet, menu, pxeconfig, search
+from agent.fetch import Answered, NotFound, FetchError, HttpsOnly, LocalFetcher, SchemeFetcher
 
 MAX_CONFIG_CHAIN = 16
 
@@ -18,19 +27,123 @@ class PlanError(Exception):
     """Nothing bootable was found; the message says why."""
 
 
+class OptionError(ValueError):
+    """An option's value cannot be used; the message names it and says what is wanted."""
+
+
+IDENTITY = ("mac", "ip", "netmask", "gateway", "server-ip", "uuid", "bootfile", "opt209", "opt210")
+
+
+def identity_env(opts):
+    """The machine as options give it (no lease): env keys, each value checked."""
+    env = {}
+    try:
+        if opts.get("mac"):
+            env["mac"] = search.normalise_mac(opts["mac"])
+        if opts.get("uuid"):
+            env["uuid"] = search.normalise_uuid(opts["uuid"])
+        for key in ("ip", "netmask", "gateway", "server-ip"):
+            value = opts.get(key)
+            if not value:
+                continue
+            if key != "netmask" and ":" in value:
+                # IPv6: no hex-IP config names and no IPAPPEND 1 string.
+                inet.split_zone(value)
+                env[key.replace("-", "_") + "6"] = value
+                continue
+            inet.parse_ipv4(value)
+            env[key.replace("-", "_")] = value
+    except ValueError as e:
+        raise OptionError(str(e))
+    for key in ("bootfile", "opt209", "opt210"):
+        if opts.get(key):
+            env[key] = opts[key]
+    return env
+
+
+def lease_env(lease, server, uuid=None):
+    """The machine as its lease gives it (agent.lease), server the boot server's host."""
+    from agent import lease as leases
+    bootfile = leases.bootfile(lease)
+    if lease.get("family") == 6:
+        # No hex-IP names, no IPAPPEND 1 string; the working directory is the
+        # bootfile-url up to its last '/' (docs/reference.md, "IPv6").
+        return {"mac": lease.get("mac"), "ip": None, "ip6": lease.get("ip6"), "server": server,
+                "uuid": uuid, "bootfile": bootfile, "opt209": lease.get("opt209"),
+                "opt210": lease.get("opt210") or (search.url_prefix(bootfile) if bootfile else None)}
+    return {"mac": lease.get("mac"), "ip": lease.get("ip"), "netmask": lease.get("netmask"),
+            "gateway": lease.get("router"), "server_ip": server, "server": server, "uuid": uuid,
+            "bootfile": bootfile, "opt209": lease.get("opt209"), "opt210": lease.get("opt210")}
+
+
+def make_fetcher(opts, default_port=69, space_for=None, ca_hint=None, **tftp):
+    """The fetcher options ask for: a directory (root) for every scheme, or
+    the agent's TFTP client (tftp: its settings, e.g. blksize, windowsize,
+    mtu_of) and HTTP(S) client; pxe.https-only / https-host refuse the rest."""
+    if opts.get("root"):
+        local = LocalFetcher(opts["root"])
+        fetcher = SchemeFetcher({"tftp": local, "http": local, "https": local})
+    else:
+        from agent.http import CA_FILE, HttpFetcher
+        from agent.tftp import TftpFetcher
+        ca = opts.get("ca-certs")
+        if ca is True:
+            raise OptionError("--ca-certs needs a FILE of PEM certificates")
+        kw = {"ca_hint": ca_hint} if ca_hint else {}
+        if tftp.get("total_timeout"):
+            kw["timeout"] = tftp["total_timeout"]
+        http = HttpFetcher(ca_file=ca or CA_FILE, hosts=inet.https_hosts(opts.get("https-host")),
+                           space_for=space_for, **kw)
+        fetcher = SchemeFetcher({"tftp": TftpFetcher(default_port=default_port, space_for=space_for, **tftp),
+                                 "http": http, "https": http})
+    hosts = inet.https_hosts(opts.get("https-host"))
+    if opts.get("https-only") or hosts:
+        return HttpsOnly(fetcher, hosts)
+    return fetcher
+
+
+def environment(opts, lease=None, uuid=None, space_for=None, ca_hint=None, **tftp):
+    """(fetcher, env) for a machine: from its lease (the boot; opts["server"]
+    overrides the lease's boot server), or from options (the workstation:
+    root, or server HOST[:PORT] whose host is also option 54's address for
+    IPAPPEND 1). OptionError for an unusable option; LeaseError for a lease
+    that names no boot server."""
+    server_opt = opts.get("server") if isinstance(opts.get("server"), str) else None
+    port = 69
+    host = None
+    if server_opt:
+        try:
+            host, port = inet.host_port(server_opt, 69)
+        except ValueError as e:
+            raise OptionError(str(e))
+    if lease is not None:
+        from agent import lease as leases
+        env = lease_env(lease, host or leases.boot_server(lease), uuid)
+    elif opts.get("root"):
+        env = identity_env(opts)
+        env["server"] = "localhost"
+    elif host:
+        env = identity_env(opts)
+        env["server"] = host
+        if "server_ip" not in env and "server_ip6" not in env and not inet.is_ipv6(host):
+            env["server_ip"] = host
+    else:
+        raise OptionError("plan needs --root DIR or --server HOST[:PORT]")
+    return make_fetcher(opts, port, space_for, ca_hint, **tftp), env
+
+
 class Plan:
     def __init__(self):
         self.tried = []
         self.config = None       # URL of the config used
         self.cfg = None          # the parsed Config
-        self.entry = None        # pxeconfig.Entry
+        self.entry = None        # cmdline.Entry
         self.kernel = None       # URL
         self.initrd = []         # URLs
         self.cmdline = ""
         self.notes = []
         self.prefix = ""         # the working directory (pxe.c's cwd_name), e.g. '::s390x/'
         self.server = ""
-        self.error = None
 
     def labels(self):
         return [lab.name for lab in self.cfg.visible_labels()] if self.cfg else []
@@ -71,7 +184,7 @@ def find_config(fetcher, env, tried):
     return None, None
 
 
-def loader(fetcher, pfx, server, notes):
+def loader(fetcher, pfx, server):
     """The INCLUDE loader for the parser: names relative to the prefix."""
     def load(name):
         url = search.resolve(name, pfx, server)
@@ -86,12 +199,12 @@ def loader(fetcher, pfx, server, notes):
 
 def select(plan, command, source, env, lab=None):
     """Resolve a boot command in plan.cfg into plan.entry/kernel/initrd/cmdline
-    (lab: the menu entry's own label, see pxeconfig.resolve)."""
-    entry = pxeconfig.resolve(plan.cfg, command, source, lab)
+    (lab: the menu entry's own label, see cmdline.resolve)."""
+    entry = cmdline.resolve(plan.cfg, command, source, lab)
     plan.entry = entry
     plan.kernel = search.resolve(entry.kernel, plan.prefix, plan.server)
     plan.initrd = [search.resolve(n, plan.prefix, plan.server) for n in entry.initrd]
-    plan.cmdline = pxeconfig.cmdline(entry, env)
+    plan.cmdline = cmdline.command_line(entry, env)
     if entry.dropped:
         plan.notes.append("ALLOWOPTIONS 0: options %r dropped, as PXELINUX does for %s"
                           % (entry.dropped, "a menu entry" if entry.label else "a kernel that names no label"))
@@ -156,7 +269,7 @@ def make_plan(fetcher, env, label=None, config_url=None, choose=None, onerror_of
         else:
             try:
                 plan.cfg = pxeconfig.parse(text, search.display(url, plan.server),
-                                           loader(fetcher, plan.prefix, plan.server, plan.notes), ipappend,
+                                           loader(fetcher, plan.prefix, plan.server), ipappend,
                                            key=lambda n: search.resolve(n, plan.prefix, plan.server), ident=url)
             except pxeconfig.ConfigError as e:
                 raise PlanError(str(e))
@@ -186,7 +299,7 @@ def make_plan(fetcher, env, label=None, config_url=None, choose=None, onerror_of
             else:
                 raise PlanError(str(e))
         if entry.ktype != "config":
-            if entry.label is None and source != pxeconfig.TYPED:
+            if entry.label is None and source != cmdline.TYPED:
                 plan.notes.append("%s %r names no label: taken as a kernel file name, as PXELINUX does"
                                   % (source, pxeconfig.split_command(command)[0]))
             return plan
@@ -197,7 +310,7 @@ def make_plan(fetcher, env, label=None, config_url=None, choose=None, onerror_of
         # after the file is opened (readconfig.c:parse_main_config, pxe.c:pxe_chdir).
         url = search.resolve(entry.kernel, plan.prefix, plan.server)
         plan.tried.append(url)
-        directory = pxeconfig.split_command(pxeconfig.command_args(entry, env))[0]
+        directory = pxeconfig.split_command(cmdline.command_args(entry, env))[0]
         if directory:
             plan.prefix = search.chdir(plan.prefix, directory)
             plan.notes.append("CONFIG %s %s: file names are now relative to %s"

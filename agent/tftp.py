@@ -47,9 +47,11 @@ Behaviour in the hard cases:
 
 import struct
 
-from agent.compat import is_v6_addr, latin1, sockaddr6_parts, tftp_blocks as C_BLOCKS
+from agent.compat import (SO_RCVBUF, SOL_SOCKET, is_v6_addr, latin1, sockaddr_host, sockaddr_text,
+                          tftp_blocks as C_BLOCKS)
+from agent.text import clean_text
 from agent.fetch import (IDLE_S, MIN_RATE, BatchingSink, Deadline, FetchError, MemorySink, NotFound,
-                         Refused, TimedOut, TooLarge, check_space, clean_text)
+                         Refused, TimedOut, TooLarge, check_space)
 
 RRQ, WRQ, DATA, ACK, ERROR, OACK = 1, 2, 3, 4, 5, 6
 ERR_NOT_FOUND, ERR_ACCESS, ERR_ILLEGAL, ERR_UNKNOWN_TID, ERR_OPTIONS = 1, 2, 4, 5, 8
@@ -422,7 +424,7 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
         poller.register(sock, select.POLLIN)
         sock.sendto(request, server_addr)
         peer = None
-        server_ip = _ip_of(server_addr)
+        server_ip = sockaddr_host(server_addr)
         rto = Rto(int(timeout * 1000))
         start = now_ms()
         deadline = Deadline(start, total_timeout, min_rate)
@@ -437,9 +439,9 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
             now = now_ms()
             if deadline.expired(now):
                 if now - last_heard >= deadline.idle:
-                    why = "no answer from %s for %d s" % (_fmt_addr(server_addr), (now - last_heard) // 1000)
+                    why = "no answer from %s for %d s" % (sockaddr_text(server_addr), (now - last_heard) // 1000)
                 else:
-                    why = "%s from %s" % (deadline.reason(now), _fmt_addr(server_addr))
+                    why = "%s from %s" % (deadline.reason(now), sockaddr_text(server_addr))
                 raise TimedOut("%s (after %d blocks)" % (why, rx.blocks))
             if progress is not None and now - last_report >= 500:
                 last_report = now
@@ -491,7 +493,7 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
                 # 64 KiB: under MicroPython every recvfrom allocates its buffer.
                 data, addr = recvfrom(rx.blksize + 5 if rx.started else 65536)
             if peer is None:
-                if _ip_of(addr) != server_ip:
+                if sockaddr_host(addr) != server_ip:
                     continue
                 peer = addr
             elif addr != peer:
@@ -536,36 +538,13 @@ def _retransmit(sock, rx, rto, request, to):
     return int(rto.backoff())
 
 
-def _ip_of(addr):
-    if isinstance(addr, tuple):
-        return addr[0]
-    # MicroPython: a raw struct sockaddr_in (family, port, address) or
-    # sockaddr_in6 (family, port, flowinfo, address, scope id).
-    if len(addr) >= 28:
-        return bytes(addr[8:24])
-    return bytes(addr[4:8])
-
-
-def _fmt_addr(addr):
-    if is_v6_addr(addr):
-        from agent.search import ipv6_text
-        ip, port, scope = sockaddr6_parts(addr)
-        return "[%s%s]:%d" % (ipv6_text(ip), "%%%d" % scope if scope else "", port)
-    if isinstance(addr, tuple):
-        return "%s:%d" % (addr[0], addr[1])
-    a = bytes(addr)
-    return "%d.%d.%d.%d:%d" % (a[4], a[5], a[6], a[7], (a[2] << 8) | a[3])
-
-
-# ---- fetcher ---------------------------------------------------------------
-
 def resolve(host, port, kind=None):
     """The socket address of a host (IPv4, IPv6 with an optional zone, or a
     name: its IPv4 address when it has one, else its first) and port."""
     import socket
     kind = kind or socket.SOCK_DGRAM
     if ":" in host:
-        from agent.search import split_zone
+        from agent.inet import split_zone
         split_zone(host)  # ValueError for a malformed address or zone
         ai = socket.getaddrinfo(host, port, socket.AF_INET6, kind)
         return ai[0][-1]
@@ -614,7 +593,7 @@ class TftpFetcher:
         return opts
 
     def _target(self, url):
-        from agent.search import split_url
+        from agent.inet import split_url
         try:
             scheme, host, port, path = split_url(url)
         except ValueError as e:
@@ -638,7 +617,7 @@ class TftpFetcher:
         def factory():
             s = socket.socket(family, socket.SOCK_DGRAM)
             try:
-                s.setsockopt(1, 8, RCVBUF)  # SOL_SOCKET, SO_RCVBUF (capped by net.core.rmem_max)
+                s.setsockopt(SOL_SOCKET, SO_RCVBUF, RCVBUF)  # capped by net.core.rmem_max
             except (OSError, AttributeError):
                 pass
             return s

@@ -24,6 +24,8 @@ import stat
 import sys
 import time
 
+from agent.inet import https_hosts
+from agent.text import pem_blocks
 from packager import debian, elfdeps, initramfs, kmod, micropython, s390image
 from packager.errors import Die, note
 from packager.files import check_output, read_file, write_all
@@ -49,8 +51,6 @@ DEFAULTS_PATH = "etc/s390-netboot/defaults"    # agent.boot.DEFAULTS
 # docs/performance.md, "What changed".
 BOOT_CMDLINE = "cryptomgr.notests"
 
-PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
-PEM_END = "-----END CERTIFICATE-----"
 
 
 def has_bootsys(interp_data):
@@ -64,25 +64,6 @@ def image_cmdline(extra):
     """The first kernel's command line: BOOT_CMDLINE, then --cmdline's text."""
     extra = (extra or "").strip()
     return BOOT_CMDLINE + (" " + extra if extra else "")
-
-
-def pem_certificates(text):
-    """The PEM certificate blocks of a bundle, each ending in a newline
-    (comments and anything else between them dropped)."""
-    out = []
-    pos = 0
-    while True:
-        i = text.find(PEM_BEGIN, pos)
-        if i < 0:
-            return out
-        j = text.find(PEM_END, i)
-        if j < 0:
-            return out
-        k = text.rfind(PEM_BEGIN, i, j)
-        if k > i:
-            i = k  # a block without its END: the next block is whole, the cut one is dropped
-        out.append(text[i:j + len(PEM_END)] + "\n")
-        pos = j + len(PEM_END)
 
 
 def debian_ca_bundle(args, cache):
@@ -120,7 +101,7 @@ def trust_store(args, cache):
             raise Die("--ca-certs %s is not a PEM file (binary data): give PEM certificates, e.g. "
                       "openssl x509 -inform der -in CA.der -out CA.pem" % args.ca_certs)
         source = args.ca_certs
-    certs = pem_certificates(text)
+    certs = pem_blocks(text)
     if not certs:
         raise Die("--ca-certs %s holds no PEM certificate (-----BEGIN CERTIFICATE-----): give the CA "
                   "that signed your boot server's certificate" % args.ca_certs)
@@ -308,13 +289,11 @@ def https_host_list(values):
     brackets), each checked; Die on anything else."""
     out = []
     for v in values or []:
-        for h in v.split(","):
-            h = h.strip().lower()
-            if h.startswith("[") and h.endswith("]"):
-                h = h[1:-1]
-            if not h or any(c not in HOST_CHARS for c in h):
-                raise Die("--https-host %r: want a host name or an IP address (no port, no URL)" % v)
-            out.append(h)
+        hosts = https_hosts(v)
+        if not hosts or len(hosts) != len([h for h in v.split(",")]) or \
+                any(c not in HOST_CHARS for h in hosts for c in h):
+            raise Die("--https-host %r: want a host name or an IP address (no port, no URL)" % v)
+        out += hosts
     return out
 
 

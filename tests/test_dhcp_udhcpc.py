@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from agent import dhcp
+from agent import dhcp, lease as leases
 from servers import Netns, ROOT
 
 pytestmark = pytest.mark.slow
@@ -82,7 +82,7 @@ def test_lease_recorded_and_interface_configured(pair, tmp_path):
         assert lease[k] == v, "lease[%r] = %r, want %r" % (k, lease[k], v)
     assert lease["ip"].startswith("192.0.2.1")
     # siaddr (next-server) wins over option 66, as in PXELINUX's parse_dhcp.
-    assert dhcp.boot_server(lease) == "192.0.2.9" and dhcp.bootfile(lease) == "s390x/pxelinux.0"
+    assert leases.boot_server(lease) == "192.0.2.9" and leases.bootfile(lease) == "s390x/pxelinux.0"
     addr = client.run(["ip", "-4", "addr", "show", "dev", "nbvc"]).stdout
     assert "inet %s/24 brd 192.0.2.255" % lease["ip"] in addr, addr
     route = client.run(["ip", "route", "show", "default"]).stdout
@@ -101,11 +101,11 @@ def test_boot_server_is_siaddr_then_server_id_then_option_66(pair, tmp_path):
     with open(str(tmp_path / "run" / "lease-nbvc.json")) as f:
         lease = json.load(f)
     assert lease["opt66"] is None and lease["siaddr"] == "192.0.2.1"
-    assert dhcp.boot_server(lease) == "192.0.2.1"
-    assert dhcp.boot_server(dict(lease, siaddr=None)) == "192.0.2.1"  # server identifier
-    assert dhcp.boot_server(dict(lease, siaddr=None, server_id=None, opt66="192.0.2.7")) == "192.0.2.7"
-    with pytest.raises(dhcp.LeaseError, match="names no boot server"):
-        dhcp.boot_server(dict(lease, siaddr=None, server_id=None))
+    assert leases.boot_server(lease) == "192.0.2.1"
+    assert leases.boot_server(dict(lease, siaddr=None)) == "192.0.2.1"  # server identifier
+    assert leases.boot_server(dict(lease, siaddr=None, server_id=None, opt66="192.0.2.7")) == "192.0.2.7"
+    with pytest.raises(leases.LeaseError, match="names no boot server"):
+        leases.boot_server(dict(lease, siaddr=None, server_id=None))
 
 
 def test_deconfig_undoes_the_address(pair, tmp_path):

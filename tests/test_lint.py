@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from agent.cli import make_fetcher
+from agent import plan as planmod
 from agent.fetch import CONFIG_LIMIT, NotFound
 from agent import pxeconfig
 from workstation import cli
@@ -21,6 +21,12 @@ from workstation.lint import Linter, search_name
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "tests", "testdata", "lint")
+
+
+def make_fetcher(opts):
+    """(fetcher, server) as the lint command sets them up."""
+    fetcher, env = planmod.environment(opts)
+    return fetcher, env["server"]
 
 
 def fake_kernel(max_cmdline=4096):

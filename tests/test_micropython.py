@@ -40,13 +40,13 @@ SELF_CHECK = r"""
 import sys
 import agent, agent.boot, agent.cli, agent.compat, agent.dhcp, agent.dhcp6, agent.fetch, agent.http
 import agent.machine, agent.menu, agent.plan, agent.pxeconfig, agent.search, agent.tftp
-import agent.transfer
-from agent import pxeconfig, tftp
+import agent.console, agent.inet, agent.lease, agent.text
+from agent import cmdline, pxeconfig, tftp
 assert sys.implementation.name == "micropython"
 assert sys.byteorder == "big", sys.byteorder
 cfg = pxeconfig.parse("DEFAULT a\nLABEL a\n KERNEL k\n APPEND x=1\n")
-e = pxeconfig.resolve(cfg, "a")
-assert pxeconfig.cmdline(e, {}) == "BOOT_IMAGE=k x=1"
+e = cmdline.resolve(cfg, "a")
+assert cmdline.command_line(e, {}) == "BOOT_IMAGE=k x=1"
 rrq = tftp.encode_rrq("pxelinux.cfg/default", [("blksize", 1468), ("tsize", 0), ("windowsize", 16)])
 assert rrq == b"\x00\x01pxelinux.cfg/default\x00octet\x00blksize\x001468\x00tsize\x000\x00windowsize\x0016\x00", rrq
 op, (block, data) = tftp.decode(tftp.encode_data(65535, b"xy"))

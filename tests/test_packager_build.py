@@ -153,8 +153,8 @@ def test_debian_ca_bundle_loads_in_the_agent(s390x, tmp_path, built):
     assert count > 100 and "%d CA certificates from Debian's ca-certificates" % count in p.stdout, p.stdout
     (tmp_path / "ca.pem").write_bytes(pem)
     mpy, _ = micropython.build(AGENT, debian.cache_root(), "x86_64", "zig")
-    script = ("from agent.compat import tls_context\n"
-              "ctx, skipped = tls_context(open(%r).read())\nprint('loaded, skipped', skipped)\n"
+    script = ("from agent.http import trust_context\n"
+              "ctx, skipped = trust_context(open(%r).read())\nprint('loaded, skipped', skipped)\n"
               % str(tmp_path / "ca.pem"))
     r = subprocess.run([mpy, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert r.stdout.strip() == "loaded, skipped 0", r.stderr

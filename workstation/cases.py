@@ -29,7 +29,6 @@ import json
 import os
 import time
 
-import agent.cli
 from agent import plan as planmod
 from agent.fetch import FetchError
 
@@ -138,8 +137,8 @@ def from_doc(doc, path="CASES"):
         if "error" in expect and len(expect) > 1:
             raise CaseError("%s: expect.error means nothing boots; it cannot go with other expectations" % where)
         try:
-            agent.cli.plan_env(inputs)
-        except agent.cli.UsageError as e:
+            planmod.identity_env(inputs)
+        except planmod.OptionError as e:
             raise CaseError("%s: %s" % (where, e))
         own = [_key(k) for k in entry if _key(k) in INPUT_KEYS]
         out.append(Case(name, inputs, expect, own))
@@ -148,16 +147,16 @@ def from_doc(doc, path="CASES"):
 
 def run_case(source, case):
     """The Result of one case: `plan` with its inputs, compared. source is
-    agent.cli.make_fetcher's: {"root": TREE} or {"server": HOST[:PORT] or URL}."""
+    {"root": TREE} or {"server": HOST[:PORT]}: the machine is set up as
+    `plan` sets it up (agent.plan.environment)."""
     r = Result(case)
     start = time.monotonic()
-    fetcher, server = agent.cli.make_fetcher({"root": source} if isinstance(source, str) else source)
-    env = agent.cli.plan_env(case.inputs)
-    env["server"] = server
+    source = {"root": source} if isinstance(source, str) else source
     try:
+        fetcher, env = planmod.environment(dict(case.inputs, **source))
         p = planmod.make_plan(fetcher, env, case.inputs.get("label"), case.inputs.get("config"))
         r.plan = p.as_dict()
-    except planmod.PlanError as e:
+    except (planmod.PlanError, planmod.OptionError) as e:
         r.error = str(e)
     except (FetchError, OSError, ValueError) as e:
         # A server that does not answer, a name that leaves the tree: this case

@@ -17,6 +17,8 @@ import sys
 import traceback
 
 import agent.cli
+from agent import plan as planmod
+from agent.text import escaped
 
 PROG = "s390-netboot"
 
@@ -35,22 +37,6 @@ class ArgumentParser(argparse.ArgumentParser):
 IDENTITY = (("--mac", "MAC", "the machine's MAC address"),
             ("--ip", "IP", "its IPv4 address"),
             ("--uuid", "UUID", "its UUID"))
-
-
-class Renamed:
-    """stderr for agent.cli's plan and fetch: its messages name this command,
-    written through at once (fetch's progress line too)."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def write(self, text):
-        if text.startswith("agent: "):
-            text = PROG + ": " + text[len("agent: "):]
-        return self.stream.write(text.replace("python -m agent", PROG))
-
-    def __getattr__(self, name):
-        return getattr(self.stream, name)
 
 
 def parse_args(argv):
@@ -104,22 +90,16 @@ def cmd_lint(args):
     from workstation.lint import Linter
     if bool(args.tree) == bool(args.server):
         raise Usage("lint needs TREE or --server HOST[:PORT] (see `%s lint --help`)" % PROG)
-    opts = dict((k, v) for k, v in (("mac", args.mac), ("ip", args.ip), ("uuid", args.uuid)) if v)
+    if args.tree and not os.path.isdir(args.tree):
+        raise Usage("TREE %s is not a directory" % args.tree)
+    opts = dict((k, v) for k, v in (("mac", args.mac), ("ip", args.ip), ("uuid", args.uuid),
+                                    ("root", args.tree), ("server", args.server)) if v)
     try:
-        env = agent.cli.plan_env(opts)
-    except agent.cli.UsageError as e:
+        fetcher, env = planmod.environment(opts)
+    except planmod.OptionError as e:
         raise Usage(str(e))
-    try:
-        if args.tree:
-            if not os.path.isdir(args.tree):
-                raise Usage("TREE %s is not a directory" % args.tree)
-            fetcher, server = agent.cli.make_fetcher({"root": args.tree})
-            root = args.tree
-        else:
-            fetcher, server = agent.cli.make_fetcher({"server": args.server})
-            root = None
-    except agent.cli.UsageError as e:
-        raise Usage(str(e))
+    server = env.pop("server")
+    root = args.tree or None
     prefix = search.prefix(args.bootfile, args.opt210)
     linter = Linter(fetcher, server, root=root, prefix=prefix, env=env, opt209=args.opt209,
                     configs_only=args.configs_only, bootfile=args.bootfile).run()
@@ -127,7 +107,7 @@ def cmd_lint(args):
         print(json.dumps(linter.as_dict(), indent=1, sort_keys=True))
     else:
         for f in linter.sorted_findings():
-            print(agent.cli.escaped(str(f)))
+            print(escaped(str(f)))
         print(linter.summary())
     errors, warnings = linter.counts()
     return 1 if errors or (args.strict and warnings) else 0
@@ -147,8 +127,8 @@ def cmd_test(args):
     if args.server:
         source = {"server": args.server}
         try:
-            agent.cli.make_fetcher(source)
-        except agent.cli.UsageError as e:
+            planmod.environment(source)
+        except planmod.OptionError as e:
             raise Usage(str(e))
     elif not os.path.isdir(args.tree):
         raise Usage("TREE %s is not a directory" % args.tree)
@@ -160,7 +140,7 @@ def cmd_test(args):
     if args.json:
         print(json.dumps(cases.as_dict(results), indent=1, sort_keys=True))
     else:
-        sys.stdout.write("".join(agent.cli.escaped(line) + "\n"
+        sys.stdout.write("".join(escaped(line) + "\n"
                                  for line in cases.report(results, args.quiet).splitlines()))
     if args.junit:
         cases.write_junit(args.junit, results, args.cases)
@@ -171,16 +151,7 @@ def run(argv):
     debug = "--debug" in argv
     try:
         if argv and argv[0] in ("plan", "fetch"):
-            rest = argv[1:]
-            if "-h" in rest or "--help" in rest:
-                print(agent.cli.HELP[argv[0]].replace("python -m agent", PROG))
-                return 0
-            real = sys.stderr
-            sys.stderr = Renamed(real)
-            try:
-                return agent.cli.run(argv)
-            finally:
-                sys.stderr = real
+            return agent.cli.run(argv, prog=PROG)
         args = parse_args(argv)
         return {"lint": cmd_lint, "test": cmd_test}[args.command](args)
     except Usage as e:

@@ -36,7 +36,7 @@ import os
 import re
 import stat
 
-from agent import menu, pxeconfig, search
+from agent import cmdline, inet, menu, pxeconfig, search
 from agent.fetch import CONFIG_LIMIT, FetchError, NotFound
 from packager import s390image
 
@@ -178,7 +178,7 @@ class Linter:
         if self.root is None:
             return None
         try:
-            path = search.split_url(url)[3].lstrip("/")
+            path = inet.split_url(url)[3].lstrip("/")
         except ValueError as e:
             raise FetchError("%s: bad URL (%s)" % (url, e))
         if ".." in path.split("/"):
@@ -505,7 +505,7 @@ class Linter:
             if lab.ktype == pxeconfig.COM32 and pxeconfig.is_ui_module(lab.kernel):
                 continue
             try:
-                entry = pxeconfig.resolve(cfg, lab.name, "LABEL", lab)
+                entry = cmdline.resolve(cfg, lab.name, "LABEL", lab)
             except pxeconfig.ConfigError as e:
                 msg = str(e)
                 if msg.startswith("label %s is " % lab.name):
@@ -531,7 +531,7 @@ class Linter:
                 self.add(file, line, WARNING, "DEFAULT %s names a MENU HIDE label: the menu does not start "
                          "there, %s (%s) boots instead" % (named.name, pxeconfig.first_word(command), source))
         try:
-            entry = pxeconfig.resolve(cfg, command, source, lab)
+            entry = cmdline.resolve(cfg, command, source, lab)
         except pxeconfig.ConfigError as e:
             if cfg.onerror:
                 self.add(shown, None, WARNING, "%s %s cannot boot (%s): ONERROR %s boots instead"
@@ -550,7 +550,7 @@ class Linter:
 
     def hop(self, entry, prefix, cfg, site):
         url = search.resolve(entry.kernel, prefix, self.server)
-        args = pxeconfig.command_args(entry, self.env).split()
+        args = cmdline.command_args(entry, self.env).split()
         new = search.chdir(prefix, args[0]) if args else prefix
         self.queue.append((url, new, cfg.ipappend, site))
 
@@ -559,7 +559,7 @@ class Linter:
             return
         kurl = search.resolve(entry.kernel, prefix, self.server)
         # A label INCLUDEd by many configs is checked once per distinct result.
-        key = (kurl, prefix, tuple(entry.initrd), len(pxeconfig.cmdline(entry, self.env)), file, line, what)
+        key = (kurl, prefix, tuple(entry.initrd), len(cmdline.command_line(entry, self.env)), file, line, what)
         if key in self.checked:
             return
         self.checked.add(key)
@@ -576,11 +576,11 @@ class Linter:
             except s390image.ImageError as e:
                 self.add(file, line, ERROR, "%s: KERNEL %s is %s" % (what, self.show(kurl), str(e)))
             else:
-                cmdline = pxeconfig.cmdline(entry, self.env).encode("utf-8")
-                if len(cmdline) > size - 1:
+                line_bytes = cmdline.command_line(entry, self.env).encode("utf-8")
+                if len(line_bytes) > size - 1:
                     self.add(file, line, ERROR,
                              "%s: the command line is %d bytes, KERNEL %s takes at most %d (its header at 0x%x)"
-                             % (what, len(cmdline), self.show(kurl), size - 1,
+                             % (what, len(line_bytes), self.show(kurl), size - 1,
                                 s390image.MAX_COMMAND_LINE_SIZE_OFFSET))
         for name in entry.initrd:
             iurl = search.resolve(name, prefix, self.server)

@@ -52,11 +52,11 @@ def test_unattended_failures_end_in_the_reboot_countdown():
 
 
 def test_a_typed_boot_that_fails_starts_the_count_again():
-    from agent import boot, pxeconfig
+    from agent import boot, cmdline
     state = {"lease": {"opt211": 7}}
     for n in range(boot.MAX_UNATTENDED_FAILURES - 1):
         _fail(state, "DEFAULT")
-    lines, log = _fail(state, pxeconfig.TYPED, at_console=True)
+    lines, log = _fail(state, cmdline.TYPED, at_console=True)
     assert state["unattended_failures"] == 0 and log == [], (lines, log)
     lines, log = _fail(state, "ONTIMEOUT")
     assert state.get("menu_done") is False and log == [], (lines, log)
@@ -65,12 +65,12 @@ def test_a_typed_boot_that_fails_starts_the_count_again():
 def test_pxe_label_is_nobody_typing():
     # pxe.label=a boots a with the source the boot: prompt gives (TYPED), but nobody
     # typed it: its failures count, or a missing kernel is retried for ever.
-    from agent import boot, pxeconfig
+    from agent import boot, cmdline
     state = {"lease": {"opt211": 7}}
     for n in range(boot.MAX_UNATTENDED_FAILURES - 1):
-        lines, log = _fail(state, pxeconfig.TYPED)
+        lines, log = _fail(state, cmdline.TYPED)
         assert log == [], (n, lines, log)
-    lines, log = _fail(state, pxeconfig.TYPED)
+    lines, log = _fail(state, cmdline.TYPED)
     assert log and log[-1] == "reboot -f", (lines, log)
 
 
@@ -104,12 +104,12 @@ def test_pxe_if_by_name_or_mac():
 def test_onerror_again_after_a_typed_boot_fails():
     # load_kernel runs ONERROR on every failed boot; the agent runs it once per chain
     # (ONERROR's own failure does not run it again) and again for a boot someone typed.
-    from agent import pxeconfig
+    from agent import cmdline
     cfg = "PROMPT 1\nTIMEOUT 10\nDEFAULT a\nONERROR b\nLABEL a\n KERNEL k\nLABEL b\n KERNEL k2\n"
     state = {"lease": {"opt211": 7}}
     lines, log = _fail(state, "DEFAULT", cfg)
     assert "ONERROR: b" in lines, lines
     lines, log = _fail(state, "ONERROR", cfg)
     assert "ONERROR: b" not in lines and state.get("menu_done") is False, lines
-    lines, log = _fail(state, pxeconfig.TYPED, cfg, at_console=True)
+    lines, log = _fail(state, cmdline.TYPED, cfg, at_console=True)
     assert "ONERROR: b" in lines, lines

@@ -37,7 +37,7 @@ def test_onerror_is_the_failed_configs_after_a_config_hop():
 def test_split_command_is_my_isspace():
     # ldlinux.c:find_command and load_kernel: a word ends at a byte <= ' ' or DEL; a
     # U+00A0 is part of the word (CPython's str.split and MicroPython's disagree on it).
-    from agent import pxeconfig
+    from agent import pxeconfig, cmdline
     for text, want in (("vmlinuz\xa0quiet", ("vmlinuz\xa0quiet", "")),
                        ("a\x1cextra", ("a", "extra")),
                        ("  a  b  c \x7f", ("a", "b  c")),
@@ -45,7 +45,7 @@ def test_split_command_is_my_isspace():
         got = pxeconfig.split_command(text)
         assert got == want, "split_command(%r) = %r, want %r" % (text, got, want)
     cfg = pxeconfig.parse("DEFAULT vmlinuz\xa0quiet\n")
-    e = pxeconfig.resolve(cfg, cfg.default_cmd, "DEFAULT")
+    e = cmdline.resolve(cfg, cfg.default_cmd, "DEFAULT")
     assert (e.kernel, e.extra) == ("vmlinuz\xa0quiet", ""), (e.kernel, e.extra)
 
 
@@ -89,10 +89,10 @@ class FakeSys:
 
 
 def _console(out):
-    from agent import boot
-    real = boot.sys
-    boot.sys = FakeSys(out)
-    return boot, real
+    from agent import console
+    real = console.sys
+    console.sys = FakeSys(out)
+    return console, real
 
 
 def test_console_shows_config_text_without_control_characters():
@@ -123,15 +123,15 @@ def test_console_without_a_console_does_not_raise():
 
 def test_url_ports_out_of_range_are_refused():
     # A port beyond 16 bits must not wrap round (99999 would be 34463 in a sockaddr).
-    from agent import search
+    from agent import inet
     for url in ("tftp://h:99999/k", "http://h:0/k", "tftp://[2001:db8::1]:65536/k"):
         try:
-            search.split_url(url)
+            inet.split_url(url)
         except ValueError as e:
             assert "out of range" in str(e), (url, e)
         else:
             assert False, "split_url(%r) accepted the port" % url
-    assert search.split_url("tftp://h:65535/k")[2] == 65535
+    assert inet.split_url("tftp://h:65535/k")[2] == 65535
 
 
 def test_escaped_names_are_sent_as_their_bytes():

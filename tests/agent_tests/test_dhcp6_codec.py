@@ -2,7 +2,7 @@
 
 import struct
 
-from agent import dhcp6, search
+from agent import dhcp6, inet, lease as leases
 
 
 def check(got, want, call):
@@ -10,13 +10,13 @@ def check(got, want, call):
 
 
 def _reply(extra=()):
-    addr = search.parse_ipv6("2001:db8::105")
+    addr = inet.parse_ipv6("2001:db8::105")
     iaaddr = addr + struct.pack(">II", 3600, 7200)
     ia = struct.pack(">III", 7, 1800, 3150) + dhcp6.option(dhcp6.OPT_IAADDR, iaaddr)
     url = b"tftp://[2001:db8::1]/s390x/pxelinux.0"
     params = struct.pack(">H", 34) + b"pxelinux.configfile=pxelinux.cfg/x"
     opts = [(dhcp6.OPT_SERVERID, b"\0\1\0\1abcd"), (dhcp6.OPT_IA_NA, ia),
-            (dhcp6.OPT_DNS_SERVERS, search.parse_ipv6("2001:db8::53")),
+            (dhcp6.OPT_DNS_SERVERS, inet.parse_ipv6("2001:db8::53")),
             (dhcp6.OPT_DOMAIN_LIST, b"\7example\4test\0"),
             (dhcp6.OPT_BOOTFILE_URL, url), (dhcp6.OPT_BOOTFILE_PARAM, params)] + list(extra)
     return dhcp6.encode(dhcp6.REPLY, 0xABCDEF, opts)
@@ -26,7 +26,7 @@ def test_decode_reply():
     mtype, xid, opts = dhcp6.decode(_reply())
     check((mtype, xid), (dhcp6.REPLY, 0xABCDEF), "decode(reply)[:2]")
     iaid, addrs, status = dhcp6.ia_na(opts[dhcp6.OPT_IA_NA][0])
-    check((iaid, [search.ipv6_text(a[0]) for a in addrs], status), (7, ["2001:db8::105"], 0), "ia_na")
+    check((iaid, [inet.ipv6_text(a[0]) for a in addrs], status), (7, ["2001:db8::105"], 0), "ia_na")
     problems = []
     lease = dhcp6.lease_from_reply(opts, "eth0", problems)
     check(problems, [], "problems")
@@ -35,7 +35,7 @@ def test_decode_reply():
                       ("opt209", "pxelinux.cfg/x"), ("dns", ["2001:db8::53"]), ("domain", "example.test"),
                       ("server_duid", "0001000161626364")):
         check(lease[key], want, "lease[%r]" % key)
-    check(dhcp6.boot_server(lease), "2001:db8::1", "boot_server")
+    check(leases.boot_server(lease), "2001:db8::1", "boot_server")
 
 
 def test_bad_values_dropped():
@@ -70,10 +70,10 @@ def test_malformed_messages():
 
 
 def test_link_local_server_gets_zone():
-    lease = {"bootfile_url": "tftp://[fe80::1]/pxelinux.0", "interface": "eth0"}
-    check(dhcp6.boot_server(lease), "fe80::1%eth0", "boot_server(link-local)")
-    lease = {"bootfile_url": "tftp://[fe80::1%25eth1]/pxelinux.0", "interface": "eth0"}
-    check(dhcp6.boot_server(lease), "fe80::1%eth1", "boot_server(link-local with zone)")
+    lease = {"family": 6, "bootfile_url": "tftp://[fe80::1]/pxelinux.0", "interface": "eth0"}
+    check(leases.boot_server(lease), "fe80::1%eth0", "boot_server(link-local)")
+    lease = {"family": 6, "bootfile_url": "tftp://[fe80::1%25eth1]/pxelinux.0", "interface": "eth0"}
+    check(leases.boot_server(lease), "fe80::1%eth1", "boot_server(link-local with zone)")
 
 
 def test_client_messages():
@@ -100,7 +100,7 @@ def test_proc_tables():
     if_inet6 = ("fe800000000000005054fffe123456 02 40 20 80 eth0\n"
                 "fe80000000000000505400fffe123456 02 40 20 80 eth0\n"
                 "20010db8000000000000000000000105 02 80 00 c0 eth0\n")
-    check(dhcp6.ready_address("eth0", True, if_inet6), search.parse_ipv6("fe80::5054:ff:fe12:3456"),
+    check(dhcp6.ready_address("eth0", True, if_inet6), inet.parse_ipv6("fe80::5054:ff:fe12:3456"),
           "ready_address(link-local)")
     check(dhcp6.ready_address("eth0", False, if_inet6), None, "ready_address(global, tentative)")
     route = ("20010db8000000000000000000000000 40 00000000000000000000000000000000 00 "

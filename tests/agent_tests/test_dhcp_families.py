@@ -11,10 +11,10 @@ V6 = {"family": 6, "ip6": "2001:db8::10", "interface": "eth0"}
 def _run(family, v4_after, v6_lease):
     """lease_on with udhcpc's lease appearing v4_after polls after it starts
     (None: never, udhcpc ends without one) and dhcp6.obtain returning v6_lease."""
-    from agent import boot, dhcp, dhcp6, machine
+    from agent import boot, dhcp6, lease as leases, machine
     calls = []
     polls = [0]
-    saved = (dhcp.read_lease, dhcp6.obtain, dhcp6.configure, machine.exists, boot.V4_WAIT_MS)
+    saved = (leases.read, dhcp6.obtain, dhcp6.configure, machine.exists, boot.V4_WAIT_MS)
 
     def read_lease(iface, family=4):
         polls[0] += 1
@@ -27,7 +27,7 @@ def _run(family, v4_after, v6_lease):
         return dict(v6_lease) if v6_lease else None
     machine.DRY_RUN = True
     del machine.LOG[:]
-    dhcp.read_lease = read_lease
+    leases.read = read_lease
     dhcp6.obtain = obtain
     dhcp6.configure = lambda lease, say: lease
     machine.exists = lambda path: v4_after is None and path.endswith(".done")
@@ -35,7 +35,7 @@ def _run(family, v4_after, v6_lease):
     try:
         lease = boot.lease_on(FakeConsole(), "eth0", family)
     finally:
-        dhcp.read_lease, dhcp6.obtain, dhcp6.configure, machine.exists, boot.V4_WAIT_MS = saved
+        leases.read, dhcp6.obtain, dhcp6.configure, machine.exists, boot.V4_WAIT_MS = saved
         machine.DRY_RUN = False
     udhcpc = [line for line in machine.LOG if line.startswith("udhcpc") or line.startswith("{ udhcpc")]
     return lease, calls, udhcpc

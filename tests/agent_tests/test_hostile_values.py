@@ -2,8 +2,9 @@
 servers, DHCP values, HTTP header values, and what follows a failed attempt.
 Plain functions with assert: they also run under MicroPython."""
 
-from agent import dhcp, http
-from agent.fetch import Deadline, FetchError, Refused, clean_text
+from agent import dhcp, http, lease as leases
+from agent.fetch import Deadline, FetchError, Refused
+from agent.text import clean_text
 
 
 def test_deadline_only_progress_extends_it():
@@ -100,7 +101,7 @@ def test_dhcp_values():
 
 def test_resolv_conf_never_gets_an_injected_line():
     lease = {"domain": "example.com\nnameserver 203.0.113.66", "dns": ["192.0.2.53", "1.2.3.4\noptions x"]}
-    assert dhcp.resolv_conf(lease) == "nameserver 192.0.2.53\n", dhcp.resolv_conf(lease)
+    assert leases.resolv_conf(lease) == "nameserver 192.0.2.53\n", leases.resolv_conf(lease)
 
 
 def test_hook_survives_hostile_values():
@@ -215,7 +216,7 @@ def test_second_attempt_space_counts_the_file_it_replaces():
     real = machine.free_bytes
     machine.free_bytes = lambda path: boot.SPACE_RESERVE + 1000
     try:
-        fetcher = boot.make_fetcher({"interface": "eth0"}, {})
+        fetcher = boot.environment({"interface": "eth0", "siaddr": "192.0.2.1"}, {})[0]
         for scheme in ("tftp", "http"):
             got = fetcher.schemes[scheme].space_for(d + "/kernel")
             assert got == 1500, "space_for(kernel) via %s = %r, want 1500" % (scheme, got)

@@ -26,8 +26,8 @@ def test_parse_url_https_default_port():
 
 
 def test_split_url_and_resolve_keep_https():
-    from agent import search
-    got = search.split_url("https://h:8443/x/y")
+    from agent import inet, search
+    got = inet.split_url("https://h:8443/x/y")
     assert got == ("https", "h", 8443, "/x/y"), "split_url = %r" % (got,)
     got = search.resolve("debian/linux", "https://boot.example.com/s390x/", "192.0.2.1")
     assert got == "https://boot.example.com/s390x/debian/linux", "resolve = %r" % got
@@ -104,7 +104,7 @@ BAD = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
 
 
 def test_trust_store_skips_what_the_library_cannot_parse():
-    from agent.compat import tls_context
+    from agent.http import trust_context as tls_context
     ca = _testdata_ca()
     cut = "-----BEGIN CERTIFICATE-----\nMIIB\n"   # a block that lost its END line
     cases = [(ca, 0), ("# a comment\n" + ca + BAD, 1), (BAD + ca + BAD, 2), (cut + ca, 1)]
@@ -145,7 +145,8 @@ def test_dhcpv6_bootfile_url_may_be_https():
 def test_https_host_pins_the_servers():
     # DHCP (unauthenticated) names the server; pxe.https-host limits which hosts may
     # serve, whatever certificate the trust store would vouch for.
-    from agent.fetch import HttpsOnly, Refused, https_hosts
+    from agent.fetch import HttpsOnly, Refused
+    from agent.inet import https_hosts
     from memfetch import MemFetcher
     hosts = https_hosts("Boot.Example,[2001:db8::1]")
     assert hosts == ["boot.example", "2001:db8::1"], hosts

@@ -1,5 +1,6 @@
 """Config search names and path rules (runs under CPython and MicroPython)."""
 
+from agent import inet
 from agent import search
 
 
@@ -59,12 +60,12 @@ def test_split_url():
         ("tftp://[::1]:69/f", ("tftp", "::1", 69, "f")),
     ]
     for url, want in cases:
-        check(search.split_url(url), want, "split_url(%r)" % url)
+        check(inet.split_url(url), want, "split_url(%r)" % url)
 
 
 def test_bad_identities():
     for fn, arg in ((search.normalise_mac, "52:54:00"), (search.normalise_uuid, "abc"),
-                    (search.parse_ipv4, "300.1.1.1"), (search.parse_ipv4, "1.2.3")):
+                    (inet.parse_ipv4, "300.1.1.1"), (inet.parse_ipv4, "1.2.3")):
         try:
             fn(arg)
         except ValueError as e:

@@ -3,6 +3,7 @@
 core/fs/pxe/pxe.c, core/sysappend.c). Runs under CPython and MicroPython."""
 
 from agent import plan as planmod
+from agent import cmdline as C
 from agent import pxeconfig as P
 from memfetch import MemFetcher
 
@@ -69,7 +70,7 @@ def test_sysappend_strings():
         ((0xF8, ENV), []),
     ]
     for (bits, env), want in cases:
-        check(P.sysappend_strings(bits, env), want, "sysappend_strings(%#x, %r)" % (bits, env))
+        check(C.sysappend_strings(bits, env), want, "sysappend_strings(%#x, %r)" % (bits, env))
 
 
 def test_label_command_line_order():
@@ -114,7 +115,7 @@ def test_first_initrd_on_the_whole_line():
         ("BOOT_IMAGE=k initrd=", [""]),
     ]
     for line, want in cases:
-        check(P.initrd_in_append(line), want, "initrd_in_append(%r)" % line)
+        check(C.initrd_in_append(line), want, "initrd_in_append(%r)" % line)
     # In a plan: the label's APPEND (and INITRD) come before typed options.
     text = "LABEL a\n KERNEL k\n APPEND initrd=from-append\nLABEL b\n KERNEL k\n INITRD from-initrd\n"
     plans = [
