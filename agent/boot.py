@@ -30,6 +30,7 @@ from agent import plan as planmod
 from agent.compat import now_ms
 from agent.pxeconfig import first_word
 from agent.fetch import FetchError, NotFound
+from agent.tftp import ServerRefused
 from agent.text import clean_text
 from agent.console import Console, Progress, human, rate
 
@@ -236,8 +237,7 @@ def fetch_file(con, fetcher, url, dest, server):
         size = fetcher.fetch(url, dest, Progress(con.raw, name, True))
     except NotFound as e:
         # "not found", or another TFTP ERROR the server gave instead (its text, cleaned).
-        why = str(e)
-        why = why[why.rfind(": server error ") + 2:] if ": server error " in why else ""
+        why = "server error %d: %s" % (e.code, e.server_text) if isinstance(e, ServerRefused) else ""
         raise BootFailure("%s not found on %s%s" % (name, _where(url, server), " (%s)" % why if why else ""))
     except FetchError as e:
         raise BootFailure("fetching %s failed: %s" % (name, e))

@@ -18,7 +18,19 @@ from agent.text import clean_text
 
 
 class FetchError(Exception):
-    """A transfer failed for a reason other than "no such file"."""
+    """A transfer failed for a reason other than "no such file".
+
+    url: the file's URL when the message names it (it then starts with the
+    URL, shown cleaned); code: the server's own error code (a TFTP error
+    code, an HTTP status) when it gave one; server_text: its message."""
+
+    def __init__(self, msg="", url=None, code=None, server_text=None):
+        if url is not None:
+            msg = "%s: %s" % (clean_text(url), msg)
+        Exception.__init__(self, msg)
+        self.url = url
+        self.code = code
+        self.server_text = server_text
 
 
 class NotFound(FetchError):

@@ -271,7 +271,7 @@ def _check_chars(url, text, what):
     for c in text:
         o = ord(c)
         if o < 32 or 127 <= o < 160:  # C0, DEL and the C1 controls (U+009B is a terminal's CSI)
-            raise Refused("%s: a control character (0x%02x) in the %s" % (clean_text(url), o, what))
+            raise Refused("a control character (0x%02x) in the %s" % (o, what), url)
 
 
 def _quote_path(path):
@@ -293,15 +293,15 @@ def parse_url(url):
     try:
         scheme, host, port, path = split_url(url)
     except ValueError as e:
-        raise Refused("%s: bad URL (%s)" % (clean_text(url), clean_text(str(e))))
+        raise Refused("bad URL (%s)" % clean_text(str(e)), url)
     if scheme not in DEFAULT_PORTS:
-        raise Refused("%s: only http:// and https:// are supported here" % clean_text(url))
+        raise Refused("only http:// and https:// are supported here", url)
     _check_chars(url, host, "host name")
     _check_chars(url, path, "path")
     if not host or " " in host:
-        raise Refused("%s: no usable host in the URL" % clean_text(url))
+        raise Refused("no usable host in the URL", url)
     if port is not None and not 0 < port < 65536:
-        raise Refused("%s: port %d is out of range" % (clean_text(url), port))
+        raise Refused("port %d is out of range" % port, url)
     return host, port or DEFAULT_PORTS[scheme], _quote_path(path or "/")
 
 
@@ -457,30 +457,30 @@ class HttpFetcher:
                     # PEM is ASCII; a comment in another encoding must not stop the rest.
                     cadata = latin1(f.read())
             except OSError:
-                raise TlsError("%s: no trust store (%s is missing), so https:// cannot be checked: %s"
-                               % (clean_text(url), self.ca_file, self.ca_hint))
+                raise TlsError("no trust store (%s is missing), so https:// cannot be checked: %s"
+                               % (self.ca_file, self.ca_hint), url)
             if PEM_BEGIN not in cadata:
-                raise TlsError("%s: %s holds no PEM certificate: %s" % (clean_text(url), self.ca_file, self.ca_hint))
+                raise TlsError("%s holds no PEM certificate: %s" % (self.ca_file, self.ca_hint), url)
             try:
                 self.tls, self.ca_skipped = trust_context(cadata)
             except (ValueError, OSError) as e:
-                raise TlsError("%s: the certificates in %s cannot be used (%s): %s"
-                               % (clean_text(url), self.ca_file, clean_text(str(e), 80), self.ca_hint))
+                raise TlsError("the certificates in %s cannot be used (%s): %s"
+                               % (self.ca_file, clean_text(str(e), 80), self.ca_hint), url)
         return self.tls
 
     def _get(self, url, sink, max_size, progress):
         for _ in range(MAX_REDIRECTS + 1):
             host, port, path = parse_url(url)
             if self.hosts is not None and host.split("%", 1)[0].lower() not in self.hosts:
-                raise Refused("%s: refused: pxe.https-host allows only %s" % (clean_text(url), ",".join(self.hosts)))
+                raise Refused("refused: pxe.https-host allows only %s" % ",".join(self.hosts), url)
             tls = self.tls_context(url) if url_scheme(url) == "https" else None
             try:
                 conn = _Conn(host, port, self.timeout, self.idle_s, self.min_rate, tls, self.ca_file,
                              self.ca_hint)
             except (TimedOut, TlsError) as e:
-                raise type(e)("%s: %s" % (clean_text(url), e))
+                raise e if e.url else type(e)(str(e), url)
             except (OSError, UnicodeError, ValueError) as e:
-                raise FetchError("%s: cannot connect (%s)" % (clean_text(url), e))
+                raise FetchError("cannot connect (%s)" % e, url)
             try:
                 # An IPv6 host in brackets, without its zone (RFC 6874: the zone is local).
                 hosthdr = host if ":" not in host else "[%s]" % host.split("%", 1)[0]
@@ -505,22 +505,22 @@ class HttpFetcher:
                         url = new
                         continue
                     if status in (404, 410):
-                        raise NotFound("%s: not found (HTTP %d %s)" % (clean_text(url), status, reason))
+                        raise NotFound("not found (HTTP %d %s)" % (status, reason), url, status, reason)
                     if status != 200:
-                        raise HttpStatus("%s: HTTP %d %s" % (clean_text(url), status, reason))
+                        raise HttpStatus("HTTP %d %s" % (status, reason), url, status, reason)
                     size, total = _body(conn, headers, sink, max_size, progress)
                 except NotFound:
                     raise
                 except FetchError as e:
-                    if str(e).startswith(url):
+                    if e.url:
                         raise
-                    raise type(e)("%s: %s" % (clean_text(url), e))
+                    raise type(e)(str(e), url)
                 if progress is not None:
                     progress(size, total)
                 return size
             finally:
                 conn.close()
-        raise Refused("%s: more than %d redirects" % (clean_text(url), MAX_REDIRECTS))
+        raise Refused("more than %d redirects" % MAX_REDIRECTS, url)
 
     def _retry(self, url, open_sink, max_size, progress):
         import time
@@ -536,7 +536,7 @@ class HttpFetcher:
                     raise
             except OSError as e:
                 if attempt == self.retries:
-                    raise FetchError("%s: %s" % (clean_text(url), e))
+                    raise FetchError(str(e), url)
             time.sleep(delay)
             delay *= 2
 

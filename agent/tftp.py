@@ -243,19 +243,19 @@ class Receiver:
             code, msg = body
             msg = clean_text(msg)
             if code == ERR_NOT_FOUND and not self.blocks:
-                raise NotFound("not found (%s)" % msg if msg else "not found")
+                raise NotFound("not found (%s)" % msg if msg else "not found", None, code, msg)
             if code == ERR_OPTIONS and not self.started:
-                raise OptionsRefused("server refused the options: %s" % msg)
+                raise OptionsRefused("server refused the options: %s" % msg, None, code, msg)
             if not self.blocks:
-                raise ServerRefused("server error %d: %s" % (code, msg))
-            raise FetchError("server error %d after %d blocks: %s" % (code, self.blocks, msg))
+                raise ServerRefused("server error %d: %s" % (code, msg), None, code, msg)
+            raise FetchError("server error %d after %d blocks: %s" % (code, self.blocks, msg), None, code, msg)
         if op == OACK:
             if self.started:
                 return []  # a duplicate OACK: our ACK 0 is on its way or was lost
             try:
                 self._accept_options(body)
             except (ValueError, ProtocolError) as e:
-                raise ProtocolError("bad OACK: %s" % clean_text(str(e)))
+                raise ProtocolError("bad OACK: %s" % clean_text(str(e)), None, ERR_OPTIONS)
             self.started = True
             return self._ack(0, now)
         if op != DATA:
@@ -505,8 +505,7 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
             try:
                 replies = feed(data, now)
             except ProtocolError as e:
-                sock.sendto(encode_error(ERR_ILLEGAL if "OACK" not in str(e) else ERR_OPTIONS,
-                                         str(e)[:100]), peer)
+                sock.sendto(encode_error(e.code or ERR_ILLEGAL, str(e)[:100]), peer)
                 raise
             except TooLarge:
                 sock.sendto(encode_error(3, "Disk full or allocation exceeded"), peer)

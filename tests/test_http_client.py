@@ -59,6 +59,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(BODY[:1000])
             self.close_connection = True
+        elif p.startswith("/forbidden/"):
+            self.send_response(403, "Forbidden")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif p == "/error":
             self.send_response(503, "Busy")
             self.send_header("Content-Length", "0")
@@ -125,6 +129,17 @@ def test_errors(base, tmp_path):
         HttpFetcher(space_for=lambda p: 1000).fetch(base + "/plain", str(tmp_path / "s"))
     with pytest.raises(FetchError, match="cannot connect"):
         HttpFetcher(retries=0).read("http://127.0.0.1:1/x")
+
+
+def test_an_error_names_the_url_once_with_its_status(base):
+    # Issue #22: the message started with the cleaned URL while the client
+    # checked for the raw one, so a long URL answered 403 was named twice.
+    url = base + "/forbidden/" + "x" * 200
+    with pytest.raises(FetchError) as info:
+        HttpFetcher(timeout=5, retries=0).read(url)
+    e = info.value
+    assert (e.url, e.code, e.server_text) == (url, 403, "Forbidden"), (e.url, e.code, e.server_text)
+    assert str(e).count("/forbidden/") == 1 and str(e).endswith(": HTTP 403 Forbidden"), str(e)
 
 
 def test_https_host_also_bounds_redirects(base, tmp_path):
