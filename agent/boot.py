@@ -318,7 +318,7 @@ def interactive(cfg):
     return bool(cfg.prompt or cfg.timeout or cfg.totaltimeout)
 
 
-def choose(con, p, env, fetcher, shift=False, resume=False):
+def choose(con, p, fetcher, shift=False, resume=False):
     """What the console boots: (command, source, label), Syslinux's decision
     (agent.menu.session, the one plan uses) with a person at the console.
 
@@ -436,7 +436,7 @@ def run_once(con, opts, state):
         def chooser(p):
             show(p)
             again, resume[0] = resume[0], False
-            command, source, lab = choose(con, p, env, fetcher, opts.get("prompt") is True, again)
+            command, source, lab = choose(con, p, fetcher, opts.get("prompt") is True, again)
             state["at_console"] = source == cmdline.TYPED
             return command, source, lab
     try:

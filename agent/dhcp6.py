@@ -320,11 +320,13 @@ def addresses(iface, text=None):
 IFA_F_DADFAILED, IFA_F_TENTATIVE = 0x08, 0x40
 
 
-def ready_address(iface, link_local, text=None):
-    """The first usable (not tentative, DAD not failed) link-local or global address, or None."""
+def ready_address(iface, link_local, text=None, want=None):
+    """The first usable (not tentative, DAD not failed) link-local or global
+    address (want: that address only), or None."""
     for addr, plen, flags in addresses(iface, text):
         ll = addr[:2] == b"\xfe\x80"
-        if ll == link_local and not flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED):
+        if (want is None and ll == link_local or addr == want) and \
+                not flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED):
             return addr
     return None
 
@@ -335,11 +337,9 @@ def wait_address(iface, link_local, seconds, want=None, stop=None):
     import time
     end = now_ms() + int(seconds * 1000)
     while not _stopped(stop):
-        for addr, plen, flags in addresses(iface):
-            ll = addr[:2] == b"\xfe\x80"
-            if (want is None and ll == link_local or addr == want) and \
-                    not flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED):
-                return addr
+        addr = ready_address(iface, link_local, None, want)
+        if addr is not None:
+            return addr
         if now_ms() >= end:
             return None
         time.sleep(0.05)

@@ -6,8 +6,8 @@ fork/exec); with DRY_RUN set they are only recorded in LOG, as u-root's
 harmless and always done.
 """
 
-import struct
 
+from agent.s390kernel import IMAGE_OFFSET, MAX_CMDLINE, PAGE, KexecError, head_size, s390_segments
 from agent.compat import bootsys, os, path_join, exists, makedirs as _makedirs
 
 DRY_RUN = False
@@ -304,66 +304,6 @@ def free_bytes(path):
     return st[0] * st[4]
 
 
-# Where kexec-tools 2.0.25 puts an s390 kernel (kexec/arch/s390/kexec-image.c,
-# image_s390_load, and kexec-s390.h): the file from byte 0x10000 on at
-# physical 0x10000, which is also the entry point; the initrd at 8 MiB or,
-# for a larger kernel file, at its size rounded up to 1 MiB; the initrd's
-# address and size and the command line written into the kernel's parameter
-# area. No purgatory on s390.
-IMAGE_OFFSET = 0x10000
-INITRD_START = 0x408          # offsets in the parameter area, from IMAGE_OFFSET
-INITRD_SIZE = 0x410
-MAX_CMDLINE = 0x430
-CMDLINE = 0x480
-LEGACY_CMDLINE_SIZE = 896     # a kernel that leaves MAX_CMDLINE 0
-RAMDISK_ORIGIN = 0x800000
-PAGE = 4096
-
-
-class KexecError(Exception):
-    pass
-
-
-def align_up(n, to):
-    return (n + to - 1) // to * to
-
-
-def s390_segments(head, kernel_size, initrd_size, cmdline):
-    """The kexec_load segments for an s390 kernel image, as kexec-tools makes them.
-
-    head: the kernel file's bytes from IMAGE_OFFSET on, at least to the end of
-    the parameter area's command line (what s390_head reads);
-    kernel_size, initrd_size: the files' sizes (initrd_size None: no initrd).
-    Returns (patched, segments): patched is head with the parameter area
-    filled in; segments are (source, offset, length, mem, memsz) with source
-    "head" (patched), "kernel" or "initrd" (the files). Raises KexecError.
-    """
-    if kernel_size < IMAGE_OFFSET + CMDLINE or len(head) < CMDLINE:
-        raise KexecError("the kernel is %d bytes, too small for an s390 kernel image" % kernel_size)
-    if bytes(head[8:14]) != b"S390EP":
-        raise KexecError("the kernel is not an s390 kernel image (no S390EP at 0x10008; "
-                         "a kernel for another architecture?)")
-    maxsize = struct.unpack_from(">Q", head, MAX_CMDLINE)[0] or LEGACY_CMDLINE_SIZE
-    raw = cmdline.encode()
-    if len(raw) > maxsize - 1:
-        raise KexecError("the command line is %d bytes, the kernel takes at most %d" % (len(raw), maxsize - 1))
-    if len(head) < CMDLINE + maxsize:
-        raise KexecError("the kernel is too small for its own command line size (%d)" % maxsize)
-    patched = bytearray(head)
-    origin = align_up(max(RAMDISK_ORIGIN, kernel_size), 0x100000) if initrd_size else 0
-    struct.pack_into(">QQ", patched, INITRD_START, origin, initrd_size or 0)   # 0x408, 0x410
-    # strncpy into maxsize bytes: the rest of the area zeroed
-    patched[CMDLINE:CMDLINE + maxsize] = raw + b"\0" * (maxsize - len(raw))
-    body = kernel_size - IMAGE_OFFSET
-    n = len(patched)
-    segments = [("head", 0, n, IMAGE_OFFSET, align_up(n, PAGE))]
-    if body > n:
-        segments.append(("kernel", IMAGE_OFFSET + n, body - n, IMAGE_OFFSET + n, align_up(body - n, PAGE)))
-    if initrd_size:
-        segments.append(("initrd", 0, initrd_size, origin, align_up(initrd_size, PAGE)))
-    return patched, segments
-
-
 def s390_head(kernel):
     """The kernel file's bytes from IMAGE_OFFSET to a page boundary past the
     end of the parameter area's command line (or the file's end), and the
@@ -373,7 +313,7 @@ def s390_head(kernel):
         f.seek(IMAGE_OFFSET)
         head = f.read(PAGE)
         if len(head) >= MAX_CMDLINE + 8:
-            want = align_up(CMDLINE + (struct.unpack_from(">Q", head, MAX_CMDLINE)[0] or LEGACY_CMDLINE_SIZE), PAGE)
+            want = head_size(head)
             if want > len(head) and want <= 1 << 20:
                 head += f.read(want - len(head))
     return bytes(head), size

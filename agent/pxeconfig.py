@@ -257,7 +257,6 @@ class Config:
         self.say = []
         self.display = []
         self.append = None        # global APPEND
-        self.initrd = None        # always None: readconfig.c ignores INITRD outside a LABEL
         self.ipappend = 0
         self.notes = []
         self.files = []

@@ -190,7 +190,6 @@ class Receiver:
         self.done = False
         self.size = 0
         self.last = 0            # block number (mod 65536) of the last in-order block
-        self.count = 0           # blocks received in order, absolute
         self.since_ack = 0
         self.last_ack = None     # packet
         self.last_ack_ms = 0
@@ -296,7 +295,6 @@ class Receiver:
             # A view, not a copy: the sink copies what it keeps.
             self.sink.write(memoryview(packet)[4:])
         self.last = block
-        self.count += 1
         self.blocks += 1
         self.since_ack += 1
         self.gap_acked = False
@@ -314,7 +312,6 @@ class Receiver:
         the sink's buffer and acknowledged: the same state _in_order leaves."""
         self.size += nbytes
         self.last = last
-        self.count += blocks
         self.blocks += blocks
         self.since_ack = since_ack
         self.gap_acked = False

@@ -15,22 +15,15 @@ Everything here is a pure function over bytes.
 
 import struct
 
-ENTRY_MAGIC_OFFSET = 0x10008
-ENTRY_MAGIC = b"S390EP"
-PARMAREA = 0x10400
-IPL_DEVICE_OFFSET = 0x10400
-INITRD_START_OFFSET = 0x10408
-INITRD_SIZE_OFFSET = 0x10410
-OLDMEM_BASE_OFFSET = 0x10418
-OLDMEM_SIZE_OFFSET = 0x10420
-KERNEL_VERSION_OFFSET = 0x10428
-MAX_COMMAND_LINE_SIZE_OFFSET = 0x10430
-COMMAND_LINE_OFFSET = 0x10480
-LEGACY_COMMAND_LINE_SIZE = 896
+# The offsets are the agent's (agent/s390kernel.py): one definition of the
+# layout for the image written here and the kernels the agent loads.
+from agent.s390kernel import (COMMAND_LINE_OFFSET, ENTRY_MAGIC, ENTRY_MAGIC_OFFSET, INITRD_SIZE_OFFSET,  # noqa: F401
+                              INITRD_START_OFFSET, IPL_DEVICE_OFFSET, KERNEL_VERSION_OFFSET,
+                              LEGACY_COMMAND_LINE_SIZE, MAX_COMMAND_LINE_SIZE_OFFSET, OLDMEM_BASE_OFFSET,
+                              OLDMEM_SIZE_OFFSET, PAGE, PARMAREA)
 # The s390 kernel's CONFIG_COMMAND_LINE_SIZE ranges from 896 bytes to 1 MiB
 # (arch/s390/Kconfig); a header claiming more is corrupt.
 MAX_COMMAND_LINE_SIZE = 1 << 20
-PAGE = 4096
 # The smallest image that holds a command line of the legacy size.
 MIN_KERNEL_SIZE = COMMAND_LINE_OFFSET + LEGACY_COMMAND_LINE_SIZE
 

@@ -1,4 +1,4 @@
-"""The kernel loader of the image (agent.machine.s390_segments and the bootsys
+"""The kernel loader of the image (agent.s390kernel.s390_segments and the bootsys
 path): the segments kexec-tools 2.0.25 would pass to kexec_load for an s390
 kernel (kexec/arch/s390/kexec-image.c, image_s390_load; kexec-s390.h), the
 parameter area it writes, and what happens when the calls fail. The system
@@ -7,7 +7,7 @@ ones. Runs under CPython and MicroPython."""
 
 import struct
 
-from agent import machine
+from agent import machine, s390kernel
 
 PAGE = 4096
 
@@ -15,7 +15,7 @@ PAGE = 4096
 def head(maxsize=4096, magic=b"S390EP", size=0x2000):
     h = bytearray(size)
     h[8:14] = magic
-    struct.pack_into(">Q", h, machine.MAX_CMDLINE, maxsize)
+    struct.pack_into(">Q", h, s390kernel.MAX_CMDLINE, maxsize)
     h[0x480:0x490] = b"old command line"
     h[0x408:0x410] = b"\xff" * 8
     return bytes(h)
@@ -25,7 +25,7 @@ def test_segments_as_kexec_tools_places_them():
     # image_s390_load: kernel from 0x10000 at 0x10000 (the entry), ramdisk at
     # MAX(RAMDISK_ORIGIN_ADDR 8 MiB, kernel_size) rounded up to 1 MiB.
     size = 6115328                      # the suite's second-stage vmlinuz (0x5d5000)
-    patched, segs = machine.s390_segments(head(), size, 1005888, "console=ttysclp0 x=1")
+    patched, segs = s390kernel.s390_segments(head(), size, 1005888, "console=ttysclp0 x=1")
     assert segs == [("head", 0, 0x2000, 0x10000, 0x2000),
                     ("kernel", 0x12000, size - 0x12000, 0x12000, size - 0x12000),
                     ("initrd", 0, 1005888, 0x800000, 1007616)], segs
@@ -40,7 +40,7 @@ def test_segments_as_kexec_tools_places_them():
 def test_segments_cover_the_kernel_once_page_aligned():
     for size in (0x12000, 0x12001, 9 * 1048576 + 5, 0x11fff, 0x11480):
         h = head()[:min(0x2000, size - 0x10000)]
-        _, segs = machine.s390_segments(h, size, None, "x")
+        _, segs = s390kernel.s390_segments(h, size, None, "x")
         at = 0x10000
         for src, off, n, mem, memsz in segs:
             assert mem == at and mem % PAGE == 0 and memsz % PAGE == 0 and n <= memsz, (size, segs)
@@ -49,12 +49,12 @@ def test_segments_cover_the_kernel_once_page_aligned():
 
 
 def test_a_big_kernel_pushes_the_initrd_to_the_next_mib():
-    _, segs = machine.s390_segments(head(), 9 * 1048576 + 5, 10, "")
+    _, segs = s390kernel.s390_segments(head(), 9 * 1048576 + 5, 10, "")
     assert segs[-1] == ("initrd", 0, 10, 10 * 1048576, PAGE), segs
 
 
 def test_no_initrd_writes_zero_start_and_size():
-    patched, segs = machine.s390_segments(head(), 0x400000, None, "")
+    patched, segs = s390kernel.s390_segments(head(), 0x400000, None, "")
     assert [s[0] for s in segs] == ["head", "kernel"], segs
     assert struct.unpack_from(">QQ", patched, 0x408) == (0, 0)
 
@@ -62,20 +62,20 @@ def test_no_initrd_writes_zero_start_and_size():
 def test_command_line_limit_is_the_kernels_own():
     # MAX_COMMAND_LINESIZE_OFFS 0 (old kernels): LEGACY_COMMAND_LINESIZE 896,
     # so 895 bytes and a NUL.
-    machine.s390_segments(head(maxsize=0), 0x400000, None, "a" * 895)
+    s390kernel.s390_segments(head(maxsize=0), 0x400000, None, "a" * 895)
     try:
-        machine.s390_segments(head(maxsize=0), 0x400000, None, "a" * 896)
+        s390kernel.s390_segments(head(maxsize=0), 0x400000, None, "a" * 896)
         raise AssertionError("896 bytes taken by a kernel of 896")
-    except machine.KexecError as e:
+    except s390kernel.KexecError as e:
         assert str(e) == "the command line is 896 bytes, the kernel takes at most 895", e
-    machine.s390_segments(head(), 0x400000, None, "a" * 4095)
+    s390kernel.s390_segments(head(), 0x400000, None, "a" * 4095)
 
 
 def test_a_file_cut_inside_its_command_line_area_is_refused():
     try:
-        machine.s390_segments(head()[:0x147f], 0x1147f, None, "x")
+        s390kernel.s390_segments(head()[:0x147f], 0x1147f, None, "x")
         raise AssertionError("a kernel cut at 0x1147f taken")
-    except machine.KexecError as e:
+    except s390kernel.KexecError as e:
         assert "too small for its own command line size (4096)" in str(e), e
 
 
@@ -89,9 +89,9 @@ def test_what_is_not_an_s390_kernel_is_refused_before_the_jump():
                           (head(), 0x10400, "too small for an s390 kernel image"),
                           (b"", 100, "too small for an s390 kernel image")):
         try:
-            machine.s390_segments(h, size, None, "")
+            s390kernel.s390_segments(h, size, None, "")
             raise AssertionError("took %r" % (h[:16],))
-        except machine.KexecError as e:
+        except s390kernel.KexecError as e:
             assert want in str(e), e
 
 

@@ -175,7 +175,7 @@ def by_console(config, typed, con=None):
 
     def choose(plan):
         shift, first[0] = first[0], False
-        return boot.choose(con, plan, env, fetcher, shift)
+        return boot.choose(con, plan, fetcher, shift)
     try:
         p = planmod.make_plan(fetcher, env, None, None, choose)
     except (Stuck, boot.BootFailure, planmod.PlanError):

@@ -87,14 +87,16 @@ def test_globals():
         # atoi: junk reads as 0, a leading number counts.
         ("PROMPT 1x\nTIMEOUT abc\nIMPLICIT no\n", ("prompt", "timeout", "implicit"), (1, 0, 0)),
         ("TIMEOUT 50\nTOTALTIMEOUT 10\n", ("timeout", "totaltimeout"), (50, 10)),
-        # INITRD outside a LABEL: "Ignore".
-        ("INITRD x.gz\n", ("initrd",), (None,)),
         ("ONTIMEOUT\n", ("ontimeout",), (None,)),
     ]
     for text, attrs, want in cases:
         cfg = P.parse(text)
         got = tuple(getattr(cfg, a) for a in attrs)
         assert got == want, "parse(%r).%s = %r, want %r" % (text, attrs, got, want)
+    # INITRD outside a LABEL: "Ignore" (readconfig.c); the label after it has none.
+    cfg = P.parse("INITRD x.gz\nDEFAULT a\nLABEL a\n KERNEL k\n")
+    e = C.resolve(cfg, "a")
+    assert (e.initrd, C.command_line(e, {})) == ([], "BOOT_IMAGE=k"), (e.initrd, C.command_line(e, {}))
 
 
 def test_menus():
