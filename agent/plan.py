@@ -273,7 +273,7 @@ def make_plan(fetcher, env, label=None, config_url=None, choose=None, onerror_of
                                            key=lambda n: search.resolve(n, plan.prefix, plan.server), ident=url)
             except pxeconfig.ConfigError as e:
                 raise PlanError(str(e))
-            plan.notes += plan.cfg.notes
+            plan.notes += [pxeconfig.note_text(n) for n in plan.cfg.notes]
         if forced is not None:
             command, source = forced
             lab = forced = None

@@ -196,7 +196,7 @@ class Label:
     menu_default = False
     localboot = None
     help = ""
-    where = ""
+    where = None              # (file, line) of its LABEL line
     action = None             # None: boots; else "goto", "exit", "quit", "help", "disabled"
     target = None             # MENU GOTO/EXIT: the menu's tag, then the Menu
     menu = None               # the Menu it was recorded in, None for the root (MENU HIDE: Config.hide)
@@ -281,8 +281,32 @@ class Config:
         return bool(self.default_cmd) and is_ui_module(self.default_cmd)
 
 
+# What a note is about (Config.notes holds (file, line, kind, text) tuples;
+# `lint` judges each kind, plan and the console show note_text()).
+N_LONG_LINE = "long line"
+N_IGNORED = "ignored"
+N_INCLUDE_LOOP = "include loop"
+N_INCLUDE_DEPTH = "include depth"
+N_INCLUDE_ERROR = "include error"
+N_INCLUDE_MISSING = "include missing"
+N_LABEL_AGAIN = "label again"
+N_NO_KERNEL = "no kernel"
+N_UNKNOWN = "unknown directive"
+N_NUMBER = "number"
+
+
+def note_text(note):
+    """A note as one line: 'file:line: text'."""
+    return "%s:%d: %s" % (note[0], note[1], note[3])
+
+
 class ConfigError(Exception):
-    pass
+    """The config cannot be used; file and line say where, when known."""
+
+    def __init__(self, msg="", file=None, line=None):
+        Exception.__init__(self, msg)
+        self.file = file
+        self.line = line
 
 
 def decode(data):
@@ -295,12 +319,12 @@ def decode(data):
         return latin1(data)
 
 
-def _int(text, default, where, notes, keyword):
+def _int(text, default, site, notes, keyword):
     """A number as readconfig.c reads it (atoi: junk reads as 0), with a note for junk."""
     value, clean = c_atoi(text)
     if not clean:
-        notes.append("%s: %s %r is read as %d, as Syslinux's atoi does"
-                     % (where, keyword.upper(), text[:40], value))
+        notes.append(site + (N_NUMBER, "%s %r is read as %d, as Syslinux's atoi does"
+                             % (keyword.upper(), text[:40], value)))
     return value
 
 
@@ -337,12 +361,12 @@ def c_number(text):
     return value, text[i:]
 
 
-def sysappend_value(text, where, notes, keyword):
+def sysappend_value(text, site, notes, keyword):
     """IPAPPEND/SYSAPPEND's bit mask: readconfig.c reads it with strtoul(p, NULL, 0)."""
     value, rest = c_number(text)
     if rest and rest[0] not in C_SPACE:
-        notes.append("%s: %s %r is read as %d (a C number: 0x hex, leading 0 octal), as PXELINUX does"
-                     % (where, keyword.upper(), text[:40], value))
+        notes.append(site + (N_NUMBER, "%s %r is read as %d (a C number: 0x hex, leading 0 octal), as PXELINUX does"
+                             % (keyword.upper(), text[:40], value)))
     return value
 
 
@@ -406,12 +430,16 @@ class _Parser:
     def same(self, text):
         return self.strings.setdefault(text, text)
 
+    def note(self, name, lineno, kind, text):
+        """A note on a line: (file, line, kind, text)."""
+        self.cfg.notes.append((name, lineno, kind, text))
+
     def parse_file(self, name, ident, data, depth):
         cfg = self.cfg
         self.nbytes += len(data)
         if self.nbytes > MAX_PARSE_BYTES:
             raise ConfigError("%s: more than %d bytes of config text in one parse (MAX_PARSE_BYTES): "
-                              "an INCLUDE loop or runaway INCLUDEs?" % (name, MAX_PARSE_BYTES))
+                              "an INCLUDE loop or runaway INCLUDEs?" % (name, MAX_PARSE_BYTES), name)
         self.stack.append(ident)
         cfg.files.append(name)
         lines = iter_lines(data)
@@ -423,7 +451,7 @@ class _Parser:
             if not p or p[0] == "#":
                 continue
             if len(p) > MAX_LINE:
-                cfg.notes.append("%s:%d: line longer than %d characters: cut" % (name, lineno, MAX_LINE))
+                self.note(name, lineno, N_LONG_LINE, "line longer than %d characters: cut" % (MAX_LINE))
                 p = p[:MAX_LINE]
             e = word_end(p)
             kw = p[:e].lower()
@@ -487,30 +515,27 @@ class _Parser:
     def include(self, rest, name, lineno, depth, keyword):
         e = word_end(rest)
         fname, title = rest[:e], rest[e:].lstrip(C_SPACE)
-        notes = self.cfg.notes
         if not fname:
-            notes.append("%s:%d: %s without a file name: ignored" % (name, lineno, keyword))
+            self.note(name, lineno, N_IGNORED, "%s without a file name: ignored" % (keyword))
             return
         self.includes += 1
         if self.includes > MAX_INCLUDE_FILES:
             raise ConfigError("%s:%d: more than %d files INCLUDEd in one parse (MAX_INCLUDE_FILES): "
-                              "an INCLUDE loop or runaway INCLUDEs?" % (name, lineno, MAX_INCLUDE_FILES))
+                              "an INCLUDE loop or runaway INCLUDEs?" % (name, lineno, MAX_INCLUDE_FILES), name, lineno)
         ident = canonical(self.key(fname))
         if ident in self.stack:
-            notes.append("%s:%d: INCLUDE loop (%s is already being read): not read again"
-                         % (name, lineno, fname))
+            self.note(name, lineno, N_INCLUDE_LOOP, "INCLUDE loop (%s is already being read): not read again" % (fname))
             return
         if depth + 1 > MAX_INCLUDE_DEPTH:
-            notes.append("%s:%d: INCLUDE nested deeper than %d levels: %s not read"
-                         % (name, lineno, MAX_INCLUDE_DEPTH, fname))
+            self.note(name, lineno, N_INCLUDE_DEPTH, "INCLUDE nested deeper than %d levels: %s not read" % (MAX_INCLUDE_DEPTH, fname))
             return
         try:
             data = self.load(fname)
         except ConfigError as e:
-            notes.append("%s:%d: %s %s: %s" % (name, lineno, keyword, fname, e))
+            self.note(name, lineno, N_INCLUDE_ERROR, "%s %s: %s" % (keyword, fname, e))
             return
         if data is None:
-            notes.append("%s:%d: %s %s: not found: ignored" % (name, lineno, keyword, fname))
+            self.note(name, lineno, N_INCLUDE_MISSING, "%s %s: not found: ignored" % (keyword, fname))
             return
         if title:
             # menu.c32: INCLUDE file title reads the file as a submenu.
@@ -529,24 +554,24 @@ class _Parser:
             self.record()
             word = first_word(rest)
             if not word:
-                notes.append("%s:%d: LABEL without a name: ignored" % (name, lineno))
+                self.note(name, lineno, N_IGNORED, "LABEL without a name: ignored")
                 return
             if word in cfg.names:
-                notes.append("%s:%d: LABEL %s defined again: the first one is used" % (name, lineno, word))
+                self.note(name, lineno, N_LABEL_AGAIN, "LABEL %s defined again: the first one is used" % (word))
             lab = Label(word, cfg.ipappend)
+            lab.where = (name, lineno)
             kind = kernel_type(word)
             if kind != LINUX:
                 lab.ktype = kind
             self.ld = lab
         elif kw in TYPE_KEYWORDS:
             if ld is None:
-                notes.append("%s:%d: %s outside a LABEL: ignored" % (name, lineno, kw.upper()))
+                self.note(name, lineno, N_IGNORED, "%s outside a LABEL: ignored" % kw.upper())
                 return
             e = word_end(rest)
             word, args = rest[:e], rest[e:].lstrip(C_SPACE)
             if not word and kw != "localboot":
-                notes.append("%s:%d: %s without a file name: the label has no kernel"
-                             % (name, lineno, kw.upper()))
+                self.note(name, lineno, N_NO_KERNEL, "%s without a file name: the label has no kernel" % kw.upper())
             ld.kernel = self.same(word)
             ld.ktype = kernel_type(word, kw)
             # Options after the kernel's name go before APPEND on its command line.
@@ -565,11 +590,11 @@ class _Parser:
             self.menu_directive(rest, name, lineno, depth)
         elif kw == "initrd":
             if ld is None:
-                notes.append("%s:%d: INITRD outside a LABEL: ignored, as Syslinux does" % (name, lineno))
+                self.note(name, lineno, N_IGNORED, "INITRD outside a LABEL: ignored, as Syslinux does")
             else:
                 ld.initrd = self.same(rest)
         elif kw in ("ipappend", "sysappend"):
-            value = sysappend_value(rest, "%s:%d" % (name, lineno), notes, kw)
+            value = sysappend_value(rest, (name, lineno), notes, kw)
             if ld is None:
                 cfg.ipappend = value
             elif value or ld.ipappend:
@@ -588,26 +613,26 @@ class _Parser:
             cfg.ui = rest or None
             cfg.has_ui = True
         elif kw == "timeout":
-            value = max(0, _int(rest, 0, "%s:%d" % (name, lineno), notes, kw))
+            value = max(0, _int(rest, 0, (name, lineno), notes, kw))
             cfg.timeout = value           # ldlinux: one, the last
             self.menu.timeout = value     # menu.c32: the current menu's
         elif kw == "totaltimeout":
-            cfg.totaltimeout = max(0, _int(rest, 0, "%s:%d" % (name, lineno), notes, kw))
+            cfg.totaltimeout = max(0, _int(rest, 0, (name, lineno), notes, kw))
         elif kw == "ontimeout":
             cfg.ontimeout = rest or None
             self.menu.ontimeout = rest or None
         elif kw == "onerror":
             cfg.onerror = rest or None
         elif kw == "prompt":
-            cfg.prompt = _int(rest, 0, "%s:%d" % (name, lineno), notes, kw)
+            cfg.prompt = _int(rest, 0, (name, lineno), notes, kw)
         elif kw == "noescape":
-            cfg.noescape = _int(rest, 0, "%s:%d" % (name, lineno), notes, kw)
+            cfg.noescape = _int(rest, 0, (name, lineno), notes, kw)
         elif kw == "allowoptions":
-            value = 1 if _int(rest, 1, "%s:%d" % (name, lineno), notes, kw) else 0
+            value = 1 if _int(rest, 1, (name, lineno), notes, kw) else 0
             cfg.allowoptions = value
             self.menu.allowedit = bool(value)
         elif kw == "implicit":
-            cfg.implicit = _int(rest, 1, "%s:%d" % (name, lineno), notes, kw)
+            cfg.implicit = _int(rest, 1, (name, lineno), notes, kw)
         elif kw == "say":
             cfg.say.append(rest)
         elif kw == "display":
@@ -616,7 +641,7 @@ class _Parser:
         elif kw in COSMETIC:
             pass
         else:
-            notes.append("%s:%d: unknown directive %s: ignored" % (name, lineno, kw.upper()))
+            self.note(name, lineno, N_UNKNOWN, "unknown directive %s: ignored" % kw.upper())
 
     def menu_directive(self, rest, name, lineno, depth):
         e = word_end(rest)
@@ -682,7 +707,7 @@ class _Parser:
         elif sub in MENU_COSMETIC:
             pass
         else:
-            cfg.notes.append("%s:%d: unknown directive MENU %s: ignored" % (name, lineno, sub.upper()))
+            self.note(name, lineno, N_UNKNOWN, "unknown directive MENU %s: ignored" % sub.upper())
 
     def finish(self):
         """readconfig.c:parse_configs after the last file: the last label, MENU

@@ -291,7 +291,7 @@ def test_findings_use_the_parsers_notes():
     cfg = pxeconfig.parse(text, "pxelinux.cfg/default", load, key=lambda n: n)
     assert cfg.notes
     for note in cfg.notes:
-        where, msg = note.split(": ", 1)
+        where, msg = pxeconfig.note_text(note).split(": ", 1)
         assert any(line.startswith(where + ": ") and line.endswith(msg) for line in lines), \
             "lint(broken) has no line for the note %r" % note
 

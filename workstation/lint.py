@@ -58,20 +58,18 @@ INITRAMFS_MAGIC = ((b"070701", "cpio"), (b"070702", "cpio"), (b"\x1f\x8b", "gzip
                    (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh", "bzip2"), (b"\x02\x21\x4c\x18", "lz4"),
                    (b"\x89LZO", "lzo"), (b"\x5d\x00\x00", "lzma"))
 
-# How the parser's notes are judged: the first pattern found in the message.
-NOTE_SEVERITY = (
-    ("INCLUDE loop", ERROR),
-    ("not found: ignored", WARNING),      # INCLUDE of a missing file: skipped, as Syslinux does
-    ("nested deeper than", ERROR),
-    ("line longer than", ERROR),
-    ("unknown directive", WARNING),
-    ("defined again", WARNING),
-)
+# How the parser's notes are judged, by their kind (agent.pxeconfig.N_*);
+# any other kind is a warning.
+NOTE_SEVERITY = {
+    pxeconfig.N_INCLUDE_LOOP: ERROR,
+    pxeconfig.N_INCLUDE_MISSING: WARNING,  # INCLUDE of a missing file: skipped, as Syslinux does
+    pxeconfig.N_INCLUDE_DEPTH: ERROR,
+    pxeconfig.N_LONG_LINE: ERROR,
+}
 
 MAC_NAME = re.compile(r"^01-([0-9a-f]{2}-){5}[0-9a-f]{2}$")
 HEXIP_NAME = re.compile(r"^[0-9A-F]{1,8}$")
 UUID_NAME = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-NOTE_SITE = re.compile(r"^(.*?):(\d+): (.*)$", re.S)
 
 
 class Finding:
@@ -149,7 +147,6 @@ class Linter:
         self.kernel_urls = set()  # the kernels checked
         self.found = {}          # URL -> whether the file exists
         self.checked = set()     # check_boot's arguments already checked
-        self.sites = {}          # (file as shown, its bytes) -> its LABEL lines
         self.labels = 0
         self.queue = []
 
@@ -451,16 +448,12 @@ class Linter:
         try:
             cfg = pxeconfig.parse(text, shown, load, ipappend, key=key, ident=url)
         except pxeconfig.ConfigError as e:
-            self.note(str(e), ERROR, names, shown)
+            self.error(e, names, shown)
             return
-        for note in cfg.notes:
-            severity = WARNING
-            for pattern, sev in NOTE_SEVERITY:
-                if pattern in note:
-                    severity = sev
-                    break
-            self.note(note, severity, names, shown)
-        sites = label_sites(cfg, texts, names, self.sites)
+        for file, line, kind, text in cfg.notes:
+            self.add(names.get(file, file), line, NOTE_SEVERITY.get(kind, WARNING), text)
+        sites = dict((id(lab), (names.get(lab.where[0], lab.where[0]), lab.where[1]))
+                     for lab in cfg.labels if lab.where)
         self.check_labels(cfg, prefix, sites, shown)
         self.check_default(cfg, prefix, sites, shown)
         for name in cfg.display:
@@ -470,17 +463,17 @@ class Linter:
             else:
                 self.add(shown, None, WARNING, "DISPLAY %s: not found" % name)
 
-    def note(self, text, severity, names, shown):
-        """A parser note or error, "name:line: message", as a finding on the file as shown."""
-        m = NOTE_SITE.match(text)
-        if m and m.group(1) in names:
-            self.add(names[m.group(1)], int(m.group(2)), severity, m.group(3))
+    def error(self, e, names, shown):
+        """A config that cannot be used (pxeconfig.ConfigError) as an error on
+        the file and line it names, its message without them."""
+        text = str(e)
+        if e.file is not None:
+            site = "%s:%d: " % (e.file, e.line) if e.line else "%s: " % e.file
+            if text.startswith(site):
+                text = text[len(site):]
+            self.add(names.get(e.file, e.file), e.line, ERROR, text)
             return
-        for name in sorted(names, key=len, reverse=True):
-            if text.startswith(name + ": "):
-                self.add(names[name], None, severity, text[len(name) + 2:])
-                return
-        self.add(shown, None, severity, text)
+        self.add(shown, None, ERROR, text)
 
     def check_labels(self, cfg, prefix, sites, shown):
         targets = set()
@@ -635,53 +628,3 @@ def find_config_dirs(root, depth=3):
 
 def plural(n):
     return "" if n == 1 else "s"
-
-
-def file_labels(data):
-    """[(name, line)] of the LABEL lines in a config's bytes, TEXT ... ENDTEXT
-    skipped as the parser skips it."""
-    out = []
-    lineno = 0
-    in_text = False
-    for raw in pxeconfig.iter_lines(data):
-        lineno += 1
-        p = pxeconfig.decode(raw).lstrip(pxeconfig.C_SPACE)
-        word = pxeconfig.first_word(p).lower()
-        if in_text:
-            in_text = word != "endtext"
-            continue
-        if word == "text":
-            in_text = True
-        elif word == "label":
-            name = pxeconfig.first_word(p[5:].lstrip(pxeconfig.C_SPACE))
-            if name:
-                out.append((name, lineno))
-    return out
-
-
-def label_sites(cfg, texts, names, cache=None):
-    """id(label) -> (file as shown, line) of its LABEL line.
-
-    The parser keeps no line numbers on labels; the LABEL lines of the files
-    it read (cfg.files, in order) are found again, and the n-th label of a
-    name gets the n-th line. cache: (file, bytes) -> file_labels, across configs."""
-    cache = {} if cache is None else cache
-    lines = {}
-    for fname in cfg.files:
-        data = texts.get(fname)
-        if data is None:
-            continue
-        shown = names.get(fname, fname)
-        if (shown, data) not in cache:
-            cache[(shown, data)] = file_labels(data)
-        for name, lineno in cache[(shown, data)]:
-            lines.setdefault(name, []).append((shown, lineno))
-    seen = {}
-    out = {}
-    for lab in cfg.labels:
-        n = seen.get(lab.name, 0)
-        seen[lab.name] = n + 1
-        where = lines.get(lab.name, [])
-        if n < len(where):
-            out[id(lab)] = where[n]
-    return out

@@ -93,7 +93,7 @@ def test_include_relative_nested_and_loop():
     check_boot("INCLUDE inc/one.cfg\nDEFAULT one\n", ("one", "k1", [], "BOOT_IMAGE=k1"), files=files)
     cfg = P.parse("INCLUDE inc/one.cfg\n", "default", lambda n: files.get(n))
     assert [l.name for l in cfg.labels] == ["two", "one"]
-    assert any("INCLUDE loop" in n for n in cfg.notes), cfg.notes
+    assert [n[2] for n in cfg.notes] == [P.N_INCLUDE_LOOP] and "INCLUDE loop" in cfg.notes[0][3], cfg.notes
 
 
 def test_include_depth_limit():
@@ -102,7 +102,7 @@ def test_include_depth_limit():
         files["d%d" % i] = "INCLUDE d%d\nLABEL l%d\n KERNEL k\n" % (i + 1, i)
     cfg = P.parse("INCLUDE d0\n", "default", lambda n: files.get(n))
     assert len(cfg.labels) == P.MAX_INCLUDE_DEPTH
-    assert any("deeper than 16" in n for n in cfg.notes), cfg.notes
+    assert any(n[2] == P.N_INCLUDE_DEPTH and "deeper than 16" in n[3] for n in cfg.notes), cfg.notes
 
 
 def test_x86_only_and_localboot_cannot_boot():
@@ -130,7 +130,7 @@ def test_onerror_used_when_default_cannot_boot():
 
 def test_unknown_directives_and_bad_numbers_are_notes():
     cfg = P.parse("FROBNICATE 1\nTIMEOUT soon\nMENU SPARKLE\nMENU COLOR title 1;36 #ffffffff\nLABEL a\n KERNEL k\n")
-    notes = " | ".join(cfg.notes)
+    notes = " | ".join(P.note_text(n) for n in cfg.notes)
     # readconfig.c reads numbers with atoi: junk is 0 (noted here).
     assert "unknown directive FROBNICATE" in notes and "TIMEOUT 'soon' is read as 0" in notes
     assert "MENU SPARKLE" in notes and "COLOR" not in notes
@@ -165,3 +165,16 @@ def test_local_fetcher(tmp=None):
     else:
         assert False
     os.remove(root + "/x")
+
+
+def test_notes_and_labels_say_where():
+    # Issue #22: notes are (file, line, kind, text), labels know their LABEL line,
+    # so lint reports them without reading the files again.
+    files = {"inc.cfg": b"LABEL b\n KERNEL kb\nBOGUS 1\n"}
+    cfg = P.parse("# top\nLABEL a\n KERNEL ka\nINCLUDE inc.cfg\nLABEL a\nTIMEOUT 5x\n", "top.cfg",
+                  lambda name: files.get(name), key=lambda n: n)
+    got = [(lab.name, lab.where) for lab in cfg.labels]
+    assert got == [("a", ("top.cfg", 2)), ("b", ("inc.cfg", 1)), ("a", ("top.cfg", 5))], got
+    got = [n[:3] for n in cfg.notes]
+    assert got == [("inc.cfg", 3, P.N_UNKNOWN), ("top.cfg", 5, P.N_LABEL_AGAIN), ("top.cfg", 6, P.N_NUMBER)], got
+    assert P.note_text(cfg.notes[0]) == "inc.cfg:3: unknown directive BOGUS: ignored", cfg.notes[0]
