@@ -27,7 +27,7 @@ build them in):
 
 from agent import cmdline, dhcp, inet, lease as leases, machine, menu, pxeconfig, search
 from agent import plan as planmod
-from agent.compat import now_ms
+from agent.compat import now_ms, os
 from agent.pxeconfig import first_word
 from agent.fetch import FetchError, NotFound
 from agent.tftp import ServerRefused
@@ -264,10 +264,9 @@ def concat(paths, dest):
     archives (com32/lib/syslinux/initramfs_archive.c); the kernel skips the
     zeros between archives. Through one 64 KiB buffer: a 1 MiB read per piece
     ran the image's heap out (MemoryError with a 1.2 MiB second initrd)."""
-    import os as _os
     from agent.fetch import copy_file
     buf = bytearray(65536)
-    size = _os.stat(paths[0])[6]
+    size = os.stat(paths[0])[6]
     with open(paths[0], "ab") as out:
         for p in paths[1:]:
             pad = -size & 3
@@ -275,9 +274,9 @@ def concat(paths, dest):
                 out.write(b"\0" * pad)
             with open(p, "rb") as f:
                 size += pad + copy_file(f, out, buf)
-            _os.remove(p)
+            os.remove(p)
     if paths[0] != dest:
-        _os.rename(paths[0], dest)
+        os.rename(paths[0], dest)
 
 
 def boot_plan(con, fetcher, p, noexec=False):
@@ -336,25 +335,16 @@ def choose(con, p, fetcher, shift=False, resume=False):
             con.line(line)
     for line in cfg.say:
         con.line(line)
-    gen = menu.session(cfg, shift, resume)
-    action = next(gen)
-    while True:
-        kind = action[0]
-        if kind == "boot":
-            return action[1], action[2], action[3]
-        if kind == "fail":
-            raise BootFailure(action[1])
-        answer = None
-        if kind == "say":
-            con.line(action[1])
-        elif kind == "note":
-            con.debug("note: %s" % action[1])
-        elif kind == "show":
-            for line in menu.menu_lines(cfg, None, action[1]):
-                con.line(line)
-        elif kind == "ask":
-            answer = ask(con, cfg, action)
-        action = gen.send(answer)
+    def show(default):
+        for line in menu.menu_lines(cfg, None, default):
+            con.line(line)
+
+    def note(text):
+        con.debug("note: %s" % text)
+    try:
+        return menu.drive(cfg, lambda action: ask(con, cfg, action), shift, resume, con.line, note, show)
+    except pxeconfig.ConfigError as e:
+        raise BootFailure(str(e))
 
 
 def ask(con, cfg, action):

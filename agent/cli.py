@@ -8,11 +8,10 @@ Exit codes: 0 done, 2 nothing bootable / transfer failed / bad usage; the
 reason is one line on stderr (a traceback only with --debug).
 """
 
-import os
 import sys
 
 from agent import plan as planmod
-from agent.compat import dumps_sorted, dirname, now_ms, route_mtu, stderr_write
+from agent.compat import dirname, dumps_sorted, now_ms, os, route_mtu, stderr_write
 from agent.console import Progress, human, rate
 from agent.fetch import FetchError
 from agent.text import escaped

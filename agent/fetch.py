@@ -10,9 +10,7 @@ LocalFetcher, a directory standing in for the server root (``plan --root``
 and tests). HttpsOnly refuses every other scheme (pxe.https-only).
 """
 
-import os
-
-from agent.compat import errno_of, is_dir, path_join
+from agent.compat import errno_of, is_dir, os, path_join
 from agent.inet import split_url
 from agent.text import clean_text
 

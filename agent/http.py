@@ -31,7 +31,7 @@ identity (the request says ``Accept-Encoding: identity``), a redirect to
 anything but http:// or https://, from https:// to anything but https://.
 """
 
-from agent.compat import latin1, now_ms, tls_context
+from agent.compat import TLS_DEFERRED, latin1, now_ms, tls_context, tls_eof, tls_failure, tls_pending, tls_wrap
 from agent.text import PEM_BEGIN, clean_text, pem_blocks
 from agent.fetch import (IDLE_S, MIN_RATE, Answered, Deadline, FetchError, MemorySink, NotFound, Refused,
                          TimedOut, TooLarge, check_space)
@@ -139,7 +139,6 @@ class _Conn:
         self.raw = self.sock
         self.handshaking = False
         if self.tls:
-            from agent.compat import TLS_DEFERRED, tls_wrap
             self.tls_why = (host, ca_file, hint)
             try:
                 self.sock = tls_wrap(tls, self.sock, host.split("%", 1)[0])
@@ -164,7 +163,6 @@ class _Conn:
         self.deadline = None
 
     def _tls_error(self, e):
-        from agent.compat import tls_failure
         host, ca_file, hint = self.tls_why
         return TlsError(tls_reason(tls_failure(e), host, ca_file, clock_text(), hint))
 
@@ -204,7 +202,6 @@ class _Conn:
             end = self.header_end if self.deadline is None else self.deadline.end
             ready = False
             if self.tls:
-                from agent.compat import tls_pending
                 ready = tls_pending(self.sock) > 0
             if not ready and (now >= end or not self.poller.poll(max(1, end - now))):
                 now = now_ms()
@@ -214,7 +211,6 @@ class _Conn:
             try:
                 data = self._recv(CHUNK)
             except OSError as e:
-                from agent.compat import tls_eof
                 if not (self.tls and tls_eof(e)):
                     raise
                 data = b""

@@ -149,44 +149,65 @@ def _menu_entry(cfg, entry, source, runs=0):
     yield from _load(cfg, entry.name, source, entry, runs)
 
 
+def drive(cfg, answer, shift=False, resume=False, say=None, note=None, show=None):
+    """Run session() to its end: (command, source, label) of what boots.
+
+    answer(action) replies to each ("ask", ...): the line typed, or None
+    when its wait ran out; say, note and show (optional) get the config's
+    text, the notes and the menu's default. The one driver of the decision:
+    decide() with nobody there, the boot console with a person. Raises
+    ConfigError when Syslinux would stop ("fail")."""
+    gen = session(cfg, shift, resume)
+    action = next(gen)
+    while True:
+        kind = action[0]
+        if kind == "boot":
+            return action[1], action[2], action[3]
+        if kind == "fail":
+            raise ConfigError(action[1])
+        reply = None
+        if kind == "ask":
+            reply = answer(action)
+        elif kind == "say" and say is not None:
+            say(action[1])
+        elif kind == "note" and note is not None:
+            note(action[1])
+        elif kind == "show" and show is not None:
+            show(action[1])
+        action = gen.send(reply)
+
+
 def decide(cfg, typed=None):
     """(command, source, label, notes): what Syslinux boots with nobody at the
     console, or with typed entered at the first prompt (a held Shift key first).
 
     A prompt with no countdown waits for someone: then this answers Enter, and
     says so in a note. Raises ConfigError when nothing boots that way."""
-    gen = session(cfg, typed is not None)
     notes = []
     said = []
-    asks = 0
-    answer = None
-    action = next(gen)
-    while True:
-        kind = action[0]
-        if kind == "boot":
-            return action[1], action[2], action[3], notes
-        if kind == "fail":
-            raise ConfigError(action[1])
-        answer = None
-        if kind == "say":
-            said.append(action[1])
-        elif kind == "note":
-            notes.append(action[1])
-        elif kind == "ask":
-            asks += 1
-            if asks > MAX_UNATTENDED_ASKS:
-                raise ConfigError("%s; nothing boots unless someone types a label at the boot: prompt"
-                                  % (said[-1] if said else "the menu and the boot: prompt go round "
-                                     "without reaching a kernel"))
-            if typed is not None:
-                answer, typed = typed, None
-            elif not first_wait(action[2], action[3]):
-                answer = ""
-                note = "the %s has no TIMEOUT: it waits for someone; this is what Enter boots" % (
-                    "menu" if action[1] == "menu" else "boot: prompt")
-                if note not in notes:
-                    notes.append(note)
-        action = gen.send(answer)
+    state = {"asks": 0, "typed": typed}
+
+    def answer(action):
+        state["asks"] += 1
+        if state["asks"] > MAX_UNATTENDED_ASKS:
+            raise ConfigError("%s; nothing boots unless someone types a label at the boot: prompt"
+                              % (said[-1] if said else "the menu and the boot: prompt go round "
+                                 "without reaching a kernel"))
+        if state["typed"] is not None:
+            line, state["typed"] = state["typed"], None
+            return line
+        if not first_wait(action[2], action[3]):
+            text = "the %s has no TIMEOUT: it waits for someone; this is what Enter boots" % (
+                "menu" if action[1] == "menu" else "boot: prompt")
+            if text not in notes:
+                notes.append(text)
+            return ""
+        return None
+
+    def note(text):
+        notes.append(text)
+    command, source, lab = drive(cfg, answer, typed is not None, False, said.append, note)
+    return command, source, lab, notes
 
 
 def menu_lines(cfg, default_label=None, default=None):

@@ -184,16 +184,22 @@ def find_config(fetcher, env, tried):
     return None, None
 
 
-def loader(fetcher, pfx, server):
-    """The INCLUDE loader for the parser: names relative to the prefix."""
+def loader(fetcher, pfx, server, seen=None):
+    """The INCLUDE loader for the parser: names relative to the prefix; a
+    file that is not there is None, any other failure a ConfigError.
+    seen(name, url, data): told of every file asked for (data None when it
+    is not there), before the parser gets it (lint counts what is reached)."""
     def load(name):
         url = search.resolve(name, pfx, server)
         try:
-            return fetcher.read(url)
+            data = fetcher.read(url)
         except NotFound:
-            return None
+            data = None
         except FetchError as e:
             raise pxeconfig.ConfigError(str(e))
+        if seen is not None:
+            seen(name, url, data)
+        return data
     return load
 
 

@@ -37,6 +37,7 @@ import re
 import stat
 
 from agent import cmdline, inet, menu, pxeconfig, search
+from agent import plan as planmod
 from agent.fetch import CONFIG_LIMIT, FetchError, NotFound
 from packager import s390image
 
@@ -426,24 +427,16 @@ class Linter:
         self.reached.add(url)
         if shown not in self.configs:
             self.configs.append(shown)
-        texts = {shown: text}
         names = {shown: shown}
 
         def key(name):
             return search.resolve(name, prefix, self.server)
 
-        def load(name):
-            u = key(name)
+        def seen(name, u, data):
             names[name] = self.show(u)
-            try:
-                data = self.fetcher.read(u)
-            except NotFound:
-                return None
-            except FetchError as e:
-                raise pxeconfig.ConfigError(str(e))
-            self.reached.add(u)
-            texts[name] = data
-            return data
+            if data is not None:
+                self.reached.add(u)
+        load = planmod.loader(self.fetcher, prefix, self.server, seen)
 
         try:
             cfg = pxeconfig.parse(text, shown, load, ipappend, key=key, ident=url)
