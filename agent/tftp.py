@@ -225,10 +225,14 @@ class Receiver:
 
     def _ack(self, block, now):
         pkt = encode_ack(block)
-        self.last_ack = pkt
-        self.last_ack_ms = now
+        self.acked(pkt, now)
         self.since_ack = 0
         return [pkt]
+
+    def acked(self, pkt, when):
+        """An ACK went out at when (by this state machine, or the C loop)."""
+        self.last_ack = pkt
+        self.last_ack_ms = when
 
     def feed(self, packet, now=0):
         # Nearly every packet of a transfer is the next DATA block (opcode 3):
@@ -368,6 +372,15 @@ class Rto:
             rto = self.initial
         self.rto = rto if rto > self.min else self.min
 
+    def pending(self, at):
+        """A first send at `at` waits for its answer (sent by the C loop)."""
+        self.sent_at = at
+        self.retransmitted = False
+
+    def adopt(self, srtt, rttvar, rto):
+        """The estimate another estimator (the C loop's) arrived at."""
+        self.srtt, self.rttvar, self.rto = srtt, rttvar, rto
+
     def backoff(self):
         self.retransmitted = True
         self.rto = min(self.max, self.rto * 2)
@@ -452,29 +465,15 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
             if fast:
                 # Full in-order blocks from the peer go into the sink's buffer
                 # in C; anything else comes back as a packet for feed().
-                st, pos, last, n, since, ack_age, pending_age, quiet, first_age, srtt, rttvar, rtov, data, addr = \
-                    fast(fileno, peer, sink.buf, sink.size, rx.last, rx.blksize, rx.windowsize, rx.since_ack,
-                         -1 if max_size is None else max_size - rx.size, wait, C_BUDGET_MS,
-                         -1 if rto.srtt is None else rto.srtt, rto.rttvar, rto.rto, rto.min, rto.initial)
+                result = fast(fileno, peer, sink.buf, sink.size, rx.last, rx.blksize, rx.windowsize,
+                              rx.since_ack, -1 if max_size is None else max_size - rx.size, wait, C_BUDGET_MS,
+                              -1 if rto.srtt is None else rto.srtt, rto.rttvar, rto.rto, rto.min, rto.initial)
                 now = now_ms()
-                if n:
-                    nbytes = pos - sink.size
-                    sink.size = pos
-                    rx.absorb(n, nbytes, last, since)
-                    rx.c_blocks += n
-                    deadline.progress(nbytes, now)
+                st, data, addr = result[0], result[12], result[13]
+                quiet = _adopt_c(result, now, sink, rx, rto, deadline)
+                if quiet is not None:
                     last_heard = now - quiet
-                    rto.srtt, rto.rttvar, rto.rto = (None if srtt < 0 else srtt), rttvar, rtov
-                    rto.received(now - first_age)  # the answer to what Python sent last, if anything
                     resend_at = now - quiet + int(rto.rto)
-                if ack_age >= 0:
-                    rx.last_ack = encode_ack(last - since)
-                    rx.last_ack_ms = now - ack_age
-                if pending_age >= 0:
-                    rto.sent_at = now - pending_age
-                    rto.retransmitted = False
-                if st == C_FULL:
-                    sink.flush()
                 if st != C_PACKET:
                     if st == C_TIMEOUT and now >= resend_at:
                         resend_at = now + _retransmit(sock, rx, rto, request, peer)
@@ -524,6 +523,29 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
         return rx
     finally:
         sock.close()
+
+
+def _adopt_c(result, now, sink, rx, rto, deadline):
+    """Take over what one call of tftprx.blocks (the C loop) did: the blocks
+    it put into the sink's buffer, the ACK it sent last, its RTT estimate
+    and its pending send. Returns how many ms ago the last block came, or
+    None when none came."""
+    st, pos, last, n, since, ack_age, pending_age, quiet, first_age, srtt, rttvar, rtov = result[:12]
+    if n:
+        nbytes = pos - sink.size
+        sink.size = pos
+        rx.absorb(n, nbytes, last, since)
+        rx.c_blocks += n
+        deadline.progress(nbytes, now)
+        rto.adopt(None if srtt < 0 else srtt, rttvar, rtov)
+        rto.received(now - first_age)  # the answer to what Python sent last, if anything
+    if ack_age >= 0:
+        rx.acked(encode_ack(last - since), now - ack_age)
+    if pending_age >= 0:
+        rto.pending(now - pending_age)
+    if st == C_FULL:
+        sink.flush()
+    return quiet if n else None
 
 
 def _retransmit(sock, rx, rto, request, to):
