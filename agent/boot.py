@@ -23,13 +23,15 @@ build them in):
   pxe.noexec         do everything but kexec (for testing a setup)
   pxe.https-only     every name the config search and the config resolve to
                      must be https:// (packager build --https-only builds it in)
+  pxe.https-host=H[,H]  and on those hosts only (packager build --https-host)
+  pxe.spread=S       wait a random 0..S seconds before the first DHCP request
 """
 
 from agent import cmdline, dhcp, inet, lease as leases, machine, menu, pxeconfig, search
 from agent import plan as planmod
-from agent.compat import now_ms, os
+from agent.compat import now_ms, os, random_unit
 from agent.pxeconfig import first_word
-from agent.fetch import FetchError, NotFound
+from agent.fetch import FetchError, NotFound, close
 from agent.tftp import ServerRefused
 from agent.text import clean_text
 from agent.console import Console, Progress, human, rate
@@ -301,6 +303,7 @@ def boot_plan(con, fetcher, p, noexec=False):
     con.say("kexec %s%s" % (search.display(p.kernel, p.server),
                             " with %d initrd(s)" % len(p.initrd) if p.initrd else ""))
     con.say("command line: %s" % p.cmdline)
+    close(fetcher)   # the connections kept open end before the next kernel takes the network
     ok, how = machine.kexec_load(kernel, initrd, p.cmdline)
     if not ok:
         raise BootFailure("kexec refused the kernel: %s" % how)
@@ -382,9 +385,25 @@ def _left(deadline):
     return max(0.001, (deadline - now_ms()) / 1000.0)
 
 
+MAX_SPREAD_S = 3600
+
+
+def spread_start(con, opts):
+    """pxe.spread=S: wait a random 0..S seconds before the first DHCP request,
+    so that guests powered on together do not all ask at once (RFC 2131 4.4.1
+    asks for a random 1-10 s); 0 (the default) does not wait."""
+    spread = int_option(opts, "spread", 0, 0, MAX_SPREAD_S)
+    if spread:
+        import time
+        wait = spread * random_unit()
+        con.say("pxe.spread=%d: waiting %.1f s before the first request" % (spread, wait))
+        time.sleep(wait)
+
+
 def run_once(con, opts, state):
     """One attempt from DHCP to kexec; raises BootFailure with the reason."""
     if state.get("lease") is None:
+        spread_start(con, opts)
         state["lease"] = get_lease(con, opts)
         lease = state["lease"]
         if lease.get("family") == 6:
@@ -474,7 +493,10 @@ def after_failure(con, opts, state, msg):
             return
         con.say("%d boots in a row failed with nobody typing at the prompt" % state["unattended_failures"])
     lease = state.get("lease") or {}
-    seconds = lease.get("opt211") or DEFAULT_REBOOT_S
+    # Spread by up to a tenth (30 s at most): guests that failed together
+    # do not all come back to the boot server at the same moment.
+    base = lease.get("opt211") or DEFAULT_REBOOT_S
+    seconds = base + int(min(30, base // 10) * random_unit())
     con.say("rebooting in %d s; press Enter for a shell" % seconds)
     line = con.wait_line(seconds)
     if line is not None:

@@ -25,7 +25,7 @@ class FetchError(Exception):
     def __init__(self, msg="", url=None, code=None, server_text=None):
         if url is not None:
             msg = "%s: %s" % (clean_text(url), msg)
-        Exception.__init__(self, msg)
+        super().__init__(msg)
         self.url = url
         self.code = code
         self.server_text = server_text
@@ -279,6 +279,17 @@ class SchemeFetcher:
     def fetch(self, url, dest, progress=None):
         return self._for(url).fetch(url, dest, progress)
 
+    def close(self):
+        for f in self.schemes.values():
+            close(f)
+
+
+def close(fetcher):
+    """Close what a fetcher keeps open (HTTP connections), if it keeps anything."""
+    done = getattr(fetcher, "close", None)
+    if done is not None:
+        done()
+
 
 class HttpsOnly:
     """A fetcher passing only https:// URLs on (pxe.https-only): every other
@@ -308,3 +319,6 @@ class HttpsOnly:
     def fetch(self, url, dest, progress=None):
         self._check(url)
         return self.inner.fetch(url, dest, progress)
+
+    def close(self):
+        close(self.inner)

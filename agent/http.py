@@ -31,7 +31,7 @@ identity (the request says ``Accept-Encoding: identity``), a redirect to
 anything but http:// or https://, from https:// to anything but https://.
 """
 
-from agent.compat import TLS_DEFERRED, latin1, now_ms, tls_context, tls_eof, tls_failure, tls_pending, tls_wrap
+from agent.compat import TLS_DEFERRED, latin1, now_ms, random_unit, tls_context, tls_eof, tls_failure, tls_pending, tls_wrap
 from agent.text import PEM_BEGIN, clean_text, pem_blocks
 from agent.fetch import (IDLE_S, MIN_RATE, Answered, Deadline, FetchError, MemorySink, NotFound, Refused,
                          TimedOut, TooLarge, check_space)
@@ -161,6 +161,20 @@ class _Conn:
         self.idle_s = idle_s
         self.min_rate = min_rate
         self.deadline = None
+        self.received = 0        # bytes received for the current request
+        self.requests = 0
+
+    def next_request(self):
+        """Ready for another request on this connection (HTTP/1.1 persistence):
+        the header deadline starts again; False when bytes are left over from
+        the last response (nothing may be, before a request is sent)."""
+        if self.eof or self.pos < len(self.buf):
+            return False
+        self.buf, self.pos = b"", 0
+        self.header_end = now_ms() + self.timeout_ms
+        self.deadline = None
+        self.received = 0
+        return True
 
     def _tls_error(self, e):
         host, ca_file, hint = self.tls_why
@@ -219,6 +233,7 @@ class _Conn:
         if not data:
             self.eof = True
             return False
+        self.received += len(data)
         # Lines are taken by position, not by slicing what is left each time.
         self.buf = self.buf[self.pos:] + data if self.pos < len(self.buf) else data
         self.pos = 0
@@ -325,7 +340,7 @@ def _response(conn):
             raise Refused("bad HTTP status line: %r" % clean_text(status_line, 60))
         status = int(parts[1])
         reason = clean_text(parts[2], 60) if len(parts) > 2 else ""
-        headers = {}
+        headers = {":version": parts[0]}
         while True:
             line = conn.line()
             if not line:
@@ -369,8 +384,11 @@ def _chunk_size(line):
     return int(text, 16)
 
 
-def _body(conn, headers, sink, max_size, progress):
-    size = 0
+def _body(conn, headers, sink, max_size, progress, start=0):
+    """The body into sink: (size, total), counting the start bytes a resumed
+    transfer already has. A FetchError for a cut body carries .received,
+    the body bytes written before the cut."""
+    size = start
     total = None
     encoding = headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
@@ -401,14 +419,19 @@ def _body(conn, headers, sink, max_size, progress):
             conn.line()
     total = content_length(headers)
     if total is not None:
+        total += start
         check_space(total, max_size)
+    if start:
+        sink.seek(start)
     last = now_ms()
     while total is None or size < total:
         data = conn.read(CHUNK if total is None else min(CHUNK, total - size))
         if not data:
             if total is None:
                 break
-            raise FetchError("connection closed after %d of %d bytes" % (size, total))
+            e = FetchError("connection closed after %d of %d bytes" % (size, total))
+            e.received = size - start
+            raise e
         size += len(data)
         check_space(size, max_size, known=False)
         sink.write(data)
@@ -416,6 +439,75 @@ def _body(conn, headers, sink, max_size, progress):
             last = now_ms()
             progress(size, total)
     return size, total
+
+
+def backoff_s(attempt, base=0.5, cap=8.0):
+    """Seconds to wait before try attempt+2: base doubled per try, capped, and
+    spread at random over half to one and a half of that, so that guests
+    that failed together do not all try again together (RFC 2131 4.1)."""
+    return min(cap, base * (1 << min(attempt, 16))) * (0.5 + random_unit())
+
+
+def _range_headers(resume):
+    if resume is None:
+        return ""
+    offset, validator = resume
+    return "Range: bytes=%d-\r\nIf-Range: %s\r\n" % (offset, validator)
+
+
+def _resumable(headers, received):
+    """(offset, validator) to continue a cut body with, or None: only with a
+    validator (If-Range: an ETag, else Last-Modified), a known length, and a
+    server that does not refuse ranges."""
+    if received <= 0 or "transfer-encoding" in headers or "content-length" not in headers:
+        return None
+    if headers.get("accept-ranges", "").strip().lower() == "none":
+        return None
+    validator = headers.get("etag") or headers.get("last-modified")
+    if not validator or validator.startswith("W/") or any(ord(c) < 32 for c in validator):
+        return None   # a weak ETag may not be used with If-Range (RFC 9110 13.1.5)
+    return received, validator
+
+
+def _content_range_start(headers):
+    """The first byte of a 206 answer's Content-Range: bytes FIRST-LAST/TOTAL."""
+    text = headers.get("content-range", "").strip()
+    if text.startswith("bytes "):
+        first = text[6:].split("-", 1)[0].strip()
+        if first and len(first) < 16 and all("0" <= c <= "9" for c in first):
+            return int(first)
+    raise Refused("206 answer with a bad Content-Range %r" % clean_text(text, 60))
+
+
+def _persistent(headers):
+    """Whether the connection may carry another request after this response:
+    HTTP/1.1, no Connection: close, and a body whose end is known."""
+    if headers.get(":version") != "HTTP/1.1":
+        return False
+    if "close" in [t.strip().lower() for t in headers.get("connection", "").split(",")]:
+        return False
+    return "content-length" in headers or "transfer-encoding" in headers
+
+
+DISCARD_LIMIT = 65536
+
+
+def _discard(conn, headers):
+    """Read a small body that is not wanted (a redirect's, an error's), so
+    the connection can carry the next request; whether it can."""
+    try:
+        n = content_length(headers)
+    except Refused:
+        return False
+    if n is None or n > DISCARD_LIMIT or "transfer-encoding" in headers or not _persistent(headers):
+        return False
+    conn.body()
+    while n > 0:
+        data = conn.read(n)
+        if not data:
+            return False
+        n -= len(data)
+    return True
 
 
 def trust_context(cadata):
@@ -444,6 +536,9 @@ class HttpFetcher:
         self.idle_s = idle_s or min(IDLE_S, timeout)
         self.min_rate = min_rate
         self.last_status = None
+        self.conns = {}          # (host, port, tls) -> a connection kept open for the next request
+        self.connections = 0     # TCP connections made
+        self.resumed = 0         # transfers continued with Range after a cut
 
     def tls_context(self, url):
         """The TLS context trusting ca_file, made once; TlsError without one."""
@@ -464,19 +559,43 @@ class HttpFetcher:
                                % (self.ca_file, clean_text(str(e), 80), self.ca_hint), url)
         return self.tls
 
-    def _get(self, url, sink, max_size, progress):
-        for _ in range(MAX_REDIRECTS + 1):
+    def _connect(self, host, port, tls, url):
+        """(connection, reused): the open connection to host:port kept from an
+        earlier request (HTTP/1.1 persistence), else a new one."""
+        key = (host, port, tls is not None)
+        conn = self.conns.pop(key, None)
+        if conn is not None:
+            if conn.next_request():
+                return conn, True
+            conn.close()
+        try:
+            conn = _Conn(host, port, self.timeout, self.idle_s, self.min_rate, tls, self.ca_file, self.ca_hint)
+        except (TimedOut, TlsError) as e:
+            raise e if e.url else type(e)(str(e), url)
+        except (OSError, UnicodeError, ValueError) as e:
+            raise FetchError("cannot connect (%s)" % e, url)
+        self.connections += 1
+        return conn, False
+
+    def close(self):
+        """Close the connections kept open (before kexec: the next kernel gets a clean network)."""
+        for conn in self.conns.values():
+            conn.close()
+        self.conns = {}
+
+    def _get(self, url, sink, max_size, progress, resume=None):
+        """GET url into sink, following redirects; the body's size. resume:
+        (offset, validator): ask for the rest from offset (Range, If-Range);
+        a 200 answer starts the sink again from 0."""
+        hops = 0
+        fresh = 0
+        while hops <= MAX_REDIRECTS:
             host, port, path = parse_url(url)
             if self.hosts is not None and host.split("%", 1)[0].lower() not in self.hosts:
                 raise Refused("refused: pxe.https-host allows only %s" % ",".join(self.hosts), url)
             tls = self.tls_context(url) if url_scheme(url) == "https" else None
-            try:
-                conn = _Conn(host, port, self.timeout, self.idle_s, self.min_rate, tls, self.ca_file,
-                             self.ca_hint)
-            except (TimedOut, TlsError) as e:
-                raise e if e.url else type(e)(str(e), url)
-            except (OSError, UnicodeError, ValueError) as e:
-                raise FetchError("cannot connect (%s)" % e, url)
+            conn, reused = self._connect(host, port, tls, url)
+            keep = False
             try:
                 # An IPv6 host in brackets, without its zone (RFC 6874: the zone is local).
                 hosthdr = host if ":" not in host else "[%s]" % host.split("%", 1)[0]
@@ -484,10 +603,19 @@ class HttpFetcher:
                     hosthdr = "%s:%d" % (hosthdr, port)
                 try:
                     # On MicroPython this send also does the TLS handshake (compat.tls_wrap).
+                    conn.requests += 1
                     conn.send(("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
-                               "Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
-                               % (path, hosthdr, self.user_agent)).encode())
+                               "Accept-Encoding: identity\r\n%s\r\n"
+                               % (path, hosthdr, self.user_agent, _range_headers(resume))).encode())
                     status, reason, headers = _response(conn)
+                except (FetchError, OSError):
+                    if reused and not conn.received and fresh < 1:
+                        # The server closed the connection it kept (its keep-alive
+                        # timeout) before this request reached it: once more, anew.
+                        fresh += 1
+                        continue
+                    raise
+                try:
                     self.last_status = status
                     if status in (301, 302, 303, 307, 308) and "location" in headers:
                         try:
@@ -498,58 +626,93 @@ class HttpFetcher:
                         if url_scheme(url) == "https" and url_scheme(new) != "https":
                             raise Refused("redirected from https:// to %s: refused (a redirect may not "
                                           "drop TLS)" % clean_text(new, 100))
+                        keep = _discard(conn, headers)
                         url = new
+                        hops += 1
                         continue
                     if status in (404, 410):
+                        keep = _discard(conn, headers)
                         raise NotFound("not found (HTTP %d %s)" % (status, reason), url, status, reason)
-                    if status != 200:
+                    start = 0
+                    if status == 206 and resume is not None:
+                        start = _content_range_start(headers)
+                        if start != resume[0]:
+                            raise FetchError("asked for the bytes from %d, got a range from %d"
+                                             % (resume[0], start))
+                    elif status != 200:
+                        keep = _discard(conn, headers)
                         raise HttpStatus("HTTP %d %s" % (status, reason), url, status, reason)
-                    size, total = _body(conn, headers, sink, max_size, progress)
+                    elif resume is not None:
+                        # The file changed (If-Range) or the server ignores Range: all of it.
+                        sink.seek(0)
+                        sink.truncate()
+                    try:
+                        size, total = _body(conn, headers, sink, max_size, progress, start)
+                    except FetchError as e:
+                        e.resume = _resumable(headers, start + getattr(e, "received", 0))
+                        raise
+                    keep = _persistent(headers)
                 except NotFound:
                     raise
                 except FetchError as e:
                     if e.url:
                         raise
-                    raise type(e)(str(e), url)
+                    err = type(e)(str(e), url)
+                    err.resume = getattr(e, "resume", None)
+                    raise err
                 if progress is not None:
                     progress(size, total)
                 return size
             finally:
-                conn.close()
+                if keep:
+                    self.conns[(host, port, tls is not None)] = conn
+                else:
+                    conn.close()
         raise Refused("more than %d redirects" % MAX_REDIRECTS, url)
 
     def _retry(self, url, open_sink, max_size, progress):
+        """_get with up to self.retries more tries after a failure that may pass
+        (a cut connection, a server restarting), randomised exponential backoff
+        between them; a cut file transfer goes on from where it was cut when
+        the server can resume it (Range with If-Range)."""
         import time
-        delay = 0.5
+        resume = None
+        sink = None
         for attempt in range(self.retries + 1):
-            sink = open_sink()
+            sink = open_sink(resume is not None)
             try:
-                return self._get(url, sink, max_size, progress), sink
+                return self._get(url, sink, max_size, progress, resume), sink
             except (NotFound, TooLarge, HttpStatus, Refused, TimedOut):
                 raise
-            except FetchError:
+            except FetchError as e:
                 if attempt == self.retries:
                     raise
+                resume = getattr(e, "resume", None) if hasattr(sink, "seek") else None
+                if resume is not None:
+                    self.resumed += 1
             except OSError as e:
                 if attempt == self.retries:
                     raise FetchError(str(e), url)
-            time.sleep(delay)
-            delay *= 2
+                resume = None
+            time.sleep(backoff_s(attempt))
 
     def read(self, url, limit=1 << 20):
-        size, sink = self._retry(url, MemorySink, limit, None)
+        size, sink = self._retry(url, lambda resuming: MemorySink(), limit, None)
         return sink.getvalue()
 
     def fetch(self, url, dest, progress=None):
         max_size = self.space_for(dest) if self.space_for else None
         files = []
 
-        def open_sink():
-            for f in files:
-                f.close()
-            f = open(dest, "wb")
-            files.append(f)
-            return f
+        def open_sink(resuming):
+            # One file for every try: a resumed try writes on where the
+            # last one was cut (_get seeks), any other starts it again.
+            if not files:
+                files.append(open(dest, "wb"))
+            elif not resuming:
+                files[0].seek(0)
+                files[0].truncate()
+            return files[0]
         try:
             size, sink = self._retry(url, open_sink, max_size, progress)
         finally:

@@ -304,7 +304,7 @@ class ConfigError(Exception):
     """The config cannot be used; file and line say where, when known."""
 
     def __init__(self, msg="", file=None, line=None):
-        Exception.__init__(self, msg)
+        super().__init__(msg)
         self.file = file
         self.line = line
 

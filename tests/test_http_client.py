@@ -15,6 +15,13 @@ BODY = bytes(range(256)) * 4000
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     hits = []
+    connections = []   # one entry per TCP connection accepted
+    ranges = []        # the Range and If-Range headers of /resumable requests
+    cuts = {"left": 0}
+
+    def setup(self):
+        Handler.connections.append(self.client_address)
+        super().setup()
 
     def log_message(self, *a):
         pass
@@ -63,6 +70,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(403, "Forbidden")
             self.send_header("Content-Length", "0")
             self.end_headers()
+        elif p in ("/resumable", "/resumable-weak", "/changed"):
+            etag = 'W/"v1"' if p == "/resumable-weak" else '"v1"'
+            rng = self.headers.get("Range")
+            Handler.ranges.append((rng, self.headers.get("If-Range")))
+            start = 0
+            if rng and p != "/changed" and self.headers.get("If-Range") == etag:
+                start = int(rng.split("=")[1].rstrip("-"))
+                self.send_response(206)
+                self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(BODY) - 1, len(BODY)))
+            else:
+                self.send_response(200)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(BODY) - start))
+            self.end_headers()
+            if Handler.cuts["left"] > 0:
+                Handler.cuts["left"] -= 1
+                self.wfile.write(BODY[start:start + 300000])
+                self.close_connection = True
+                return
+            self.wfile.write(BODY[start:])
         elif p == "/error":
             self.send_response(503, "Busy")
             self.send_header("Content-Length", "0")
@@ -140,6 +167,63 @@ def test_an_error_names_the_url_once_with_its_status(base):
     e = info.value
     assert (e.url, e.code, e.server_text) == (url, 403, "Forbidden"), (e.url, e.code, e.server_text)
     assert str(e).count("/forbidden/") == 1 and str(e).endswith(": HTTP 403 Forbidden"), str(e)
+
+
+def test_one_connection_carries_every_request(base, tmp_path):
+    """Issue #25: HTTP/1.1 persistence: a config search, a kernel and a redirect
+    to the same server over one TCP connection; close() ends it."""
+    f = HttpFetcher(timeout=5)
+    Handler.connections.clear()
+    for name in ("missing-1", "missing-2"):
+        with pytest.raises(NotFound):
+            f.read(base + "/" + name)
+    assert f.read(base + "/plain", limit=len(BODY)) == BODY
+    assert f.fetch(base + "/chunked", str(tmp_path / "c")) == len(BODY)
+    assert f.fetch(base + "/redirect/2", str(tmp_path / "r")) == len(BODY)
+    assert (len(Handler.connections), f.connections) == (1, 1), (Handler.connections, f.connections)
+    f.close()
+    assert f.read(base + "/plain", limit=len(BODY)) == BODY
+    assert f.connections == 2 and len(Handler.connections) == 2, Handler.connections
+
+
+def test_a_connection_the_server_closed_is_made_again(base, tmp_path):
+    """A kept connection the server has closed since (its keep-alive timeout):
+    the request goes out again on a new one, without a retry's backoff."""
+    f = HttpFetcher(timeout=5, retries=0)
+    assert f.read(base + "/plain", limit=len(BODY)) == BODY
+    assert len(f.conns) == 1
+    for conn in f.conns.values():      # gone since, as if the server had closed it
+        conn.raw.shutdown(socket.SHUT_RDWR)
+    assert f.read(base + "/plain", limit=len(BODY)) == BODY
+    assert f.connections == 2, f.connections
+    assert f.read(base + "/close", limit=len(BODY)) == BODY   # Connection: close: not kept
+    assert f.conns == {} and f.read(base + "/plain", limit=len(BODY)) == BODY
+    assert f.connections == 3, f.connections
+
+
+def test_a_cut_transfer_goes_on_from_where_it_was_cut(base, tmp_path):
+    """A connection cut after 300000 bytes: the next try asks for the rest with
+    Range and If-Range (the ETag), and the file is whole; a weak ETag or a file
+    that changed (the server answers 200) gives a fetch from the start."""
+    out = tmp_path / "r"
+    for path, want in (("/resumable", ("bytes=300000-", '"v1"')), ("/resumable-weak", (None, None)),
+                       ("/changed", ("bytes=300000-", '"v1"'))):
+        Handler.ranges.clear()
+        Handler.cuts["left"] = 1
+        f = HttpFetcher(timeout=5, retries=2)
+        assert f.fetch(base + path, str(out)) == len(BODY), path
+        assert out.read_bytes() == BODY, path
+        assert Handler.ranges[0] == (None, None) and len(Handler.ranges) == 2, (path, Handler.ranges)
+        assert Handler.ranges[1] == want, (path, Handler.ranges)
+        assert f.resumed == (1 if want[0] else 0), (path, f.resumed)
+
+
+def test_backoff_is_random_exponential_and_capped():
+    from agent.http import backoff_s
+    for attempt, low, high in ((0, 0.25, 0.75), (1, 0.5, 1.5), (3, 2.0, 6.0), (10, 4.0, 12.0)):
+        got = [backoff_s(attempt) for _ in range(200)]
+        assert all(low <= g < high for g in got), (attempt, min(got), max(got))
+        assert max(got) - min(got) > (high - low) / 4, (attempt, "not spread", min(got), max(got))
 
 
 def test_https_host_also_bounds_redirects(base, tmp_path):

@@ -197,7 +197,10 @@ def test_a_failed_config_search_ends_in_the_reboot_countdown():
     finally:
         planmod.make_plan = real
         machine.DRY_RUN = False
-    assert "rebooting in 42 s; press Enter for a shell" in con.lines, con.lines
+    # Option 211's 42 s, spread by up to a tenth (4 s) so that guests do not all come back at once.
+    waits = [line for line in con.lines if line.startswith("rebooting in ")]
+    assert len(waits) == 1 and waits[0].endswith(" s; press Enter for a shell"), con.lines
+    assert 42 <= int(waits[0].split()[2]) <= 46, waits
     assert con.lines[-1] == "rebooting", con.lines
     assert machine.LOG[-1] == "reboot -f", machine.LOG[-3:]
 
@@ -244,3 +247,19 @@ def test_concat_aligns_each_initrd_to_four_bytes():
     want = b"abcde\0\0\0" + b"xyz" * 30000
     assert got == want, "concat = %d bytes %r..., want %d bytes" % (len(got), got[:12], len(want))
     assert [n for n in names if n.split("/")[-1] in os.listdir("/tmp")] == [], "pieces left behind"
+
+
+def test_pxe_spread_waits_a_random_while_before_the_first_request():
+    # Issue #25: guests powered on together spread their first requests.
+    from agent import boot
+    from agent.compat import now_ms
+    con = FakeConsole()
+    start = now_ms()
+    boot.spread_start(con, {})
+    boot.spread_start(con, {"spread": "0"})
+    assert con.lines == [] and now_ms() - start < 200, con.lines
+    boot.spread_start(con, {"spread": "1"})
+    took = now_ms() - start
+    assert len(con.lines) == 1 and con.lines[0].startswith("pxe.spread=1: waiting "), con.lines
+    said = float(con.lines[0].split()[2])
+    assert 0 <= said < 1 and took >= said * 1000 - 50, (said, took)
