@@ -10,7 +10,7 @@ LocalFetcher, a directory standing in for the server root (``plan --root``
 and tests). HttpsOnly refuses every other scheme (pxe.https-only).
 """
 
-from agent.compat import errno_of, is_dir, os, path_join
+from agent.compat import errno_of, is_dir, os, path_join, random_unit
 from agent.inet import split_url
 from agent.text import clean_text
 
@@ -57,6 +57,13 @@ class Refused(FetchError):
 IDLE_S = 30          # no byte delivered in order for this long: give up
 MIN_RATE = 4096      # bytes/s: below this on average (after IDLE_S of grace) a transfer ends;
                      # lock-step 512-byte TFTP blocks manage that up to 125 ms round trips
+
+
+def backoff_s(attempt, base=0.5, cap=8.0):
+    """Seconds to wait before try attempt+2: base doubled per try, capped, and
+    spread at random over half to one and a half of that, so that guests
+    that failed together do not all try again together (RFC 2131 4.1)."""
+    return min(cap, base * (1 << min(attempt, 16))) * (0.5 + random_unit())
 
 
 class Deadline:

@@ -31,9 +31,9 @@ identity (the request says ``Accept-Encoding: identity``), a redirect to
 anything but http:// or https://, from https:// to anything but https://.
 """
 
-from agent.compat import TLS_DEFERRED, latin1, now_ms, random_unit, tls_context, tls_eof, tls_failure, tls_pending, tls_wrap
+from agent.compat import TLS_DEFERRED, latin1, now_ms, tls_context, tls_eof, tls_failure, tls_pending, tls_wrap
 from agent.text import PEM_BEGIN, clean_text, pem_blocks
-from agent.fetch import (IDLE_S, MIN_RATE, Answered, Deadline, FetchError, MemorySink, NotFound, Refused,
+from agent.fetch import (IDLE_S, backoff_s, MIN_RATE, Answered, Deadline, FetchError, MemorySink, NotFound, Refused,
                          TimedOut, TooLarge, check_space)
 
 MAX_REDIRECTS = 5
@@ -441,13 +441,6 @@ def _body(conn, headers, sink, max_size, progress, start=0):
     return size, total
 
 
-def backoff_s(attempt, base=0.5, cap=8.0):
-    """Seconds to wait before try attempt+2: base doubled per try, capped, and
-    spread at random over half to one and a half of that, so that guests
-    that failed together do not all try again together (RFC 2131 4.1)."""
-    return min(cap, base * (1 << min(attempt, 16))) * (0.5 + random_unit())
-
-
 def _range_headers(resume):
     if resume is None:
         return ""
@@ -608,12 +601,14 @@ class HttpFetcher:
                                "Accept-Encoding: identity\r\n%s\r\n"
                                % (path, hosthdr, self.user_agent, _range_headers(resume))).encode())
                     status, reason, headers = _response(conn)
-                except (FetchError, OSError):
+                except (FetchError, OSError) as e:
                     if reused and not conn.received and fresh < 1:
                         # The server closed the connection it kept (its keep-alive
                         # timeout) before this request reached it: once more, anew.
                         fresh += 1
                         continue
+                    if isinstance(e, FetchError) and not e.url:
+                        raise type(e)(str(e), url)
                     raise
                 try:
                     self.last_status = status

@@ -50,7 +50,7 @@ import struct
 from agent.compat import (SO_RCVBUF, SOL_SOCKET, is_v6_addr, latin1, sockaddr_host, sockaddr_text,
                           tftp_blocks as C_BLOCKS)
 from agent.text import clean_text
-from agent.fetch import (IDLE_S, MIN_RATE, BatchingSink, Deadline, FetchError, MemorySink, NotFound,
+from agent.fetch import (IDLE_S, backoff_s, MIN_RATE, BatchingSink, Deadline, FetchError, MemorySink, NotFound,
                          Refused, TimedOut, TooLarge, check_space)
 
 RRQ, WRQ, DATA, ACK, ERROR, OACK = 1, 2, 3, 4, 5, 6
@@ -556,6 +556,18 @@ def _retransmit(sock, rx, rto, request, to):
     return int(rto.backoff())
 
 
+BUSY_RETRIES = 4
+BUSY_WORDS = ("busy", "too many", "try again", "overload", "no more")
+
+
+def busy(e):
+    """Whether a TFTP ERROR answer to the request means "not now" (a server at
+    its limit of transfers says so in an ERROR 0's text) rather than "not
+    here": asked again after a backoff, never taken as "not found"."""
+    text = (e.server_text or "").lower()
+    return e.code == 0 and any(w in text for w in BUSY_WORDS)
+
+
 def resolve(host, port, kind=None):
     """The socket address of a host (IPv4, IPv6 with an optional zone, or a
     name: its IPv4 address when it has one, else its first) and port."""
@@ -591,6 +603,8 @@ class TftpFetcher:
         self.server_timeout = server_timeout
         self.min_rate = min_rate
         self.last = None
+        self.busy_retries = BUSY_RETRIES
+        self.busy_waits = 0
 
     def _options(self, addr):
         if not self.use_options:
@@ -639,14 +653,27 @@ class TftpFetcher:
             except (OSError, AttributeError):
                 pass
             return s
-        try:
-            rx = transfer(factory, addr, name, sink, self._options(addr), self.timeout,
-                          self.total_timeout, max_size, progress, self.min_rate)
-        except FetchError as e:
-            # The same class (NotFound, ServerRefused, TimedOut, TooLarge...), with the URL.
-            raise type(e)("%s: %s" % (url, e))
-        except OSError as e:
-            raise FetchError("%s: %s" % (url, e))
+        for attempt in range(self.busy_retries + 1):
+            try:
+                rx = transfer(factory, addr, name, sink, self._options(addr), self.timeout,
+                              self.total_timeout, max_size, progress, self.min_rate)
+                break
+            except ServerRefused as e:
+                if not busy(e) or attempt == self.busy_retries:
+                    raise type(e)(str(e), url, e.code, e.server_text)
+                # A server at its limit of transfers: later, not elsewhere (a
+                # config search must not take the next name for it).
+                import time
+                self.busy_waits += 1
+                time.sleep(backoff_s(attempt, 1.0))
+                if hasattr(sink, "seek"):
+                    sink.seek(0)
+                    sink.truncate()
+            except FetchError as e:
+                # The same class (NotFound, TimedOut, TooLarge...), with the URL.
+                raise type(e)(str(e), url, e.code, e.server_text)
+            except OSError as e:
+                raise FetchError(str(e), url)
         self.last = rx
         return rx
 

@@ -67,6 +67,7 @@ class Tftp(_Server):
         self.mode = mode
         self.error = error
         self.files = files or {}
+        self.busy = 2
         self.interval = interval
         self.host = host
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -100,6 +101,13 @@ class Tftp(_Server):
         other = None
         try:
             mode = self.mode
+            if mode == "busy":
+                # ERROR 0 "Server busy" to the first `busy` requests, then the files.
+                if self.busy > 0:
+                    self.busy -= 1
+                    s.sendto(struct.pack(">HH", 5, 0) + b"Server busy, try again later\0", client)
+                    return
+                mode = "files"
             if mode == "files":
                 if name in self.files:
                     return self._serve(s, client, self.files[name])

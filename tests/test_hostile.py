@@ -331,3 +331,21 @@ def test_http_connect_timeout_frozen_s390x(mpy_s390x, tmp_path):
         err, out, seconds, peak = _mpy_fetch(mpy_s390x, srv.url("/f"), str(tmp_path / "out"))
     assert err.splitlines() == ["fetch: %s: cannot connect within 2 s" % srv.url("/f")], err
     assert seconds < IDLE + SLACK + QEMU_SLOWDOWN, seconds
+
+
+def test_a_busy_tftp_server_is_asked_again_not_taken_as_not_found(tmp_path):
+    """Issue #25: a server at its limit answers ERROR 0 "Server busy": the
+    agent waits (randomised backoff) and asks again; the config search does
+    not take it for "not found" and move on to the next name."""
+    from agent.tftp import TftpFetcher
+    from agent.fetch import NotFound
+    with hostile.Tftp("busy", files={"pxelinux.cfg/default": b"DEFAULT a\n"}) as srv:
+        f = TftpFetcher(timeout=0.5)
+        assert f.read(srv.url("pxelinux.cfg/default")) == b"DEFAULT a\n"
+        assert f.busy_waits == 2 and srv.requests == ["pxelinux.cfg/default"] * 3, (f.busy_waits, srv.requests)
+        srv.busy = 10
+        f = TftpFetcher(timeout=0.5)
+        f.busy_retries = 1
+        with pytest.raises(NotFound, match="server error 0: Server busy"):
+            f.read(srv.url("pxelinux.cfg/default"))
+        assert f.busy_waits == 1, f.busy_waits
