@@ -109,16 +109,49 @@ def test_console_shows_config_text_without_control_characters():
     assert "hi?[2J?there?netboot: fake line\n" in text and "MENU TITLE ?]0;owned?\tx\n" in text, repr(text)
 
 
+class FakeKmsg:
+    """open() for the console's fallback: records (path, text), or fails as a missing /dev/kmsg."""
+
+    def __init__(self, fail=False):
+        self.written = []
+        self.fail = fail
+
+    def __call__(self, path, mode="r"):
+        if self.fail:
+            raise OSError(2)
+        self.path = path
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def write(self, text):
+        self.written.append((self.path, text))
+
+
 def test_console_without_a_console_does_not_raise():
-    # fd 1 closed (the kernel found no console): PID 1 must not die of a write.
-    boot, real = _console(FakeOut(fail=True))
-    try:
-        con = boot.Console()
-        con.say("lease 192.0.2.10")
-        con.line("a menu line")
-        con.error("config not found")
-    finally:
-        boot.sys = real
+    # fd 1 closed (the kernel found no console): PID 1 must not die of a write;
+    # each line goes to the kernel log instead, and when that fails too, nowhere.
+    for kmsg in (FakeKmsg(), FakeKmsg(fail=True)):
+        out = FakeOut(fail=True)
+        boot, real = _console(out)
+        boot.open = kmsg            # the console module's own name, before the builtin
+        try:
+            con = boot.Console()
+            con.say("lease 192.0.2.10")
+            con.line("a menu line")
+            con.error("config not found")
+        finally:
+            boot.sys = real
+            del boot.open
+        assert out.text == [], out.text
+        got = [(path, text.split("] ", 1)[-1]) for path, text in kmsg.written]
+        want = [] if kmsg.fail else [("/dev/kmsg", "lease 192.0.2.10\n"), ("/dev/kmsg", "a menu line\n"),
+                                     ("/dev/kmsg", "ERROR: config not found\n")]
+        assert got == want, "console lines with fd 1 closed went to %r, want %r" % (got, want)
 
 
 def test_url_ports_out_of_range_are_refused():
