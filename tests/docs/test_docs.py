@@ -5,6 +5,7 @@ dhcpd -t, kea-dhcp4 -t) and an XML parser (libvirt)."""
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -154,6 +155,54 @@ def test_readme_starts_with_the_two_commands():
     assert head[0].startswith("tools/build-pxelinux") and head[1].startswith("tools/check")
     with open(os.path.join(ROOT, ".ci", "run")) as f:
         assert "exec tools/check" in f.read()
+
+
+def develop_block():
+    """The README's "Develop" commands: [(command, its comment)], a line holding only
+    a comment continuing the command above it."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        block = f.read().split("\n## Develop\n", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    out = []
+    for line in block.splitlines():
+        command, _, comment = line.partition("#")
+        if command.strip():
+            out.append([command.strip(), comment.strip()])
+        else:
+            out[-1][1] += " " + comment.strip()
+    return out
+
+
+def test_develop_commands_are_real():
+    """Each pytest command of the README's Develop section selects tests (collected, not
+    run: they are the suite itself), each says about how long it takes, and the last is
+    tools/check, the command CI runs."""
+    commands = develop_block()
+    assert [c for c, _ in commands][-1] == "tools/check", commands
+    assert any(c.endswith(" tests/agent") for c, _ in commands) and any('-m "not slow"' in c for c, _ in commands)
+    for command, comment in commands:
+        assert re.search(r"about \d+ (s|min)\b", comment), "README Develop: %r says no time: %r" % (command, comment)
+        argv = shlex.split(command)
+        if argv[0] == "tools/check":
+            assert os.access(os.path.join(ROOT, argv[0]), os.X_OK)
+            continue
+        assert argv[:3] == [".venv/bin/python", "-m", "pytest"], command
+        p = subprocess.run([sys.executable, "-m", "pytest"] + argv[3:] + ["--collect-only", "-q", "-p", "no:cacheprovider"],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+        m = re.search(r"^(\d+)(/\d+)? tests? collected", p.stdout, re.M)
+        assert p.returncode == 0 and m and int(m.group(1)) > 0, "README Develop: %r: %s%s" % (
+            command, p.stdout[-1500:], p.stderr[-1500:])
+
+
+def test_tests_readme_names_every_folder():
+    """tests/README.md's map: every folder of tests/ has a row saying what it needs."""
+    tests = os.path.join(ROOT, "tests")
+    with open(os.path.join(tests, "README.md")) as f:
+        rows = [line for line in f.read().splitlines() if line.startswith("| `")]
+    named = [row.split("`")[1] for row in rows]
+    folders = sorted(d + "/" for d in os.listdir(tests)
+                     if os.path.isdir(os.path.join(tests, d)) and not d.startswith(("_", ".")))
+    assert sorted(set(named) & set(folders)) == folders, "tests/README.md does not name %s" % (
+        sorted(set(folders) - set(named)))
 
 
 def test_packager_help_mentions_every_subcommand():
