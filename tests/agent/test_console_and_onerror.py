@@ -110,13 +110,16 @@ def test_console_shows_config_text_without_control_characters():
 
 
 class FakeKmsg:
-    """open() for the console's fallback: records (path, text), or fails as a missing /dev/kmsg."""
+    """open() for the console's fallback: records (path, text) written to /dev/kmsg, or fails
+    as a missing /dev/kmsg; any other file (/proc/uptime) is the real one."""
 
     def __init__(self, fail=False):
         self.written = []
         self.fail = fail
 
     def __call__(self, path, mode="r"):
+        if path != "/dev/kmsg":
+            return open(path, mode)
         if self.fail:
             raise OSError(2)
         self.path = path

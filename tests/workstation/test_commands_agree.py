@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MAC = "52:54:00:12:34:56"
 IP = "192.0.2.10"
 CONFIG = ("DEFAULT inst\nLABEL inst\n KERNEL images/linux\n INITRD images/initrd.gz\n"
