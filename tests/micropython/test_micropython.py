@@ -52,7 +52,9 @@ def test_agent_tests_pass_under_micropython(mpy_x86_64):
     proc = subprocess.run(argv + ["-" + name for name in sorted(CPYTHON_ONLY)],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-    assert proc.returncode == 0 and last.endswith(" 0 failed"), proc.stdout[-4000:]
+    fails = [line for line in proc.stdout.splitlines() if line.startswith("FAIL ")]
+    assert proc.returncode == 0 and last.endswith(" 0 failed"), \
+        "\n".join(fails[:40] + [last]) if fails else proc.stdout[-4000:]
     ran = set(line[len("ran "):] for line in proc.stdout.splitlines() if line.startswith("ran "))
     want = agent_tests() - set(CPYTHON_ONLY)
     assert len(want) > 100, sorted(want)
