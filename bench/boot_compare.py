@@ -16,7 +16,7 @@ Paths (boot file named by `-netdev user,...,bootfile=`):
   s390-ccw firmware parses itself and boots (no agent, no kexec).
 
 All four fetch pxelinux.cfg/default (one label, no menu) and boot the same
-stage-2 (tests/netboot_parts.py: Debian's kernel with 1 MiB of zeros appended,
+stage-2 (tests/support/netboot_parts.py: Debian's kernel with 1 MiB of zeros appended,
 a tiny initrd whose /init prints a marker).
 
     .venv/bin/python bench/boot_compare.py [--reps 3] [--image pxelinux.0]
@@ -41,9 +41,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from netboot_parts import MARKER, build_image, stage2  # noqa: E402
+from tests.support.netboot_parts import MARKER, build_image, stage2  # noqa: E402
 
 MAC = "52:54:00:12:34:56"
 APPEND = "console=ttysclp0 bench=1"
@@ -266,7 +265,7 @@ def main(argv):
                     help="another image of ours to alternate with (e.g. other compression)")
     ap.add_argument("--keep", metavar="DIR", help="write the TFTP tree here and keep it")
     a = ap.parse_args(argv)
-    from conftest import Parts, SUITE, SYSROOT_PACKAGES
+    from tests.conftest import Parts, SUITE, SYSROOT_PACKAGES
     from packager import debian
     sysroot = os.path.join(debian.cache_root(), "sysroot", "%s-s390x" % SUITE)
     parts = Parts(sysroot, debian.fetch_sysroot(debian.Apt(SUITE), sysroot, SYSROOT_PACKAGES))

@@ -19,10 +19,9 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from e2e.lab import Lab, MAC  # noqa: E402
-from netboot_parts import MARKER, build_image, stage2  # noqa: E402
+from tests.support.lab import Lab, MAC  # noqa: E402
+from tests.support.netboot_parts import MARKER, build_image, stage2  # noqa: E402
 
 STAGES = [
     ("firmware starts netboot", b"Network boot starting"),
@@ -92,7 +91,7 @@ def main(argv):
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--image", help="pxelinux.0 to use (default: build one)")
     a = ap.parse_args(argv)
-    from conftest import Parts, SUITE, SYSROOT_PACKAGES  # noqa: F401
+    from tests.conftest import Parts, SUITE, SYSROOT_PACKAGES  # noqa: F401
     from packager import debian
     apt = debian.Apt(SUITE)
     sysroot = os.path.join(debian.cache_root(), "sysroot", "%s-s390x" % SUITE)

@@ -27,11 +27,10 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from e2e.lab import Lab, SERVER_IP  # noqa: E402
-from netboot_parts import MARKER, build_image, stage2  # noqa: E402
-import tlsca  # noqa: E402
+from tests.support.lab import Lab, SERVER_IP  # noqa: E402
+from tests.support.netboot_parts import MARKER, build_image, stage2  # noqa: E402
+from tests.support import tlsca  # noqa: E402
 
 CONFIG = "DEFAULT big\nLABEL big\n KERNEL vmlinuz\n INITRD big.img\n APPEND console=ttysclp0 scenario=%s\n"
 FETCHED = re.compile(r"fetched \S*big\.img: ([\d.]+) MiB in ([\d.]+) s, ([\d.]+) MiB/s")
@@ -90,7 +89,7 @@ def main(argv):
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--no-sizes", action="store_true", help="skip the interpreter size comparison")
     a = ap.parse_args(argv)
-    from conftest import Parts, SUITE, SYSROOT_PACKAGES
+    from tests.conftest import Parts, SUITE, SYSROOT_PACKAGES
     from packager import debian
     apt = debian.Apt(SUITE)
     sysroot = os.path.join(debian.cache_root(), "sysroot", "%s-s390x" % SUITE)

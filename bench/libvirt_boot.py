@@ -4,7 +4,7 @@ the second stage, alternating in one run.
 
 - libvirt: docs/quickstart-libvirt.md as written (its TFTP tree, network and
   guest XML), libvirtd and its dnsmasq in private namespaces
-  (tests/e2e/libvirt_lab.py); timed from `virsh start` to the second stage's
+  (tests/support/libvirt_lab.py); timed from `virsh start` to the second stage's
   marker line in the console log.
 - QEMU user-mode: the page's "Without libvirt" command (QEMU's built-in DHCP
   and TFTP) with the guest's memory, vCPUs and NIC options; timed from the
@@ -29,11 +29,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from conftest import SUITE, SYSROOT_PACKAGES, Parts  # noqa: E402
-from e2e.libvirt_lab import CONSOLE_LOG, GUEST, LibvirtLab, quickstart_block  # noqa: E402
-from netboot_parts import MARKER, build_image, stage2  # noqa: E402
+from tests.conftest import SUITE, SYSROOT_PACKAGES, Parts  # noqa: E402
+from tests.support.libvirt_lab import CONSOLE_LOG, GUEST, LibvirtLab, quickstart_block  # noqa: E402
+from tests.support.netboot_parts import MARKER, build_image, stage2  # noqa: E402
 from packager import debian  # noqa: E402
 
 MAC = "52:54:00:12:34:56"

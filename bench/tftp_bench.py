@@ -22,9 +22,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from servers import Netns, start_tftp  # noqa: E402
+from tests.support.servers import Netns, start_tftp  # noqa: E402
 
 
 def micropython_binary():
@@ -85,7 +84,7 @@ def main(argv):
             with open(os.path.join(root, name), "wb") as f:
                 f.write(os.urandom(mib << 20))
         start_tftp(ns, "atftpd", root, work)
-        relay = ns.start([sys.executable, os.path.join(ROOT, "tests", "udp_relay.py"), "7000", "69",
+        relay = ns.start([sys.executable, os.path.join(ROOT, "tests", "support", "udp_relay.py"), "7000", "69",
                           "--delay-ms", "1"], log=os.path.join(work, "relay.log"))
         mpy = micropython_binary()
         out = os.path.join(work, "out")

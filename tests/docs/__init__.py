@@ -1,0 +1,1 @@
+"""docs/ and README.md checked against the code: options, directives, the commands shown."""

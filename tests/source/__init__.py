@@ -1,0 +1,1 @@
+"""The source itself, read with ast: the agent's layers and import cycles. Needs nothing."""
