@@ -40,10 +40,6 @@ try:
 except ImportError:
     bootsys = None
 
-try:
-    import random as _random
-except ImportError:  # pragma: no cover
-    _random = None
 
 # Linux socket option numbers (MicroPython's socket module names few of them).
 SOL_SOCKET = 1
@@ -162,16 +158,35 @@ AF_INET6 = 10
 IPPROTO_IPV6 = 41
 
 
+_RANDOM = []
+
+
+def _rng():
+    """The random module, imported at first use: MicroPython's seeds itself
+    from /dev/urandom when imported, and /init imports the agent before it
+    has mounted /dev (an import at the top killed PID 1). None when it
+    cannot be had."""
+    if not _RANDOM:
+        try:
+            import random
+            _RANDOM.append(random)
+        except (ImportError, OSError):
+            return None
+    return _RANDOM[0]
+
+
 def random_unit():
-    """A random float in [0, 1) (0.5 where no random module exists)."""
-    return _random.random() if _random is not None else 0.5
+    """A random float in [0, 1) (0.5 where no random module can be had)."""
+    rng = _rng()
+    return rng.random() if rng is not None else 0.5
 
 
 def random_bits(n):
     """n random bits as an int (n <= 32)."""
-    if _random is None:
+    rng = _rng()
+    if rng is None:
         return (now_ms() * 2654435761) & ((1 << n) - 1)
-    return _random.getrandbits(n)
+    return rng.getrandbits(n)
 
 
 def route_mtu(addr):

@@ -251,3 +251,20 @@ def test_bootsys_makes_no_system_call_off_s390(mpy_x86_64):
     proc = subprocess.run([mpy_x86_64, "-c", "PID = %d\n" % os.getpid() + BOOTSYS_OFF_S390], cwd=ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
     assert proc.returncode == 0 and "BOOTSYS OK" in proc.stdout, proc.stdout
+
+
+def test_the_frozen_agent_imports_before_dev_is_mounted(mpy_x86_64, tmp_path):
+    """/init imports the agent before it has mounted anything: no agent module
+    may touch /dev (or /proc) when imported. MicroPython's random module reads
+    /dev/urandom when imported, and an import of it at the top of compat.py
+    killed PID 1 (ENOENT, kernel panic). Here: the interpreter with the agent
+    frozen in, run from a directory without agent/ sources, in a mount
+    namespace whose /dev and /proc are empty."""
+    mods = sorted(n[:-3] for n in os.listdir(AGENT) if n.endswith(".py") and n not in ("manifest.py", "__init__.py", "__main__.py"))
+    script = "import %s\nprint('IMPORTED', %d)\n" % (", ".join("agent." + m for m in mods), len(mods))
+    proc = subprocess.run(["unshare", "-m", "sh", "-c",
+                           "mount --make-rprivate / && mount -t tmpfs none /dev && mount -t tmpfs none /proc "
+                           "&& exec \"$0\" -c \"$1\"", mpy_x86_64, script],
+                          cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and "IMPORTED %d" % len(mods) in proc.stdout, proc.stdout
