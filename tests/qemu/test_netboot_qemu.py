@@ -155,7 +155,7 @@ LABEL rescue
   INITRD stage2.img,firmware.cpio
   APPEND console=ttysclp0 scenario=rescue
 """ % SERVER_IP)
-    lab.start(["python3", os.path.join(ROOT, "tests", "hostile.py"), "tftp", "repeat1", SERVER_IP, "6969"],
+    lab.start(["python3", os.path.join(ROOT, "tests", "support", "hostile.py"), "tftp", "repeat1", SERVER_IP, "6969"],
               log=os.path.join(lab.workdir, "hostile.log"))
     lab.dnsmasq()
     lab.boot()
