@@ -268,6 +268,8 @@ def resolve_parts(args, cache, step):
         try:
             for name, version in debian.fetch_sysroot(apt, sysroot, SYSROOT_PACKAGES):
                 parts.append((name, version))
+        except debian.HostError:
+            raise
         except Die as e:
             raise Die("%s (a first build needs the network; later ones use the cache in %s)"
                       % (e, cache))
