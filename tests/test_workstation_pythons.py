@@ -94,6 +94,12 @@ def test_pip_install_on_python(version, source, tmp_path):
     for f in where[1:3]:
         assert f.startswith(str(venv)), "imported %s, want the venv's copy" % f
 
+    # Every module of agent/ and workstation/ compiles there, used by these commands or not.
+    pkgs = [os.path.dirname(f) for f in where[1:3]]
+    c = subprocess.run([py, "-m", "compileall", "-q", "-f"] + pkgs, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    assert c.returncode == 0, "agent/ or workstation/ does not compile on Python %s:\n%s" % (version, c.stdout)
+
     def run(*args):
         q = subprocess.run([str(venv / "bin" / "s390-netboot")] + list(args), cwd=str(tmp_path),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
