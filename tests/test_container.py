@@ -15,6 +15,7 @@ this kind of machine needs; an administrator's host needs neither.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,22 @@ def podman(*args, timeout=600, check=True):
     if check:
         assert p.returncode == 0, "podman %s failed (%d):\n%s" % (" ".join(args), p.returncode, p.stdout[-4000:])
     return p
+
+
+def readme_block(needle):
+    """The one sh block of the README holding needle."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        blocks = re.findall(r"```sh\n(.*?)```", f.read(), re.S)
+    found = [b for b in blocks if needle in b]
+    assert len(found) == 1, "README has %d sh blocks with %r" % (len(found), needle)
+    return found[0]
+
+
+def podman_conf(tmp_path):
+    """containers.conf with cgroupfs, which this sandbox needs, for commands run as the README has them."""
+    path = tmp_path / "containers.conf"
+    path.write_text('[engine]\ncgroup_manager = "cgroupfs"\n')
+    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +97,16 @@ def test_container_build_is_the_host_build(base, tmp_path):
     container_s = time.time() - t0
     try:
         assert p.returncode == 0, "podman build failed (%d):\n%s" % (p.returncode, p.stdout[-5000:])
+        # The README's commands that take the files out without running the image.
         out = tmp_path / "container"
         os.makedirs(str(out))
-        cid = podman("create", TAG).stdout.strip().splitlines()[-1]
-        try:
-            for name in ("pxelinux.0", "pxelinux.0.manifest.json"):
-                podman("cp", "%s:/netboot/%s" % (cid, name), str(out / name))
-        finally:
-            podman("rm", cid, check=False)
+        script = readme_block("podman create").replace(" s390-netboot)", " %s)" % TAG)
+        assert TAG in script, script
+        q = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=str(out), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=300,
+                           env=dict(os.environ, CONTAINERS_CONF=podman_conf(tmp_path)))
+        assert q.returncode == 0, "the README's podman create/cp lines failed:\n%s\n%s" % (script, q.stdout)
+        assert sorted(os.listdir(str(out))) == ["pxelinux.0", "pxelinux.0.manifest.json"], os.listdir(str(out))
     finally:
         podman("rmi", "-f", TAG, check=False)
     with open(str(out / "pxelinux.0.manifest.json")) as f:

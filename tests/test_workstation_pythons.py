@@ -139,3 +139,53 @@ def test_pip_install_on_python(version, source, tmp_path):
                                                                                                           dep)
     assert ("tomli==" in listed) == (version in ("3.9", "3.10")), \
         "tomli on Python %s: %s, want it before 3.11 only" % (version, "tomli==" in listed)
+
+
+def readme_workstation_block():
+    """The README's "Check a tree on your workstation" commands: (install lines, check lines)."""
+    import re
+    with open(os.path.join(ROOT, "README.md")) as f:
+        blocks = [b for b in re.findall(r"```sh\n(.*?)```", f.read(), re.S) if "pipx install ." in b]
+    assert len(blocks) == 1, "README has %d sh blocks with pipx install ." % len(blocks)
+    lines = blocks[0].strip().splitlines()
+    first, alternative = lines[0].split("# or:")
+    return [first.strip(), alternative.strip()], [l.replace("/srv/tftp", os.path.join(DATA, "good"))
+                                                  for l in lines[1:]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["pipx", "pip --user"])
+def test_readme_workstation_commands(how, source, tmp_path):
+    """The README's commands as they stand: `pipx install .` (pipx comes with the test extra;
+    its venv uses the Python pipx runs on), or `python3 -m pip install --user .` with RHEL 9's
+    Python 3.9 as python3 (Debian's own refuses --user: PEP 668); then lint and plan."""
+    installs, checks = readme_workstation_block()
+    bindir = tmp_path / "bin"
+    os.makedirs(str(bindir))
+    env = dict(os.environ, HOME=str(tmp_path), PIPX_HOME=str(tmp_path / "pipx"), PIPX_BIN_DIR=str(tmp_path / "pipx-bin"),
+               PYTHONUSERBASE=str(tmp_path / "user"), PIP_DISABLE_PIP_VERSION_CHECK="1")
+    if how == "pipx":
+        pipx = shutil.which("pipx", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+        if pipx is None:
+            pytest.skip("pipx is not installed (pyproject's test extra has it: tools/install-deps)")
+        os.symlink(pipx, str(bindir / "pipx"))
+        install, new_bin = installs[0], tmp_path / "pipx-bin"
+    else:
+        exe = find_python("3.9")
+        if exe is None:
+            pytest.skip("no Python 3.9 here (pyenv's versions, python3.9 on PATH)")
+        os.symlink(exe, str(bindir / "python3"))
+        install, new_bin = installs[1], tmp_path / "user" / "bin"
+    env["PATH"] = "%s:%s:%s" % (bindir, new_bin, os.environ.get("PATH", ""))
+    p = subprocess.run(["bash", "-euo", "pipefail", "-c", install], cwd=str(source), env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    assert p.returncode == 0, "%s:\n%s" % (install, p.stdout[-3000:])
+    assert os.path.exists(str(new_bin / "s390-netboot")), "%s put no s390-netboot in %s" % (install, new_bin)
+    outs = []
+    for line in checks:
+        q = subprocess.run(["bash", "-euo", "pipefail", "-c", line], cwd=str(tmp_path), env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+        assert q.returncode == 0 and "Traceback" not in q.stderr, "%s: %d %s" % (line, q.returncode, q.stderr)
+        outs.append(q.stdout)
+    assert outs[0] == "lint: 3 configs, 6 labels, 2 kernels checked: 0 errors, 0 warnings\n", outs[0]
+    assert "boots:         rescue (DEFAULT)" in outs[1], outs[1]
