@@ -11,7 +11,9 @@ reason is one line on stderr (a traceback only with --debug).
 import sys
 
 from agent import plan as planmod
-from agent.compat import dirname, dumps_sorted, now_ms, os, route_mtu, stderr_write
+from agent.compat import dirname, dumps_sorted, errno_of, now_ms, os, route_mtu, stderr_write
+
+EPIPE = 32
 from agent.console import Progress, human, rate
 from agent.fetch import FetchError
 from agent.text import escaped
@@ -303,6 +305,14 @@ def run(argv, prog=PROG):
     except UsageError as e:
         stderr_write("%s: %s (see %s --help)\n" % (_name(prog), escaped(str(e)), prog))
         return 2
+    except OSError as e:
+        if errno_of(e) == EPIPE:
+            return 0   # the reader went away (| head): nothing more to say to it
+        if debug:
+            raise
+        stderr_write("%s: %s: %s (run with --debug for the traceback)\n"
+                     % (_name(prog), type(e).__name__, escaped(str(e))))
+        return 1
     except Exception as e:
         if debug:
             raise

@@ -219,6 +219,21 @@ def host_is_s390x():
     return platform.machine() == "s390x"
 
 
+# Set by the Containerfile to what built the image ("container (...)"); the
+# manifest beside pxelinux.0 says so. A container has no host kernel, so even
+# on an s390x host it takes Debian's parts.
+CONTAINER_ENV = "S390_NETBOOT_CONTAINER"
+
+
+def built_in():
+    return os.environ.get(CONTAINER_ENV) or "host"
+
+
+def host_parts():
+    """Whether to build from this s390x host's own root and running kernel."""
+    return host_is_s390x() and not os.environ.get(CONTAINER_ENV)
+
+
 def running_kernel(root):
     """The running kernel's image, as s390-tools' Makefile.pxelinux.0 picks it."""
     release = platform.release()
@@ -238,7 +253,7 @@ def resolve_parts(args, cache, step):
         if not os.path.isdir(sysroot):
             raise Die("--sysroot %s is not a directory" % args.sysroot)
         parts.append(("sysroot", sysroot))
-    elif host_is_s390x():
+    elif host_parts():
         sysroot = HOST_ROOT
         parts.append(("sysroot", "%s (this s390x host)" % HOST_ROOT))
     else:
@@ -249,12 +264,14 @@ def resolve_parts(args, cache, step):
         try:
             for name, version in debian.fetch_sysroot(apt, sysroot, SYSROOT_PACKAGES):
                 parts.append((name, version))
+        except debian.HostError:
+            raise
         except Die as e:
             raise Die("%s (a first build needs the network; later ones use the cache in %s)"
                       % (e, cache))
     if args.kernel:
         kernel = args.kernel
-    elif sysroot == HOST_ROOT and host_is_s390x():
+    elif sysroot == HOST_ROOT and host_parts():
         kernel, _ = running_kernel(HOST_ROOT)
     else:
         found = sorted(glob.glob(os.path.join(sysroot, "boot", "vmlinuz-*")) +
@@ -449,6 +466,9 @@ def _run(args, t0, step, agent_dir, cache, skel):
     except UnicodeEncodeError:
         raise Die("--cmdline: the kernel command line must be plain ASCII")
 
+    # Only beside the image, not in it: the same inputs give the same bytes
+    # on a host and in a container.
+    manifest["built_in"] = built_in()
     manifest["image_size"] = len(image)
     manifest["initramfs_size"] = len(initrd)
     manifest["image_sha256"] = hashlib.sha256(image).hexdigest()

@@ -23,6 +23,13 @@ from packager.errors import Die, run_cmd
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 SOURCE_FILES = ("/etc/apt/sources.list",)
 SOURCE_DIR = "/etc/apt/sources.list.d"
+OS_RELEASE = "/etc/os-release"
+CONTAINER_HINT = "or build in the container: podman build -t s390-netboot . (README: Build on any host)"
+
+
+class HostError(Die):
+    """This host cannot fetch Debian's parts as it is (no apt, no Debian archive
+    in its sources, no Debian keyring): the one line says what to do."""
 
 
 def cache_root():
@@ -59,16 +66,41 @@ def parse_sources(text, deb822):
     return uris
 
 
-def system_mirror():
-    """The first Debian archive (not security) that the system's apt sources name."""
+def os_release(path=None):
+    """The fields of os-release(5) as a dict; empty when the file is missing."""
+    fields = {}
+    try:
+        with open(path or OS_RELEASE) as f:
+            for line in f:
+                if "=" in line and not line.startswith("#"):
+                    key, value = line.rstrip("\n").split("=", 1)
+                    fields[key.strip()] = value.strip().strip("\"'")
+    except OSError:
+        pass
+    return fields
+
+
+def host_name(path=None):
+    """What this host is, for messages: os-release's ID (ubuntu, rhel, sles...)."""
+    return os_release(path).get("ID") or "this"
+
+
+def system_mirror(source_files=None, source_dir=None, os_release_path=None):
+    """The first Debian archive (not security) that the system's apt sources name.
+
+    On a host whose sources name no Debian archive (Ubuntu's name only
+    Ubuntu's, which has no Debian bookworm) or that has none at all, a
+    HostError saying what to do: --mirror URL, or the container."""
+    source_files = SOURCE_FILES if source_files is None else source_files
+    source_dir = SOURCE_DIR if source_dir is None else source_dir
     found = []
-    for path in SOURCE_FILES:
+    for path in source_files:
         if os.path.exists(path):
             with open(path) as f:
                 found += parse_sources(f.read(), False)
-    if os.path.isdir(SOURCE_DIR):
-        for name in sorted(os.listdir(SOURCE_DIR)):
-            path = os.path.join(SOURCE_DIR, name)
+    if os.path.isdir(source_dir):
+        for name in sorted(os.listdir(source_dir)):
+            path = os.path.join(source_dir, name)
             if name.endswith(".sources"):
                 with open(path) as f:
                     found += parse_sources(f.read(), True)
@@ -80,21 +112,34 @@ def system_mirror():
             continue
         if "/debian" in uri:
             return uri.rstrip("/")
-    raise Die("no Debian mirror named in /etc/apt/sources.list*: pass --mirror URL "
-              "(the URL of a Debian archive)")
+    what = "no apt sources" if not found else "no Debian archive in the apt sources"
+    raise HostError("%s on this %s host (%s): pass --mirror URL, the URL of a Debian archive "
+                    "(Debian's keyring checks it: apt-get install debian-archive-keyring), %s"
+                    % (what, host_name(os_release_path), " ".join(list(source_files) + [source_dir + "/"]),
+                       CONTAINER_HINT))
 
 
-def host_suite():
-    """The host's Debian release name, or bookworm."""
-    try:
-        with open("/etc/os-release") as f:
-            for line in f:
-                if line.startswith("VERSION_CODENAME="):
-                    name = line.split("=", 1)[1].strip().strip('"')
-                    if name:
-                        return name
-    except OSError:
-        pass
+def check_host(mirror=None, which=shutil.which, keyring=None, **sources):
+    """The mirror to use; a HostError when this host cannot fetch Debian's parts
+    (no apt-get, no Debian archive named, no Debian keyring)."""
+    if which("apt-get") is None:
+        raise HostError("apt-get not found: this %s host has no apt, which fetches Debian's s390x parts: "
+                        "install apt and debian-archive-keyring and pass --mirror URL (a Debian archive), %s"
+                        % (host_name(sources.get("os_release_path")), CONTAINER_HINT))
+    mirror = mirror or system_mirror(**sources)
+    keyring = keyring or KEYRING
+    if not os.path.exists(keyring):
+        raise HostError("%s missing: apt checks the Debian archive with it: apt-get install "
+                        "debian-archive-keyring, %s" % (keyring, CONTAINER_HINT))
+    return mirror
+
+
+def host_suite(path=None):
+    """The host's Debian release name; bookworm on any other host (an Ubuntu
+    codename names no Debian suite)."""
+    fields = os_release(path)
+    if fields.get("ID") == "debian" and fields.get("VERSION_CODENAME"):
+        return fields["VERSION_CODENAME"]
     return "bookworm"
 
 
@@ -159,7 +204,7 @@ class Apt:
         self._updated = False
 
     def _write_config(self):
-        mirror = self.mirror or system_mirror()
+        mirror = check_host(self.mirror)
         for sub in ("lists/partial", "archives/partial", "etc/preferences.d", "debs", "src"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
         lines = []

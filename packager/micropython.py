@@ -263,7 +263,10 @@ def _build(agent_dir, cache, arch, toolchain, mirror, log):
     mpy_cross = os.path.join(src, "mpy-cross", "build", "mpy-cross")
     if not os.path.exists(mpy_cross):
         log("building mpy-cross %s for the host" % version)
+        # The source's date, as for the interpreter: MicroPython's makeversionhdr.py
+        # reads SOURCE_DATE_EPOCH and fails on an empty one (a container's unset ARG).
         run_cmd(["make", "-C", os.path.join(src, "mpy-cross"), "-j", jobs], quiet=True,
+                env=dict(os.environ, SOURCE_DATE_EPOCH=str(epoch)),
                 hint="is the host's C compiler (gcc, make) installed?")
 
     builddir = os.path.join(cache, "micropython", "build-%s" % key)

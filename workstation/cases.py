@@ -72,6 +72,16 @@ def _key(k):
     return k.replace("_", "-")
 
 
+def _toml():
+    """tomllib (3.11+) or tomli, the package it came from (pyproject installs
+    it on older Pythons)."""
+    try:
+        import tomllib
+    except ImportError:
+        import tomli as tomllib
+    return tomllib
+
+
 def load(path):
     """The cases of a TOML or JSON file; raises CaseError."""
     try:
@@ -83,8 +93,7 @@ def load(path):
         if path.endswith(".json"):
             doc = json.loads(data.decode("utf-8"))
         else:
-            import tomllib
-            doc = tomllib.loads(data.decode("utf-8"))
+            doc = _toml().loads(data.decode("utf-8"))
     except (ValueError, UnicodeError) as e:
         raise CaseError("CASES %s: %s" % (path, e))
     return from_doc(doc, path)

@@ -84,6 +84,7 @@ def test_summary_and_manifest(built):
         assert n in names, names
     assert "kexec-tools" not in names and "libc6" not in names, names
     assert m["image_size"] == os.path.getsize(a) and m["source_date_epoch"] == 1700000000
+    assert m["built_in"] == "host", m["built_in"]
     assert "wrote %s" % a in proc.stdout and "busybox-static" in proc.stdout and "manifest:" in proc.stdout
     assert "kexec-tools" not in proc.stdout
     assert "[1] fetching Debian" in proc.stderr and "interpreter" in proc.stderr

@@ -109,8 +109,13 @@ class LibvirtLab:
             return ""
 
     def run(self, *argv, check=True, timeout=120):
-        """argv inside libvirt's namespaces; returns the CompletedProcess."""
-        p = subprocess.run(["nsenter", "-t", str(self.holder.pid), "-m", "-n"] + list(argv),
+        """argv inside libvirt's namespaces; returns the CompletedProcess.
+
+        Entering a mount namespace puts nsenter at that namespace's own root
+        and cwd, which inside a chroot (a build system's, tools/fresh-root-check)
+        is the host's: -r and -w take the holder's root and working directory,
+        which are the caller's (the holder was started from here)."""
+        p = subprocess.run(["nsenter", "-t", str(self.holder.pid), "-m", "-n", "-r", "-w"] + list(argv),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
         if check and p.returncode != 0:
             raise AssertionError("%s failed (%d): %s%s" % (" ".join(argv), p.returncode, p.stdout, p.stderr))
