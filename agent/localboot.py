@@ -93,6 +93,18 @@ def chain_disk(args):
     return None, None, "chain.c32 %s: no s390 meaning; booting the first disk with boot entries" % args
 
 
+def is_empty_config(text):
+    """An empty or comment-only config (MAAS's local boot, xCAT petitboot's
+    '#boot'): only blank lines and lines starting with '#' (bytes or str)."""
+    if isinstance(text, str):
+        text = text.encode()
+    for line in text.split(b"\n"):
+        t = line.strip()
+        if t and t[:1] != b"#":
+            return False
+    return True
+
+
 def describe(localboot):
     """What the plan's "localboot" value says, for the console."""
     if localboot == EMPTY_CONFIG:

@@ -159,3 +159,73 @@ def test_set_reipl_dry_run():
     assert machine.read_text(s + "/ccw/device").strip() == "0.0.0001"
     assert (fstype, err) == ("ext4", None) and machine.LOG == ["mount -r -t ext4 /dev/vda1 /nonexistent-target"], \
         machine.LOG
+
+
+def _testdata(name):
+    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+    return here + "/../testdata/" + name
+
+
+class _Con:
+    def __init__(self):
+        self.out = []
+
+    def say(self, msg):
+        self.out.append(msg)
+
+    def debug(self, msg):
+        pass
+
+
+class _Plan:
+    def __init__(self, localboot, entry=None):
+        self.localboot = localboot
+        self.entry = entry
+
+
+def _boot_local(opts, p, mnt):
+    from agent import boot
+    con = _Con()
+    machine.DRY_RUN, machine.LOG[:] = True, []
+    try:
+        boot.boot_local(con, opts, p, _sysfs(), mnt)
+    except boot.BootFailure as e:
+        return con.out, str(e), list(machine.LOG)
+    finally:
+        machine.DRY_RUN = False
+    assert False, "boot_local returned"
+
+
+def test_boot_local_kexec_debian_zipl_conf():
+    out, failure, log = _boot_local({"noexec": True}, _Plan("empty config"), _testdata("installed-debian"))
+    assert failure == "pxe.noexec given: stopped before kexec -e", failure
+    assert out[0] == "local boot, an empty config: disk 0.0.0002 (vda1), /etc/zipl.conf [debian]", out
+    assert out[2] == "command line: root=UUID=3f6a1c5e-0000-4000-8000-000000000001 ro console=ttysclp0", out
+    assert "mount -r -t ext4 /dev/vda1 %s" % _testdata("installed-debian") in log, log
+    kexec = [l for l in log if l.startswith("kexec")]
+    assert kexec and "boot/vmlinuz-6.1.0-50-s390x" in kexec[0] and "initrd.img-6.1.0-50-s390x" in kexec[0], log
+
+
+def test_boot_local_kexec_bls_and_chain_hd1():
+    from agent import cmdline
+    e = cmdline.Entry()
+    e.ktype, e.label = "COM32 module", "local_chain_hd1"
+    out, failure, log = _boot_local({"noexec": True}, _Plan("hd1", e), _testdata("installed-fedora-boot"))
+    # hd1 is the second ccw disk in bus-ID order: 0.0.000a (vdc), which has no partitions
+    assert out[0] == ("local boot, hd1 (label local_chain_hd1): disk 0.0.000a (vdc), "
+                      "loader/entries/4a5b-6.10.3-200.fc40.s390x.conf"), out
+    assert "crashkernel=auto" in out[2], out
+
+
+def test_boot_local_reipl_and_errors():
+    out, failure, log = _boot_local({"localboot": "reipl,0.0.0010", "noexec": True}, _Plan("0"), "/nonexistent")
+    assert out == ["local boot, 0: re-IPL from disk 0.0.0010 (vdb)"], out
+    s = _sysfs() + "/firmware/reipl"
+    assert "write %s/ccw/device" % s in log and "write %s/ccw/clear" % s in log, log
+    _, failure, _ = _boot_local({"localboot": "0.0.0099"}, _Plan("-1"), "/nonexistent")
+    assert failure == "local boot, -1: no ccw block device 0.0.0099 (pxe.localboot)", failure
+    _, failure, _ = _boot_local({"localboot": "floppy"}, _Plan("-1"), "/nonexistent")
+    assert failure.startswith("pxe.localboot=floppy: "), failure
+    _, failure, _ = _boot_local({}, _Plan("empty config"), "/nonexistent")
+    assert failure.startswith("local boot, an empty config: no boot entries (zipl.conf or /boot/loader/entries) "
+                              "on 0.0.0002, 0.0.000a, 0.0.0010, 0.0.0150"), failure

@@ -3,8 +3,8 @@ see its README for the template and line each file follows); runs under
 CPython and MicroPython.
 
 Each case's "want" is what Syslinux 6.04 boots there (and, for local boot, the
-s390 meaning issue 27 gives it); "today" is the agent's known-wrong answer
-while issue 27 is open. A case must give "want", or exactly "today" when it
+s390 meaning issue 27 gives it); a "today" would be a known-wrong answer of the
+agent (there is none left: issue 27 fixed 16 of the 22). A case must give "want", or exactly "today" when it
 has one: a new wrong answer fails, and so does a "today" that is no longer
 given (then the fix landed: delete that "today").
 """
@@ -64,7 +64,8 @@ def test_provisioning_trees():
         assert matches(got, case["today"]), "%s = %r, want %r, or today's known %r" % (
             call, shown, case["want"], case["today"])
         wrong.append(call)
-    # The open part of issue 27, counted: 16 of 22 cases decided wrongly today.
+    # Known-wrong answers ("today"), counted: none since issue 27's fixes
+    # (16 of these 22 before them).
     assert len(wrong) == sum(1 for c in data["cases"] if "today" in c)
 
 
