@@ -40,10 +40,21 @@ try:
 except ImportError:
     bootsys = None
 
-try:
-    import random as _random
-except ImportError:  # pragma: no cover
-    _random = None
+# random is imported on first use, not here: MicroPython's unix port seeds it
+# from /dev/urandom when it is imported, and /init imports this module before
+# /dev is mounted (the import then raised ENOENT and PID 1 died).
+_random = False   # not imported yet; None: not available
+
+
+def _rng():
+    global _random
+    if _random is False:
+        try:
+            import random as r
+            _random = r
+        except (ImportError, OSError):  # pragma: no cover
+            _random = None
+    return _random
 
 # Linux socket option numbers (MicroPython's socket module names few of them).
 SOL_SOCKET = 1
@@ -164,14 +175,16 @@ IPPROTO_IPV6 = 41
 
 def random_unit():
     """A random float in [0, 1) (0.5 where no random module exists)."""
-    return _random.random() if _random is not None else 0.5
+    r = _rng()
+    return r.random() if r is not None else 0.5
 
 
 def random_bits(n):
     """n random bits as an int (n <= 32)."""
-    if _random is None:
+    r = _rng()
+    if r is None:
         return (now_ms() * 2654435761) & ((1 << n) - 1)
-    return _random.getrandbits(n)
+    return r.getrandbits(n)
 
 
 def route_mtu(addr):
