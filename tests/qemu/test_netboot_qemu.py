@@ -503,3 +503,58 @@ def test_dual_stack_takes_ipv4(tmp_path, netboot_files):
         with open(os.path.join(str(tmp_path), "console.log"), "w") as f:
             f.write(lab.text())
         lab.down()
+
+
+def ext4_disk(path, files, size_mb=32):
+    """An ext4 file system image holding files ({path in the fs: bytes or a
+    local file to copy}), made by mke2fs -d without mounting anything."""
+    src = path + ".d"
+    for name, data in files.items():
+        dest = os.path.join(src, name)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if isinstance(data, bytes):
+            with open(dest, "wb") as f:
+                f.write(data)
+        else:
+            shutil.copy(data, dest)
+    sh("mke2fs", "-q", "-F", "-t", "ext4", "-L", "installed", "-d", src, path, "%dM" % size_mb)
+    return path
+
+
+ZIPL_CONF = """[defaultboot]
+defaultmenu=menu
+
+:menu
+target=/boot
+1=installed
+default=1
+
+[installed]
+target=/boot
+image=/boot/vmlinuz-installed
+ramdisk=/boot/initrd.img-installed
+parameters="console=ttysclp0 scenario=from-disk root=LABEL=installed"
+"""
+
+
+def test_localboot_0_kexecs_the_disks_zipl_conf_default(lab, tmp_path):
+    """Issue 27, the install-then-boot-from-disk cycle: the per-MAC file says
+    LOCALBOOT 0 (xCAT's "boot" state); the guest has a virtio-blk disk at
+    0.0.0002 holding an ext4 root with /etc/zipl.conf and /boot (Debian's
+    layout; the kernel and initrd are the tests' second stage). The agent
+    loads the file system modules, mounts the disk read-only, takes
+    zipl.conf's default section and kexecs it: the second stage prints the
+    disk entry's command line."""
+    disk = ext4_disk(str(tmp_path / "disk.img"), {
+        "etc/zipl.conf": ZIPL_CONF.encode(),
+        "boot/vmlinuz-installed": os.path.join(lab.tftp, "vmlinuz"),
+        "boot/initrd.img-installed": os.path.join(lab.tftp, "stage2.img"),
+    })
+    write(lab, "pxelinux.cfg/01-" + MAC.replace(":", "-"), "#boot\nDEFAULT xCAT\nLABEL xCAT\nLOCALBOOT 0\n")
+    lab.dnsmasq()
+    lab.boot(extra=["-drive", "file=%s,if=none,id=d0,format=raw" % disk,
+                    "-device", "virtio-blk-ccw,drive=d0,devno=fe.0.0002"])
+    lab.wait_for("local boot, 0 (label xCAT): disk 0.0.0002 (vda), /etc/zipl.conf [installed]", 150)
+    cmdline = boot_and_get_cmdline(lab, 120)
+    assert cmdline == "console=ttysclp0 scenario=from-disk root=LABEL=installed", cmdline
+    assert "GUEST_PANICKED" not in lab.qmp.names(), lab.qmp.describe()
