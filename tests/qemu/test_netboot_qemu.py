@@ -558,3 +558,29 @@ def test_localboot_0_kexecs_the_disks_zipl_conf_default(lab, tmp_path):
     cmdline = boot_and_get_cmdline(lab, 120)
     assert cmdline == "console=ttysclp0 scenario=from-disk root=LABEL=installed", cmdline
     assert "GUEST_PANICKED" not in lab.qmp.names(), lab.qmp.describe()
+
+
+@pytest.fixture(scope="module")
+def image_reipl(netboot_files, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("netboot-reipl"))
+    return build_image(ROOT, out, "--cmdline", "pxe.localboot=reipl,0.0.0002")
+
+
+def test_chain_c32_hd0_with_pxe_localboot_reipl_asks_qemu_to_reipl_the_disk(lab, image_reipl, tmp_path):
+    """The re-IPL way (pxe.localboot=reipl,0.0.0002 built into the image):
+    Foreman's chain.c32 hd0 label points /sys/firmware/reipl at the disk
+    (clear 1) and reboots; QEMU receives the guest's re-IPL request (QMP
+    SHUTDOWN guest-reset under -no-reboot), not a disabled wait. That the
+    firmware then IPLs the disk was measured by hand (docs/reference.md,
+    Local boot): the suite's QEMU runs with -no-reboot."""
+    shutil.copy(image_reipl, os.path.join(lab.tftp, "pxelinux.0"))
+    disk = ext4_disk(str(tmp_path / "disk.img"), {"etc/zipl.conf": ZIPL_CONF.encode()})
+    write(lab, "pxelinux.cfg/default", "UI menu.c32\nTIMEOUT 10\nONTIMEOUT local_chain_hd0\n"
+          "LABEL local_chain_hd0\n  COM32 chain.c32\n  APPEND hd0\n")
+    lab.dnsmasq()
+    lab.boot(extra=["-drive", "file=%s,if=none,id=d0,format=raw" % disk,
+                    "-device", "virtio-blk-ccw,drive=d0,devno=fe.0.0002"])
+    lab.wait_for("local boot, hd0 (label local_chain_hd0): re-IPL from disk 0.0.0002 (vda)", 150)
+    ended = lab.ended(60)
+    assert ended == "reboot", "the guest ended by %r; QMP: %s; console:\n%s" % (
+        ended, lab.qmp.describe(), lab.text()[-2000:])
