@@ -25,9 +25,14 @@ build them in):
                      must be https:// (packager build --https-only builds it in)
   pxe.https-host=H[,H]  and on those hosts only (packager build --https-host)
   pxe.spread=S       wait a random 0..S seconds before the first DHCP request
+  pxe.localboot=WAY[,BUSID]  how LOCALBOOT, chain.c32 and an empty config boot
+                     the installed system: kexec (default: its zipl.conf or BLS
+                     default entry) or reipl (the disk's own loader); BUSID
+                     (0.0.xxxx) names the disk (default: the first ccw disk
+                     with boot entries)
 """
 
-from agent import cmdline, dhcp, inet, lease as leases, machine, menu, pxeconfig, search
+from agent import cmdline, dhcp, inet, lease as leases, localboot, machine, menu, pxeconfig, search
 from agent import plan as planmod
 from agent.compat import now_ms, os, random_unit
 from agent.pxeconfig import first_word
@@ -345,7 +350,8 @@ def choose(con, p, fetcher, shift=False, resume=False):
     def note(text):
         con.debug("note: %s" % text)
     try:
-        return menu.drive(cfg, lambda action: ask(con, cfg, action), shift, resume, con.line, note, show)
+        return menu.drive(cfg, lambda action: ask(con, cfg, action), shift, resume, con.line, note, show,
+                          probe=planmod.prober(fetcher, p))
     except pxeconfig.ConfigError as e:
         raise BootFailure(str(e))
 
@@ -457,8 +463,111 @@ def run_once(con, opts, state):
     if chooser is None:
         show(p)
     state["plan"] = p
+    if p.localboot is not None:
+        boot_local(con, opts, p)
     con.say("booting %s" % (p.entry.label or p.entry.kernel))
     boot_plan(con, fetcher, p, bool(opts.get("noexec")))
+
+
+LOCAL_MNT = "/mnt/disk"
+LOCAL_MODULES = "/etc/netboot/modules.local"   # file systems and DASD, loaded for local boot only
+
+
+def boot_local(con, opts, p, sysfs="/sys", mnt=LOCAL_MNT):
+    """LOCALBOOT, chain.c32 or an empty config: boot the installed system from
+    a ccw disk (agent/localboot.py has the rules). Returns only by raising
+    BootFailure, with one line saying why."""
+    what = localboot.describe(p.localboot)
+    if p.entry is not None and p.entry.label:
+        what = "%s (label %s)" % (what, p.entry.label)
+    value = opts.get("localboot")
+    try:
+        way, busid = localboot.parse_option(value if isinstance(value, str) else "")
+    except localboot.LocalbootError as e:
+        raise BootFailure(str(e))
+    index = None
+    if p.entry is not None and p.entry.ktype != pxeconfig.LOCALBOOT:
+        index, _, note = localboot.chain_disk(p.localboot)
+        if note:
+            con.say(note)
+    if way == "kexec" and not opts.get("noexec"):
+        for name in machine.load_modules(LOCAL_MODULES):
+            con.debug("module %s did not load" % name)
+    disks = machine.ccw_disks(sysfs)
+    if busid is not None:
+        disks = [d for d in disks if d[0] == busid]
+        if not disks:
+            raise BootFailure("local boot, %s: no ccw block device %s (pxe.localboot)" % (what, busid))
+    elif index is not None:
+        if index >= len(disks):
+            raise BootFailure("local boot, %s: there is no disk hd%d, only %d ccw block device(s)"
+                              % (what, index, len(disks)))
+        disks = [disks[index]]
+    if not disks:
+        raise BootFailure("local boot, %s: no ccw block device (virtio-blk or online DASD) to boot from"
+                          % what)
+    if way == "reipl":
+        dev, block = disks[0]
+        con.say("local boot, %s: re-IPL from disk %s (%s)" % (what, dev, block))
+        err = machine.set_reipl_ccw(dev, None, sysfs)
+        if err:
+            raise BootFailure("local boot: %s" % err)
+        if opts.get("noexec"):
+            raise BootFailure("pxe.noexec given: stopped before the re-IPL")
+        machine.reboot()
+        raise BootFailure("local boot: the re-IPL from %s did not happen" % dev)
+    tried = []
+    for dev, block in disks:
+        for part in machine.partitions(block, sysfs):
+            target = find_target(mnt, "/dev/" + part, tried)
+            if target is None:
+                continue
+            kernel = mnt + "/" + target.kernel
+            initrd = None
+            if len(target.initrd) == 1:
+                initrd = mnt + "/" + target.initrd[0]
+            elif target.initrd:
+                initrd = WORKDIR + "/initrd"
+                machine.makedirs(WORKDIR)
+                concat([mnt + "/" + i for i in target.initrd], initrd)
+            con.say("local boot, %s: disk %s (%s), %s" % (what, dev, part, target.source))
+            con.say("kexec %s%s" % (target.kernel, " with %s" % ", ".join(target.initrd) if target.initrd else ""))
+            con.say("command line: %s" % target.cmdline)
+            ok, how = machine.kexec_load(kernel, initrd, target.cmdline)
+            machine.umount(mnt)
+            if not ok:
+                raise BootFailure("kexec refused the disk's kernel %s: %s" % (target.kernel, how))
+            if opts.get("noexec"):
+                raise BootFailure("pxe.noexec given: stopped before kexec -e")
+            con.say("starting the kernel")
+            raise BootFailure("kexec -e returned: %s" % machine.kexec_exec())
+    raise BootFailure("local boot, %s: no boot entries (zipl.conf or /boot/loader/entries) on %s%s"
+                      % (what, ", ".join(d for d, _ in disks), "; " + "; ".join(tried) if tried else ""))
+
+
+def find_target(mnt, device, tried):
+    """Mount device read-only at mnt and read what it boots (localboot.boot_target),
+    as a root file system holding /boot, then as /boot itself; None when neither."""
+    fstype, err = machine.mount_ro(device, mnt)
+    if fstype is None:
+        tried.append(err)
+        return None
+
+    def read(path):
+        full = mnt + "/" + path
+        if path.endswith("/"):
+            try:
+                return "\n".join(sorted(os.listdir(full[:-1])))
+            except OSError:
+                return None
+        text = machine.read_text(full, None)
+        return text
+    for prefix in ("boot/", ""):
+        target = localboot.boot_target(read, prefix)
+        if target is not None:
+            return target
+    machine.umount(mnt)
+    return None
 
 
 MAX_UNATTENDED_FAILURES = 3

@@ -130,6 +130,14 @@ def format_plan(p):
     if p.cfg and p.cfg.title:
         lines.append("menu title:    %s" % p.cfg.title)
     lines.append("timeout:       %s" % ("%.1f s" % (d["timeout"] / 10.0) if d["timeout"] else "none"))
+    if d.get("localboot") is not None:
+        if p.entry is not None:
+            lines.append("boots:         %s (%s)" % (d["label"] or "(no label)", p.entry.source))
+        lines.append("local boot:    %s: the installed system on a ccw disk (pxe.localboot=kexec|reipl[,BUSID])"
+                     % d["localboot"])
+        for note in p.notes:
+            lines.append("note: %s" % note)
+        return "\n".join([escaped(line) for line in lines])
     lines.append("boots:         %s (%s)" % (d["label"] or "(no label)", p.entry.source))
     lines.append("kernel:        %s" % d["kernel"])
     lines.append("initrd:        %s" % (", ".join(d["initrd"]) or "none"))

@@ -8,7 +8,11 @@ ldlinux.c:load_kernel's order (kernel.c:new_linux_kernel).
 """
 
 from agent import search
-from agent.pxeconfig import ACTION_NAMES, BOOTABLE_TYPES, LINUX, ConfigError, kernel_type, split_command
+from agent.pxeconfig import (ACTION_NAMES, BOOTABLE_TYPES, COM32, LINUX, LOCALBOOT, ConfigError, kernel_type,
+                             split_command)
+
+# chain.c32 boots a PC's local disk (com32/chain); on s390 it means local boot.
+CHAIN_MODULE = "chain.c32"
 
 # The source of a command a person typed at the boot: prompt (or the menu's).
 TYPED = "the boot: prompt"
@@ -28,6 +32,7 @@ class Entry:
         self.dropped = ""         # options ALLOWOPTIONS 0 dropped
         self.command = ""
         self.source = ""
+        self.localboot = None     # LOCALBOOT's argument, chain.c32's arguments: boot from disk
 
 
 def initrd_in_append(line):
@@ -90,8 +95,11 @@ def resolve(cfg, command, source="", lab=None):
             raise ConfigError("label %s is a %s entry: it boots nothing"
                               % (lab.name, ACTION_NAMES.get(lab.action, lab.action)))
         if lab.localboot is not None:
-            raise ConfigError("label %s is LOCALBOOT %s: booting from a local disk is not done by "
-                              "the network agent on s390" % (lab.name, lab.localboot))
+            # execute.c: IMAGE_TYPE_LOCALBOOT -> local_boot(strtoul(arg, NULL, 0)):
+            # on s390, boot the installed system (agent/localboot.py).
+            e.ktype = LOCALBOOT
+            e.localboot = lab.localboot
+            return e
         if not lab.kernel:
             raise ConfigError("label %s has no KERNEL" % lab.name)
         e.kernel = lab.kernel
@@ -113,6 +121,9 @@ def resolve(cfg, command, source="", lab=None):
         e.ipappend = cfg.ipappend
         if not cfg.allowoptions:
             e.dropped, e.extra = e.extra, ""
+    if e.ktype == COM32 and e.kernel.split("/")[-1] == CHAIN_MODULE:
+        e.localboot = _join(e.append, e.extra) or CHAIN_MODULE
+        return e
     names = initrd_in_append("BOOT_IMAGE=%s %s" % (e.kernel, _join(e.append, e.extra)))
     if names is not None:
         if "" in names:

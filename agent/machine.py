@@ -382,7 +382,26 @@ def kexec_exec():
     return out.strip() or "exit %d" % rc
 
 
+REIPL_CCW_CLEAR = "/sys/firmware/reipl/ccw/clear"
+
+
 def reboot():
+    """Re-IPL: the firmware starts again from the re-IPL device (the IPL
+    device unless changed), i.e. a netboot from the NIC.
+
+    Linux re-IPLs a CCW device with DIAG 308 subcode 4 (load normal) unless
+    /sys/firmware/reipl/ccw/clear is 1, then subcode 3 (load clear)
+    (arch/s390/kernel/ipl.c __reipl_run). KVM handles subcode 4 in the host
+    kernel (arch/s390/kvm/diag.c __diag_ipl_functions), but QEMU's own
+    handle_diag_308 (target/s390x/diag.c), which TCG uses, knows only 0, 1,
+    3, 5, 6 and 8-10: subcode 4 gets a specification exception and the
+    reboot ends in a disabled wait. A netboot loader keeps nothing in memory
+    across the re-IPL, so clear costs nothing and works on both."""
+    if read_text(REIPL_CCW_CLEAR, None) is not None:
+        try:
+            write_file(REIPL_CCW_CLEAR, "1\n")
+        except OSError:
+            pass
     if direct():
         LOG.append("reboot -f")
         bootsys.sync()
@@ -396,3 +415,112 @@ def reboot():
 def shell():
     """A busybox shell on the console, for rescue; returns when it exits."""
     run(["setsid", "cttyhack", "sh"])
+
+
+# -- local disks (issue 27: LOCALBOOT, chain.c32, an empty config) ---------
+
+MS_RDONLY = 1
+# What an installed s390 Linux keeps /boot on: ext4 (Debian, Ubuntu), xfs
+# (RHEL, Fedora), btrfs (SUSE); iso9660 for an installer disk. Each needs its
+# module in the image (packager's module list); a type whose module is
+# missing just fails to mount and the next is tried.
+LOCAL_FSTYPES = ("ext4", "xfs", "btrfs", "iso9660", "vfat")
+
+
+def ccw_disks(sysfs="/sys"):
+    """[(bus-ID, block device name)] of the ccw block devices, in bus-ID order:
+    virtio-blk (/sys/bus/ccw/devices/<id>/virtio<n>/block/<vdX>) and DASD
+    (/sys/bus/ccw/devices/<id>/block/<dasdX>, only when online). Reading
+    only: harmless, also in a dry run."""
+    base = sysfs + "/bus/ccw/devices"
+    try:
+        ids = os.listdir(base)
+    except OSError:
+        return []
+    found = []
+    for busid in ids:
+        dev = base + "/" + busid
+        for sub in [""] + sorted(n for n in _listdir(dev) if n.startswith("virtio")):
+            blockdir = dev + ("/" + sub if sub else "") + "/block"
+            names = sorted(_listdir(blockdir))
+            if names:
+                found.append((busid, names[0]))
+                break
+    found.sort(key=lambda p: tuple(int(x, 16) for x in p[0].split(".")))
+    return found
+
+
+def _listdir(path):
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
+def partitions(block, sysfs="/sys"):
+    """The partitions of a block device (/sys/class/block/<dev>/<dev>N with a
+    'partition' file), in number order; [block] itself when it has none."""
+    base = sysfs + "/class/block/" + block
+    parts = []
+    for name in _listdir(base):
+        if name.startswith(block) and read_text(base + "/" + name + "/partition", None) is not None:
+            tail = name[len(block):].lstrip("p")
+            parts.append((int(tail) if tail.isdigit() else 0, name))
+    parts.sort()
+    return [n for _, n in parts] or [block]
+
+
+def mount_ro(device, target, fstypes=LOCAL_FSTYPES):
+    """Mount device read-only at target, trying each file system type; returns
+    (fstype, None) or (None, what failed)."""
+    if not DRY_RUN and not exists(target):
+        _makedirs(target)
+    tried = []
+    for fstype in fstypes:
+        argv = ["mount", "-r", "-t", fstype, device, target]
+        if direct():
+            LOG.append(shell_line(argv))
+            try:
+                bootsys.mount(device, target, fstype, MS_RDONLY, None)
+                return fstype, None
+            except OSError as e:
+                tried.append("%s %s" % (fstype, errname(e)))
+        else:
+            LOG.append(shell_line(argv))
+            if DRY_RUN:
+                return fstype, None
+            rc = os.system(shell_line(argv) + " 2>/dev/null")
+            if exit_status(rc) == 0:
+                return fstype, None
+            tried.append(fstype)
+    return None, "mount %s: %s" % (device, ", ".join(tried))
+
+
+def umount(target):
+    LOG.append("umount %s" % target)
+    if DRY_RUN:
+        return
+    if bootsys is not None and hasattr(bootsys, "umount"):
+        try:
+            bootsys.umount(target)
+            return
+        except OSError:
+            pass
+    os.system("umount %s 2>/dev/null" % quote(target))
+
+
+def set_reipl_ccw(busid, loadparm=None, sysfs="/sys"):
+    """Point the next re-IPL at a ccw device (what `chreipl ccw BUSID` does),
+    with clear 1 (see reboot). Returns None or what failed."""
+    base = sysfs + "/firmware/reipl"
+    steps = [(base + "/ccw/device", busid + "\n"), (base + "/reipl_type", "ccw\n")]
+    if loadparm:
+        steps.append((base + "/ccw/loadparm", loadparm + "\n"))
+    if read_text(base + "/ccw/clear", None) is not None or DRY_RUN:
+        steps.append((base + "/ccw/clear", "1\n"))
+    for path, text in steps:
+        try:
+            write_file(path, text)
+        except OSError as e:
+            return "writing %s: %s" % (path, errname(e))
+    return None

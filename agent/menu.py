@@ -43,47 +43,72 @@ def first_wait(kbd, total):
     return kbd or total
 
 
-def session(cfg, shift=False, resume=False):
+def session(cfg, shift=False, resume=False, probe=None):
     """ldlinux.c:main. shift: a person asked for the prompt (a held Shift key;
     here pxe.prompt, or a label given with pxe.label / plan --label). resume:
     after a failed boot, where Syslinux goes on: menu.c32's menu again, else
-    ldlinux.c's prompt (load_kernel returned into enter_cmdline)."""
+    ldlinux.c's prompt (load_kernel returned into enter_cmdline). probe(name)
+    -> bool: whether a file of that name is on the server, for
+    get_extension (None: names are booted as written)."""
     if not cfg.prompt and not shift and not resume:
-        yield from _auto_boot(cfg)
+        yield from _auto_boot(cfg, probe)
     if cfg.level > LEVEL_DEFAULT:
         # A UI runs whatever PROMPT says.
-        yield from _auto_boot(cfg)
+        yield from _auto_boot(cfg, probe)
     while True:
         # ldlinux.c:enter_cmdline
         if cfg.noescape:
-            yield from _auto_boot(cfg)
+            yield from _auto_boot(cfg, probe)
             yield ("fail", "NOESCAPE 1 and nothing booted: Syslinux stops here")
             return
         what = cfg.ontimeout or cfg.default_cmd
         line = yield ("ask", "prompt", cfg.timeout, cfg.totaltimeout, what)
         command = choice_command(cfg, line) if line is not None else None
         if line is None and cfg.ontimeout:
-            gen = _load(cfg, cfg.ontimeout, "ONTIMEOUT", None)
+            gen = _load(cfg, cfg.ontimeout, "ONTIMEOUT", None, probe=probe)
         elif command is None:
-            gen = _auto_boot(cfg)
+            gen = _auto_boot(cfg, probe)
         else:
-            gen = _load(cfg, command, cmdline.TYPED, None)
+            gen = _load(cfg, command, cmdline.TYPED, None, probe=probe)
         yield from gen
 
 
-def _auto_boot(cfg):
+def _auto_boot(cfg, probe=None):
     """ldlinux.c:ldlinux_auto_boot: UI's module, else DEFAULT's command."""
     if not cfg.level:
         yield ("say", NO_DEFAULT)
         return
     source = "UI" if cfg.level == LEVEL_UI else "DEFAULT"
-    yield from _load(cfg, cfg.default_cmd, source, None)
+    yield from _load(cfg, cfg.default_cmd, source, None, probe=probe)
 
 
-def _load(cfg, command, source, lab, runs=0):
+def has_extension(name):
+    """ldlinux.c parse_image_type: whether the name ends in one of Syslinux's
+    file extensions (else it is IMAGE_TYPE_KERNEL and get_extension probes)."""
+    for ext, _ in pxeconfig.EXTENSION_TYPES:
+        if name.endswith(ext):
+            return True
+    return False
+
+
+def get_extension(name, probe):
+    """ldlinux.c get_extension: the first of Syslinux's extensions (.c32,
+    .img, .bss, .bin, .bs, .0, in that order) with which name exists on the
+    server (findpath), or None."""
+    for ext, _ in pxeconfig.EXTENSION_TYPES:
+        if probe(name + ext):
+            return ext
+    return None
+
+
+def _load(cfg, command, source, lab, runs=0, probe=None):
     """ldlinux.c:load_kernel, as far as it decides: a label or a file, and
     whether that runs the menu (a COM32 module named menu.c32/vesamenu.c32).
-    runs: how often the menu ran in a row without asking anyone."""
+    runs: how often the menu ran in a row without asking anyone. A command
+    that names no label and has no extension is probed with get_extension
+    (probe given): `DEFAULT menu` runs menu.c32; a name that exists neither
+    with an extension nor as written fails to load, and Syslinux goes on with
+    ONERROR, else returns to its prompt."""
     command = command.strip(pxeconfig.C_SPACE)
     if lab is None:
         lab = cfg.label(first_word(command))
@@ -91,6 +116,21 @@ def _load(cfg, command, source, lab, runs=0):
         module = lab.kernel if lab.ktype == pxeconfig.COM32 and lab.action is None else None
     else:
         module = first_word(command)
+        if cfg.implicit and probe is not None and module and not has_extension(module):
+            ext = get_extension(module, probe)
+            if ext is not None:
+                yield ("note", "%s %s: no label of that name; %s%s is on the server (ldlinux.c get_extension)"
+                       % (source, module, module, ext))
+                command = module + ext + command[len(module):]
+                module = module + ext
+            elif not probe(module):
+                yield ("note", "%s %s: no label, and no file %s or %s.c32 ... %s.0 on the server: "
+                       "Syslinux fails to load it" % (source, module, module, module, module))
+                # kernel.c new_linux_kernel's lines
+                yield ("say", "Loading %s... failed: no such file on the server" % module)
+                if cfg.onerror and source != "ONERROR":
+                    yield ("boot", cfg.onerror, "ONERROR", None)
+                return  # load_kernel returns: the prompt (or the menu) goes on
         if not cfg.implicit or pxeconfig.kernel_type(module) != pxeconfig.COM32:
             module = None
     if module is not None and pxeconfig.is_ui_module(module):
@@ -101,7 +141,7 @@ def _load(cfg, command, source, lab, runs=0):
         if runs >= MAX_MENU_RUNS:
             yield ("fail", "the menu's default entry runs the menu again, without end")
             return
-        yield from _menu(cfg, runs + 1)
+        yield from _menu(cfg, runs + 1, probe)
         return  # the menu exited: back to the boot: prompt
     yield ("boot", command, source, lab)
 
@@ -110,7 +150,7 @@ def _entry_source(m):
     return m.default_source or "the menu's first entry"
 
 
-def _menu(cfg, runs=1):
+def _menu(cfg, runs=1, probe=None):
     """menumain.c:main and run_menu, with the menu printed once."""
     m = cfg.start
     if not m.entries:
@@ -120,7 +160,7 @@ def _menu(cfg, runs=1):
     if cfg.shiftkey:
         # MENU SHIFTKEY: without a held Shift key (there is none on s390) the
         # default entry runs at once.
-        yield from _menu_entry(cfg, entry, "MENU SHIFTKEY: " + _entry_source(m), runs)
+        yield from _menu_entry(cfg, entry, "MENU SHIFTKEY: " + _entry_source(m), runs, probe)
         return
     default = entry if entry is not None and entry.action is None else None
     yield ("show", default)
@@ -129,35 +169,35 @@ def _menu(cfg, runs=1):
     if line is None:
         if m.ontimeout:
             # parse_configs unlabel()s ONTIMEOUT: a label's name runs that label.
-            gen = _load(cfg, m.ontimeout, "ONTIMEOUT", None)
+            gen = _load(cfg, m.ontimeout, "ONTIMEOUT", None, probe=probe)
         else:
-            gen = _menu_entry(cfg, entry, _entry_source(m))
+            gen = _menu_entry(cfg, entry, _entry_source(m), probe=probe)
     elif choice_command(cfg, line) is None:
-        gen = _menu_entry(cfg, entry, _entry_source(m))
+        gen = _menu_entry(cfg, entry, _entry_source(m), probe=probe)
     else:
         # What Esc then typing at the boot: prompt does; a number picks an entry.
-        gen = _load(cfg, choice_command(cfg, line), cmdline.TYPED, None)
+        gen = _load(cfg, choice_command(cfg, line), cmdline.TYPED, None, probe=probe)
     yield from gen
 
 
-def _menu_entry(cfg, entry, source, runs=0):
+def _menu_entry(cfg, entry, source, runs=0, probe=None):
     """run_menu's answer for an entry: its command line, or none (a submenu,
     MENU GOTO/EXIT/QUIT/HELP, a separator): then menu.c32 exits."""
     if entry is None or entry.action is not None:
         yield ("note", "the menu's default entry boots nothing: menu.c32 exits to the boot: prompt")
         return
-    yield from _load(cfg, entry.name, source, entry, runs)
+    yield from _load(cfg, entry.name, source, entry, runs, probe)
 
 
-def drive(cfg, answer, shift=False, resume=False, say=None, note=None, show=None):
+def drive(cfg, answer, shift=False, resume=False, say=None, note=None, show=None, probe=None):
     """Run session() to its end: (command, source, label) of what boots.
 
     answer(action) replies to each ("ask", ...): the line typed, or None
     when its wait ran out; say, note and show (optional) get the config's
     text, the notes and the menu's default. The one driver of the decision:
     decide() with nobody there, the boot console with a person. Raises
-    ConfigError when Syslinux would stop ("fail")."""
-    gen = session(cfg, shift, resume)
+    ConfigError when Syslinux would stop ("fail"). probe: see session()."""
+    gen = session(cfg, shift, resume, probe)
     action = next(gen)
     while True:
         kind = action[0]
@@ -177,7 +217,7 @@ def drive(cfg, answer, shift=False, resume=False, say=None, note=None, show=None
         action = gen.send(reply)
 
 
-def decide(cfg, typed=None):
+def decide(cfg, typed=None, probe=None):
     """(command, source, label, notes): what Syslinux boots with nobody at the
     console, or with typed entered at the first prompt (a held Shift key first).
 
@@ -206,7 +246,7 @@ def decide(cfg, typed=None):
 
     def note(text):
         notes.append(text)
-    command, source, lab = drive(cfg, answer, typed is not None, False, said.append, note)
+    command, source, lab = drive(cfg, answer, typed is not None, False, said.append, note, probe=probe)
     return command, source, lab, notes
 
 

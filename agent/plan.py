@@ -17,7 +17,7 @@ uuid, bootfile, opt209, opt210 (the machine, without a lease); ca-certs,
 https-only, https-host (HTTPS); TFTP settings come as keyword arguments.
 """
 
-from agent import cmdline, inet, menu, pxeconfig, search
+from agent import cmdline, inet, localboot, menu, pxeconfig, search
 from agent.fetch import Answered, NotFound, FetchError, HttpsOnly, LocalFetcher, SchemeFetcher
 
 MAX_CONFIG_CHAIN = 16
@@ -144,14 +144,16 @@ class Plan:
         self.notes = []
         self.prefix = ""         # the working directory (pxe.c's cwd_name), e.g. '::s390x/'
         self.server = ""
+        self.localboot = None    # boot the installed system: LOCALBOOT's argument, chain.c32's, or EMPTY_CONFIG
 
     def labels(self):
         return [lab.name for lab in self.cfg.visible_labels()] if self.cfg else []
 
     def as_dict(self):
-        """The documented `plan --json` object: exactly these keys."""
+        """The documented `plan --json` object: exactly these keys, and
+        "localboot" for a local-boot decision (then "kernel" is null)."""
         show = lambda url: search.display(url, self.server)  # noqa: E731
-        return {
+        d = {
             "tried": [show(u) for u in self.tried],
             "config": show(self.config) if self.config else None,
             "label": self.entry.label if self.entry else None,
@@ -161,6 +163,26 @@ class Plan:
             "labels": self.labels(),
             "timeout": self.cfg.timeout if self.cfg else 0,
         }
+        if self.localboot is not None:
+            d["localboot"] = self.localboot
+        return d
+
+
+def prober(fetcher, plan):
+    """probe(name) -> bool for agent.menu's get_extension: whether the server
+    has that file (relative to the working directory)."""
+    def probe(name):
+        url = search.resolve(name, plan.prefix, plan.server)
+        try:
+            fetcher.read(url, limit=1)   # stop at the first bytes: a kernel is not downloaded to learn it is there
+        except (NotFound, Answered):
+            return False
+        except FetchError:
+            # Larger than the first byte asked for, or any other answer than
+            # "not found": it is there (loading it reports a real problem).
+            return True
+        return True
+    return probe
 
 
 def find_config(fetcher, env, tried):
@@ -208,6 +230,10 @@ def select(plan, command, source, env, lab=None):
     (lab: the menu entry's own label, see cmdline.resolve)."""
     entry = cmdline.resolve(plan.cfg, command, source, lab)
     plan.entry = entry
+    if entry.localboot is not None:
+        plan.localboot = entry.localboot
+        plan.kernel, plan.initrd, plan.cmdline = None, [], ""
+        return entry
     plan.kernel = search.resolve(entry.kernel, plan.prefix, plan.server)
     plan.initrd = [search.resolve(n, plan.prefix, plan.server) for n in entry.initrd]
     plan.cmdline = cmdline.command_line(entry, env)
@@ -280,6 +306,13 @@ def make_plan(fetcher, env, label=None, config_url=None, choose=None, onerror_of
             except pxeconfig.ConfigError as e:
                 raise PlanError(str(e))
             plan.notes += [pxeconfig.note_text(n) for n in plan.cfg.notes]
+            if localboot.is_empty_config(text):
+                # MAAS's local-boot file, xCAT petitboot's "#boot": nothing to
+                # decide. Syslinux would wait at its prompt; QEMU's firmware
+                # goes on to the next boot device, the disk: so does the agent.
+                plan.localboot = localboot.EMPTY_CONFIG
+                plan.notes.append("the config is empty (comments only): boot the installed system")
+                return plan
         if forced is not None:
             command, source = forced
             lab = forced = None
@@ -287,7 +320,7 @@ def make_plan(fetcher, env, label=None, config_url=None, choose=None, onerror_of
             command, source, lab = choose(plan)
         else:
             try:
-                command, source, lab, notes = menu.decide(plan.cfg, label)
+                command, source, lab, notes = menu.decide(plan.cfg, label, prober(fetcher, plan))
             except pxeconfig.ConfigError as e:
                 raise PlanError("%s: %s" % (search.display(url, plan.server), e))
             plan.notes += notes
@@ -305,7 +338,7 @@ def make_plan(fetcher, env, label=None, config_url=None, choose=None, onerror_of
             else:
                 raise PlanError(str(e))
         if entry.ktype != "config":
-            if entry.label is None and source != cmdline.TYPED:
+            if entry.label is None and source != cmdline.TYPED and entry.localboot is None:
                 plan.notes.append("%s %r names no label: taken as a kernel file name, as PXELINUX does"
                                   % (source, pxeconfig.split_command(command)[0]))
             return plan

@@ -32,6 +32,14 @@ from packager.files import check_output, read_file, write_all
 
 SYSROOT_PACKAGES = ["linux-image", "busybox-static", "kexec-tools", "libc6"]
 NET_MODULES = ["virtio_net", "virtio_blk", "af_packet"]
+# Loaded only for a local boot by kexec (agent/boot.py boot_local, the list in
+# /etc/netboot/modules.local): the file systems an installed s390 Linux keeps
+# /boot on (ext4: Debian, Ubuntu; xfs: RHEL, Fedora; isofs: an installer disk)
+# and, first, crc32c, which libcrc32c (xfs) asks the crypto API for when it
+# loads and ext4 when it mounts (no modprobe in the image to fetch it later).
+# btrfs (SUSE) would add 2.9 MB of modules and is left out; DASD needs its devices
+# set online, which the agent does not do yet.
+LOCAL_MODULES = ["crc32c_generic", "ext4", "xfs", "isofs"]
 BUSYBOX_CANDIDATES = ["bin/busybox", "usr/bin/busybox"]
 KEXEC_CANDIDATES = ["sbin/kexec", "usr/sbin/kexec"]
 
@@ -419,6 +427,11 @@ def _run(args, t0, step, agent_dir, cache, skel):
         entries.append(initramfs.file("lib/modules/%s/%s" % (release, rel), mods.data[rel]))
     entries.append(initramfs.file("lib/modules/%s/modules.dep" % release, mods.modules_dep()))
     entries.append(initramfs.file("etc/netboot/modules", "".join(m + "\n" for m in mods.order)))
+    local = kmod.closure(moddir, release, LOCAL_MODULES, kernel_config(sysroot, release))
+    local_order = [rel for rel in local.order if rel not in mods.deps]
+    for rel in local_order:
+        entries.append(initramfs.file("lib/modules/%s/%s" % (release, rel), local.data[rel]))
+    entries.append(initramfs.file("etc/netboot/modules.local", "".join(m + "\n" for m in local_order)))
     if trust is not None:
         entries.append(initramfs.file(CA_PATH, trust["pem"]))
     if args.https_only:
@@ -441,6 +454,7 @@ def _run(args, t0, step, agent_dir, cache, skel):
         "cmdline": image_cmdline(args.cmdline),
         "parts": [{"name": n, "version": v} for n, v in parts],
         "modules": mods.order,
+        "local_modules": local_order,
         "builtin_modules": mods.builtin,
         "busybox_applets": len(applets),
         "ca_certs": None if trust is None else {"source": trust["source"], "count": trust["count"],

@@ -18,6 +18,8 @@ CASES is a TOML file (or JSON with the same structure)::
     expect.cmdline-has = ["rescue/enable=true"]
     expect.cmdline-lacks = ["quiet"]
     expect.error = "no config found"   # instead: nothing boots, and why
+    expect.localboot = "0"        # instead: boots the installed system (LOCALBOOT's
+                                  #   argument, chain.c32's, or "empty config")
 
 (JSON: {"defaults": {...}, "case": [{..., "expect": {...}}]}.) Names are as
 `plan` prints them: TFTP paths from the server root, or URLs. Each case runs
@@ -34,7 +36,8 @@ from agent.fetch import FetchError
 
 INPUT_KEYS = ("mac", "ip", "uuid", "netmask", "gateway", "server-ip", "bootfile", "opt209", "opt210",
               "label", "config")
-EXPECT_KEYS = ("config", "label", "kernel", "initrd", "cmdline", "cmdline-has", "cmdline-lacks", "error")
+EXPECT_KEYS = ("config", "label", "kernel", "initrd", "cmdline", "cmdline-has", "cmdline-lacks", "error",
+               "localboot")
 LIST_KEYS = ("initrd", "cmdline-has", "cmdline-lacks")
 
 
@@ -185,7 +188,15 @@ def run_case(source, case):
                           % (call, r.plan["label"] or r.plan["kernel"], r.plan["kernel"], want["error"]))
         return r
     got = dict(r.plan, label=r.plan["label"] or "")
-    for k in ("config", "label", "kernel", "initrd", "cmdline"):
+    got.setdefault("localboot", None)
+    if "localboot" in want and got["localboot"] is None:
+        r.failures.append("%s boots %s, want a local boot (%r)" % (call, got["kernel"], want["localboot"]))
+        return r
+    if got["localboot"] is not None and "localboot" not in want and ("kernel" in want or "cmdline" in want):
+        r.failures.append("%s boots the installed system (local boot %r), want kernel %r"
+                          % (call, got["localboot"], want.get("kernel")))
+        return r
+    for k in ("config", "label", "kernel", "initrd", "cmdline", "localboot"):
         if k in want and got[k] != want[k]:
             r.failures.append("%s.%s = %r, want %r" % (call, k, got[k], want[k]))
     for frag in want.get("cmdline-has", []):

@@ -36,7 +36,7 @@ import os
 import re
 import stat
 
-from agent import cmdline, inet, menu, pxeconfig, search
+from agent import cmdline, inet, localboot, menu, pxeconfig, search
 from agent import plan as planmod
 from agent.fetch import CONFIG_LIMIT, FetchError, NotFound
 from packager import s390image
@@ -443,11 +443,16 @@ class Linter:
         except pxeconfig.ConfigError as e:
             self.error(e, names, shown)
             return
-        for file, line, kind, text in cfg.notes:
-            self.add(names.get(file, file), line, NOTE_SEVERITY.get(kind, WARNING), text)
+        # MAAS's local-boot file, xCAT petitboot's "#boot": the agent boots the
+        # installed system (docs/reference.md, "Local boot").
+        empty = localboot.is_empty_config(text)
+        for file, line, kind, note in cfg.notes:
+            self.add(names.get(file, file), line, NOTE_SEVERITY.get(kind, WARNING), note)
         sites = dict((id(lab), (names.get(lab.where[0], lab.where[0]), lab.where[1]))
                      for lab in cfg.labels if lab.where)
         self.check_labels(cfg, prefix, sites, shown)
+        if empty:
+            return
         self.check_default(cfg, prefix, sites, shown)
         for name in cfg.display:
             u = key(name)
@@ -496,9 +501,10 @@ class Linter:
                 msg = str(e)
                 if msg.startswith("label %s is " % lab.name):
                     msg = msg[len("label %s is " % lab.name):]
-                self.add(file, line, WARNING if lab.localboot is not None else ERROR,
-                         "label %s: %s" % (lab.name, msg))
+                self.add(file, line, ERROR, "label %s: %s" % (lab.name, msg))
                 continue
+            if entry.localboot is not None:
+                continue  # boots the installed system: no file on the server to check
             if entry.ktype == pxeconfig.CONFIG:
                 self.hop(entry, prefix, cfg, (file, line, "CONFIG %s" % entry.kernel))
             else:
@@ -506,9 +512,13 @@ class Linter:
 
     def check_default(self, cfg, prefix, sites, shown):
         try:
-            command, source, lab, notes = menu.decide(cfg)
+            command, source, lab, notes = menu.decide(
+                cfg, None, lambda name: self.exists(search.resolve(name, prefix, self.server)))
         except pxeconfig.ConfigError as e:
-            self.add(shown, None, WARNING, "nothing boots unattended: %s" % e)
+            # A kernel named without a label that is not on the server (menu.py
+            # _load: "Loading NAME... failed") is an error, as a missing KERNEL is.
+            self.add(shown, None, ERROR if str(e).startswith("Loading ") else WARNING,
+                     "nothing boots unattended: %s" % e)
             return
         if cfg.has_ui and cfg.default:
             named = cfg.label(pxeconfig.first_word(cfg.default))
@@ -525,6 +535,8 @@ class Linter:
             else:
                 self.add(shown, None, ERROR, "%s %s cannot boot: %s" % (source, command, e))
             return  # a label's own problem is reported at the label
+        if entry.localboot is not None:
+            return
         if entry.label is None:
             if entry.ktype == pxeconfig.CONFIG:
                 self.hop(entry, prefix, cfg, (shown, None, "%s CONFIG %s" % (source, entry.kernel)))

@@ -105,6 +105,11 @@ FILES = {
     "txt.cfg": "LABEL install\n MENU LABEL ^Install\n KERNEL linux\n",
     "drk.cfg": "LABEL installdark\nDEFAULT installdark\n MENU DEFAULT\n KERNEL linux\n",
     "other.cfg": "DEFAULT there\nLABEL there\n KERNEL k2\n",
+    # kernels named without a label (ldlinux.c get_extension, then the name as written)
+    "images/vmlinuz": "kernel",
+    "vmlinuz": "kernel",
+    "other/vmlinuz": "kernel",
+    "B": "kernel",
 }
 
 

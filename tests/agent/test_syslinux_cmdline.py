@@ -23,6 +23,10 @@ def boot(text, label=None, env=None, files=None):
     """(label, kernel, initrds, cmdline) of plan over pxelinux.cfg/default = text."""
     files = dict(files or {})
     files["pxelinux.cfg/default"] = text
+    # Kernels named without a label are on the server (get_extension probes
+    # NAME.c32 ... NAME.0, then loads NAME; a name on no file fails to load).
+    for name in ("vmlinuz", "images/vmlinuz"):
+        files.setdefault(name, "kernel")
 
 
     e = dict(ENV)

@@ -66,7 +66,7 @@ def test_every_console_error_is_in_troubleshooting():
     for needle in ("no DHCP lease on any interface", "no Ethernet interface found", "names no boot server",
                    "no config found", "config search failed", "not found on TFTP server",
                    "space left for it", "no answer from", "kexec refused the kernel",
-                   "runs only on x86 PCs", "LOCALBOOT"):
+                   "runs only on x86 PCs", "LOCALBOOT", "local boot, ", "no boot entries"):
         assert needle in text, needle
 
 
@@ -77,7 +77,9 @@ def test_shell_blocks_run(where, code, after, tmp_path):
         (tmp_path / name).write_bytes(b"x")
     env = dict(os.environ, TFTPROOT=str(tmp_path / "tftp"), PXELINUX=str(tmp_path / "pxelinux.0"),
                KERNEL=str(tmp_path / "linux"), INITRD=str(tmp_path / "initrd.gz"),
-               PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
+               PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
+               # the checkout's own agent/ and workstation/ (not the venv's install of another tree)
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     p = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=ROOT, env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
     assert p.returncode == 0, "%s: %s" % (where, p.stderr)

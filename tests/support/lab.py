@@ -6,10 +6,13 @@ lab network is 192.0.2.0/24 (TEST-NET-1), the server is 192.0.2.1; with
 IPv6, 2001:db8::/64 (documentation prefix), the server 2001:db8::1.
 """
 
+import json
 import os
 import select
 import signal
+import socket
 import subprocess
+import threading
 import time
 
 SERVER_IP = "192.0.2.1"
@@ -121,8 +124,12 @@ class Lab:
                 "-device", "virtio-net-ccw,netdev=s0,mac=52:54:00:00:00:01,%s" % self.NIC_OPTS]
 
     def boot(self, memory=1024, extra=(), nic_opts=NIC_OPTS, before=()):
+        self.qmp_path = os.path.join(self.workdir, "qmp.sock")
+        if os.path.exists(self.qmp_path):
+            os.unlink(self.qmp_path)
         argv = ["ip", "netns", "exec", self.ns, "qemu-system-s390x", "-M", "s390-ccw-virtio",
                 "-accel", "tcg", "-nographic", "-m", str(memory), "-no-reboot",
+                "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
                 "-uuid", "2a9f0c5e-1b3d-4c2e-8f00-0123456789ab"] + list(before) + [
                 "-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no" % TAP,
                 "-device", "virtio-net-ccw,netdev=n0,mac=%s,bootindex=1%s" % (
@@ -131,7 +138,20 @@ class Lab:
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.t0 = time.monotonic()
         self.stamps = []
+        self.qmp = QmpEvents(self.qmp_path)
         return self
+
+    def ended(self, timeout=60):
+        """Wait for QEMU to exit and say how the guest ended, from QMP's events:
+        "reboot" (SHUTDOWN with reason guest-reset: the guest asked for a
+        re-IPL and -no-reboot turned it into an exit), "panic" (GUEST_PANICKED:
+        a disabled wait, which QEMU's default -action panic=shutdown also
+        turns into an exit with status 0), "poweroff" (guest-shutdown), or
+        the SHUTDOWN reason as QEMU gave it."""
+        self.qemu.wait(timeout)
+        while self.read(0.2):
+            pass
+        return self.qmp.ending()
 
     def read(self, timeout):
         """Read console output for up to timeout seconds; returns what came."""
@@ -185,6 +205,9 @@ class Lab:
                 pass
             self.qemu.wait()
         self.qemu = None
+        qmp = getattr(self, "qmp", None)
+        if qmp is not None and qmp.sock is not None:
+            qmp.sock.close()
 
     def down(self):
         self.stop_guest()
@@ -206,3 +229,68 @@ class Lab:
                 return f.read()
         except OSError:
             return ""
+
+
+class QmpEvents:
+    """QEMU's QMP monitor, read in a thread from the moment QEMU listens: the
+    events (RESET, SHUTDOWN with its reason, GUEST_PANICKED with its info)
+    tell a guest's reboot from its crash, which QEMU's exit status cannot
+    (both exit 0 under -no-reboot and the default -action panic=shutdown)."""
+
+    def __init__(self, path, connect_within=10):
+        self.events = []
+        self.sock = None
+        end = time.monotonic() + connect_within
+        while time.monotonic() < end:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(path)
+                self.sock = s
+                break
+            except OSError:
+                s.close()
+                time.sleep(0.05)
+        if self.sock is None:
+            raise AssertionError("QEMU's QMP socket %s did not open within %d s" % (path, connect_within))
+        self.sock.sendall(b'{"execute": "qmp_capabilities"}\n')
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        buf = b""
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                if "event" in msg:
+                    self.events.append(msg)
+
+    def names(self):
+        return [e["event"] for e in self.events]
+
+    def ending(self, timeout=5):
+        """How the guest ended (see Lab.ended), once QEMU closed the monitor."""
+        self.thread.join(timeout)
+        for e in self.events:
+            if e["event"] == "GUEST_PANICKED":
+                return "panic"
+        for e in self.events:
+            if e["event"] == "SHUTDOWN":
+                reason = e.get("data", {}).get("reason")
+                return {"guest-reset": "reboot", "guest-shutdown": "poweroff",
+                        "guest-panic": "panic"}.get(reason, reason)
+        return None
+
+    def describe(self):
+        return "; ".join("%s %s" % (e["event"], json.dumps(e.get("data", {}), sort_keys=True))
+                         for e in self.events)

@@ -118,8 +118,11 @@ def test_golden_plans_of_the_distribution_shaped_trees(tmp_path):
             case["expect"] = {"error": c["error"]}
         else:
             p = c["plan"]
-            case["expect"] = {"config": p["config"], "label": p["label"] or "", "kernel": p["kernel"],
-                              "initrd": p["initrd"], "cmdline": p["cmdline"]}
+            if p.get("localboot") is not None:
+                case["expect"] = {"config": p["config"], "label": p["label"] or "", "localboot": p["localboot"]}
+            else:
+                case["expect"] = {"config": p["config"], "label": p["label"] or "", "kernel": p["kernel"],
+                                  "initrd": p["initrd"], "cmdline": p["cmdline"]}
         by_root.setdefault(c["root"], []).append(case)
     assert len(by_root) == 4
     for root, table in sorted(by_root.items()):

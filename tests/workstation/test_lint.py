@@ -136,11 +136,18 @@ CASES = [
                                   "k": K}, {}, ["label a: the command line is 4100 bytes"], 1),
     ("initrd= in APPEND", {"pxelinux.cfg/default": LABEL + " APPEND initrd=i1,i2\n", "k": K, "i1": b"x"}, {},
      ["pxelinux.cfg/default:2: error: label a: INITRD i2 not found"], 1),
+    # ldlinux.c get_extension finds no vmlinuz.c32 ... vmlinuz.0, and vmlinuz fails to load
     ("DEFAULT names no label and no file", {"pxelinux.cfg/default": "DEFAULT vmlinuz quiet\n"}, {},
-     ["pxelinux.cfg/default: error: DEFAULT vmlinuz quiet: KERNEL vmlinuz not found"], 1),
-    ("DEFAULT a LOCALBOOT label", {"pxelinux.cfg/default": "DEFAULT l\nLABEL l\n LOCALBOOT 0\n"}, {},
-     ["pxelinux.cfg/default: error: DEFAULT l cannot boot: label l is LOCALBOOT 0",
-      "pxelinux.cfg/default:2: warning: label l: LOCALBOOT 0"], 1),
+     ["pxelinux.cfg/default: error: nothing boots unattended: Loading vmlinuz... failed: no such file on the server"],
+     1),
+    ("DEFAULT menu without UI runs menu.c32 when the server has it",
+     {"pxelinux.cfg/default": "DEFAULT menu\nTIMEOUT 50\nONTIMEOUT a\nLABEL a\n KERNEL k\n", "k": K,
+      "menu.c32": "x"}, {}, [], 0),
+    ("LOCALBOOT and chain.c32 boot the installed system",
+     {"pxelinux.cfg/default": "DEFAULT l\nLABEL l\n LOCALBOOT 0\nLABEL c\n COM32 chain.c32\n APPEND hd0\n"}, {},
+     [], 0),
+    ("an empty config boots the installed system", {"pxelinux.cfg/default": "# nothing but a comment\n"}, {},
+     [], 0),
     ("nothing boots unattended", {"pxelinux.cfg/default": "PROMPT 1\nLABEL a\n KERNEL k\n", "k": K}, {},
      ["pxelinux.cfg/default: warning: nothing boots unattended: No DEFAULT or UI configuration directive found!"],
      0),
@@ -319,7 +326,7 @@ def test_json():
     rc, out, err = run_cli("lint", "tests/testdata/lint/broken", "--json")
     d = json.loads(out)
     assert sorted(d) == ["configs", "errors", "findings", "labels", "warnings"]
-    assert (rc, d["errors"], d["warnings"]) == (1, 6, 10)
+    assert (rc, d["errors"], d["warnings"]) == (1, 6, 9)
     assert d["configs"] == ["pxelinux.cfg/C0000214", "pxelinux.cfg/C0000216", "pxelinux.cfg/default"]
     assert d["findings"][1] == {"file": "pxelinux.cfg/C0000214", "line": 6, "severity": "warning",
                                 "message": "label debug can never be chosen: NOESCAPE 1 and there is no menu"}

@@ -76,7 +76,7 @@ def test_bad_input_one_line_exit_2(args, want):
     ("crlf-only.cfg", 2, "empty boot command"),
     ("overlong.cfg", 2, "No DEFAULT or UI configuration directive found!"),
     ("directives-no-args.cfg", 2, None),
-    ("default-missing-label.cfg", 0, None),
+    ("default-missing-label.cfg", 2, "Loading nosuch... failed"),
     # readconfig.c: LABEL a sets the kernel to "a" too.
     ("label-no-kernel.cfg", 0, None),
     ("numbers.cfg", 2, "No DEFAULT or UI configuration directive found!"),
@@ -99,11 +99,17 @@ def test_malformed_corpus(name, rc, want, tmp_path):
 
 
 def test_default_missing_label_becomes_kernel_name(tmp_path):
+    # ldlinux.c load_kernel: no label "nosuch", so get_extension probes
+    # nosuch.c32 ... nosuch.0, then the file nosuch itself is loaded.
     with open(os.path.join(MALFORMED, "default-missing-label.cfg"), "rb") as f:
-        root = tree(tmp_path, {"pxelinux.cfg/default": f.read()})
+        root = tree(tmp_path, {"pxelinux.cfg/default": f.read(), "nosuch": b"a kernel"})
     rc, out, err = plan_cli("--root", root)
     assert rc == 0 and "kernel:        nosuch" in out
     assert "DEFAULT 'nosuch' names no label: taken as a kernel file name" in out
+    # Without that file the load fails and the boot: prompt (no TIMEOUT) waits.
+    os.remove(os.path.join(root, "nosuch"))
+    rc, out, err = plan_cli("--root", root)
+    assert rc == 2 and "Loading nosuch... failed: no such file on the server" in err, err
 
 
 from tests.agent.memfetch import MemFetcher as Mem  # noqa: E402  the agent tests' in-memory fetcher
@@ -118,7 +124,10 @@ def test_no_byte_string_crashes_the_parser(config, included, label):
         p = planmod.make_plan(Mem({"pxelinux.cfg/default": config, "x": included}),
                               {"server": "s", "mac": "52:54:00:12:34:56", "ip": "192.0.2.10"}, label)
         d = p.as_dict()
-        assert sorted(d) == KEYS and d["cmdline"].startswith("BOOT_IMAGE=")
+        if "localboot" in d:
+            assert sorted(d) == sorted(KEYS + ["localboot"]) and d["kernel"] is None and d["cmdline"] == ""
+        else:
+            assert sorted(d) == KEYS and d["cmdline"].startswith("BOOT_IMAGE=")
     except planmod.PlanError as e:
         assert str(e) and "\n" not in str(e)
 
@@ -137,7 +146,11 @@ def test_directive_soup_never_crashes(lines):
     try:
         p = planmod.make_plan(Mem({"pxelinux.cfg/default": text.encode(), "a": b"LABEL a\nKERNEL k\n"}),
                               {"server": "s"}, None)
-        assert p.kernel.startswith("tftp://s/")
+        if p.localboot is not None:
+            # LOCALBOOT, chain.c32 or an empty config: the installed system, no kernel
+            assert p.kernel is None and p.as_dict()["localboot"] == p.localboot
+        else:
+            assert p.kernel.startswith("tftp://s/")
     except planmod.PlanError as e:
         assert str(e)
 
