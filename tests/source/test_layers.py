@@ -69,7 +69,7 @@ def test_agent_imports_only_the_agent():
 
 
 # The layers, bottom up (docs/STYLE: each module imports only from below it).
-LAYERS = ["inet", "compat", "text", "search", "pxeconfig", "cmdline", "menu", "fetch", "tftp", "http",
+LAYERS = ["inet", "compat", "text", "search", "pxeconfig", "cmdline", "localboot", "menu", "fetch", "tftp", "http",
           "s390kernel", "machine", "lease", "plan", "dhcp", "dhcp6", "console", "boot", "cli"]
 
 
@@ -86,3 +86,11 @@ def test_agent_modules_import_only_from_below():
             if ds in rank and rank[ds] >= rank[short]:
                 bad.append("%s imports %s" % (short, ds))
     assert bad == [], "imports from the same layer or above: %s" % ", ".join(sorted(bad))
+
+
+def test_every_agent_module_has_a_layer():
+    # A new module finds its room in LAYERS (STYLE.md's table) or earns a row there.
+    graph = imports("agent")
+    rest = sorted(m.split(".", 1)[1] for m in graph
+                  if m.split(".", 1)[1] not in LAYERS + ["__init__", "__main__", "manifest"])
+    assert rest == [], "agent modules without a layer in LAYERS: %s" % rest
