@@ -64,6 +64,9 @@ def parse_args(argv):
     lint.add_argument("--configs-only", action="store_true",
                       help="check the configs only: no KERNEL or INITRD file is looked at (a repository "
                       "without the kernels)")
+    lint.add_argument("--firmware", action="store_true",
+                      help="also say where QEMU's own pxelinux.cfg parser (the s390-ccw firmware's, for a "
+                      "boot file starting '# pxelinux') would boot a config differently from the agent")
     lint.add_argument("--json", action="store_true", help="one JSON object on stdout")
     lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     lint.add_argument("--debug", action="store_true", help="tracebacks on errors")
@@ -102,7 +105,9 @@ def cmd_lint(args):
     root = args.tree or None
     prefix = search.prefix(args.bootfile, args.opt210)
     linter = Linter(fetcher, server, root=root, prefix=prefix, env=env, opt209=args.opt209,
-                    configs_only=args.configs_only, bootfile=args.bootfile).run()
+                    configs_only=args.configs_only, bootfile=args.bootfile)
+    linter.firmware = args.firmware
+    linter.run()
     if args.json:
         print(json.dumps(linter.as_dict(), indent=1, sort_keys=True))
     else:

@@ -38,6 +38,7 @@ import stat
 
 from agent import cmdline, inet, localboot, menu, pxeconfig, search
 from agent import plan as planmod
+from workstation import firmware
 from agent.fetch import CONFIG_LIMIT, FetchError, NotFound
 from packager import s390image
 
@@ -130,6 +131,7 @@ class Linter:
 
     def __init__(self, fetcher, server, root=None, prefix="::", env=None, opt209=None, configs_only=False,
                  bootfile=None):
+        self.firmware = False     # --firmware: also QEMU's own pxelinux.cfg parser's view
         self.configs_only = configs_only  # no KERNEL/INITRD file (nor the boot file) is looked at
         self.bootfile = bootfile  # None: pxelinux.0 if the tree has one
         self.fetcher = fetcher
@@ -451,6 +453,8 @@ class Linter:
         sites = dict((id(lab), (names.get(lab.where[0], lab.where[0]), lab.where[1]))
                      for lab in cfg.labels if lab.where)
         self.check_labels(cfg, prefix, sites, shown)
+        if self.firmware and site is None:
+            self.check_firmware(text, cfg, prefix, shown, empty)
         if empty:
             return
         self.check_default(cfg, prefix, sites, shown)
@@ -460,6 +464,24 @@ class Linter:
                 self.reached.add(u)
             else:
                 self.add(shown, None, WARNING, "DISPLAY %s: not found" % name)
+
+    def check_firmware(self, text, cfg, prefix, shown, empty):
+        """--firmware: where QEMU's own pxelinux.cfg parser would boot this
+        config differently from the agent (workstation/firmware.py)."""
+        agent = {"localboot": True} if empty else None
+        if not empty:
+            try:
+                command, source, lab, notes = menu.decide(
+                    cfg, None, lambda name: self.exists(search.resolve(name, prefix, self.server)))
+                entry = cmdline.resolve(cfg, command, source, lab)
+                agent = {"label": entry.label, "kernel": entry.kernel, "initrd": entry.initrd,
+                         "cmdline": cmdline.command_line(entry, self.env) if entry.kernel else "",
+                         "localboot": entry.localboot is not None}
+            except pxeconfig.ConfigError:
+                agent = None
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
+        for line, severity, message in firmware.check(data, agent):
+            self.add(shown, line, severity, message)
 
     def error(self, e, names, shown):
         """A config that cannot be used (pxeconfig.ConfigError) as an error on
