@@ -4,6 +4,7 @@ plan   what a machine would boot (agent.cli's, as `python -m agent plan`)
 fetch  one transfer with the agent's clients (as `python -m agent fetch`)
 lint   a TFTP tree checked as the agent reads it (workstation.lint)
 test   a table of machines and what each must boot (workstation.cases)
+sign   FILE.sig for each FILE, iPXE's signature format (workstation.sign)
 
 Exit codes: lint 1 with errors (with --strict, with warnings too), test 1
 when a case fails; 2 for bad usage (one line on stderr; a traceback only with
@@ -82,7 +83,26 @@ def parse_args(argv):
     test.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
     test.add_argument("--json", action="store_true", help="results as one JSON object on stdout")
     test.add_argument("--debug", action="store_true", help="tracebacks on errors")
+
+    sign = sub.add_parser("sign", help="write FILE.sig for each FILE (signed boot, iPXE's format)",
+                          description="Write FILE.sig beside each FILE: a detached DER CMS signature "
+                          "without signed attributes (openssl cms -sign -binary -noattr), which an image "
+                          "built with packager build --sign-ca checks before using FILE.")
+    sign.add_argument("files", metavar="FILE", nargs="*", help="kernels, initrds and configs to sign")
+    sign.add_argument("--cert", metavar="C", required=True,
+                      help="the code-signing certificate (PEM, extendedKeyUsage=codeSigning)")
+    sign.add_argument("--key", metavar="K", required=True, help="its private key (PEM)")
+    sign.add_argument("--chain", metavar="FILE", help="intermediate CA certificates to carry in each signature (PEM)")
+    sign.add_argument("--debug", action="store_true", help="tracebacks on errors")
     return p.parse_args(argv)
+
+
+def cmd_sign(args):
+    from workstation import sign
+    try:
+        return sign.run(args.cert, args.key, args.chain, args.files)
+    except sign.SignError as e:
+        raise Usage(str(e))
 
 
 def cmd_lint(args):
@@ -153,7 +173,7 @@ def run(argv):
         if argv and argv[0] in ("plan", "fetch"):
             return agent.cli.run(argv, prog=PROG)
         args = parse_args(argv)
-        return {"lint": cmd_lint, "test": cmd_test}[args.command](args)
+        return {"lint": cmd_lint, "test": cmd_test, "sign": cmd_sign}[args.command](args)
     except Usage as e:
         sys.stderr.write("%s: %s\n" % (PROG, e))
         return 2
