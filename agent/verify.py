@@ -129,10 +129,6 @@ class VerifyingFetcher:
         self.roots = roots
         self.checked = []    # (url, reason code) of every file checked, for plan and lint
 
-    def __getattr__(self, name):
-        # The wrapped fetcher's own settings and figures (space_for, last).
-        return getattr(self.inner, name)
-
     def _signature(self, url):
         try:
             sig = self.inner.read(url + SIG_SUFFIX, SIG_LIMIT)
