@@ -201,7 +201,8 @@ def signed_tree(pki, d):
     os.makedirs(cfg)
     with open(os.path.join(cfg, "default"), "w") as f:
         f.write("DEFAULT linux\nLABEL linux\n KERNEL vmlinuz\n INITRD initrd.img\n APPEND console=ttysclp0\n")
-    for name, data in (("vmlinuz", b"K" * 5000), ("initrd.img", b"I" * 7000)):
+    from test_lint import fake_kernel
+    for name, data in (("vmlinuz", fake_kernel()), ("initrd.img", b"\x1f\x8b" + b"I" * 7000)):
         with open(os.path.join(d, name), "wb") as f:
             f.write(data)
     for rel in ("pxelinux.cfg/default", "vmlinuz", "initrd.img"):
@@ -250,3 +251,23 @@ def test_cases_on_frozen_s390x_agent(pki, tree, tmp_path):
     from packager import debian, micropython
     path, _ = micropython.build(os.path.join(ROOT, "agent"), debian.cache_root(), "s390x", "zig")
     check_lines(mpy_lines(["qemu-s390x-static", path], tree, pki, tmp_path))
+
+
+def test_lint_sign_ca(pki, tmp_path):
+    d = signed_tree(pki, str(tmp_path / "tree"))
+    root = os.path.join(pki, "root.pem")
+    p = run_workstation(["lint", d, "--sign-ca", root])
+    assert p.returncode == 0 and ": error:" not in p.stdout, p.stdout + p.stderr
+    with open(os.path.join(d, "initrd.img"), "r+b") as f:
+        f.write(b"J")
+    os.remove(os.path.join(d, "vmlinuz.sig"))
+    with open(os.path.join(d, "pxelinux.cfg", "default"), "a") as f:
+        f.write("# changed after signing\n")
+    p = run_workstation(["lint", d, "--sign-ca", root])
+    assert p.returncode == 1, p.stdout + p.stderr
+    errors = sorted(line for line in p.stdout.splitlines() if ": error: " in line)
+    assert errors == [
+        "pxelinux.cfg/default: error: signature: " + verify.REASONS[verify.BAD_SIGNATURE],
+        "pxelinux.cfg/default:2: error: label linux: INITRD initrd.img refused: " + verify.REASONS[verify.BAD_SIGNATURE],
+        "pxelinux.cfg/default:2: error: label linux: KERNEL vmlinuz refused: missing signature (no vmlinuz.sig)",
+    ], p.stdout

@@ -65,6 +65,9 @@ def parse_args(argv):
     lint.add_argument("--configs-only", action="store_true",
                       help="check the configs only: no KERNEL or INITRD file is looked at (a repository "
                       "without the kernels)")
+    lint.add_argument("--sign-ca", metavar="FILE",
+                      help="signed boot: every config, KERNEL and INITRD needs a NAME.sig valid under these PEM "
+                      "roots (what an image built with packager build --sign-ca FILE checks)")
     lint.add_argument("--json", action="store_true", help="one JSON object on stdout")
     lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     lint.add_argument("--debug", action="store_true", help="tracebacks on errors")
@@ -121,8 +124,17 @@ def cmd_lint(args):
     server = env.pop("server")
     root = args.tree or None
     prefix = search.prefix(args.bootfile, args.opt210)
+    roots = None
+    if args.sign_ca:
+        try:
+            with open(args.sign_ca, "rb") as f:
+                roots = f.read()
+        except OSError as e:
+            raise Usage("--sign-ca %s: cannot read it (%s)" % (args.sign_ca, e.strerror or e))
+        if b"-----BEGIN CERTIFICATE-----" not in roots:
+            raise Usage("--sign-ca %s holds no PEM certificate: give the site's code-signing root" % args.sign_ca)
     linter = Linter(fetcher, server, root=root, prefix=prefix, env=env, opt209=args.opt209,
-                    configs_only=args.configs_only, bootfile=args.bootfile).run()
+                    configs_only=args.configs_only, bootfile=args.bootfile, sign_roots=roots).run()
     if args.json:
         print(json.dumps(linter.as_dict(), indent=1, sort_keys=True))
     else:
