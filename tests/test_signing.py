@@ -271,3 +271,31 @@ def test_lint_sign_ca(pki, tmp_path):
         "pxelinux.cfg/default:2: error: label linux: INITRD initrd.img refused: " + verify.REASONS[verify.BAD_SIGNATURE],
         "pxelinux.cfg/default:2: error: label linux: KERNEL vmlinuz refused: missing signature (no vmlinuz.sig)",
     ], p.stdout
+
+
+def test_docs_signed_boot_commands_run(tmp_path):
+    """docs/servers.md "Signed boot": its `doctest=signing` blocks, in order,
+    make the CA, a signed tree that lints clean, and plan accepts it."""
+    import re
+    from test_lint import fake_initrd, fake_kernel
+    with open(os.path.join(ROOT, "docs", "servers.md")) as f:
+        code = "\n".join(re.findall(r"```sh doctest=signing\n(.*?)```", f.read(), re.S))
+    assert "s390-netboot sign" in code and "openssl x509 -req" in code
+    (tmp_path / "linux").write_bytes(fake_kernel())
+    (tmp_path / "initrd.gz").write_bytes(fake_initrd())
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "s390-netboot").write_text('#!/bin/sh\nPYTHONPATH=%s exec %s -m workstation "$@"\n' % (ROOT, sys.executable))
+    (shim / "s390-netboot").chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = dict(os.environ, KERNEL=str(tmp_path / "linux"), INITRD=str(tmp_path / "initrd.gz"),
+               PATH=str(shim) + os.pathsep + os.environ.get("PATH", ""))
+    p = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=str(work), env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "lint: 1 config, 1 label, 1 kernel checked: 0 errors, 0 warnings" in p.stdout, p.stdout
+    for name in ("pxelinux.cfg/default.sig", "linux.sig", "initrd.gz.sig"):
+        assert (work / "tftp" / name).stat().st_size > 300, name
+    p = run_workstation(["plan", "--root", str(work / "tftp"), "--sign-ca", str(work / "sign-ca.pem")])
+    assert p.returncode == 0 and "kernel:        linux" in p.stdout, p.stdout + p.stderr
