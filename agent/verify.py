@@ -73,12 +73,15 @@ NAMES = {
 
 
 class Unsigned(Refused):
-    """A file refused for its signature: url, code (a reason code above)."""
+    """A file refused for its signature: url, code (a reason code above).
+    Made by unsigned(): MicroPython cannot call an exception's base __init__."""
 
-    def __init__(self, url, code):
-        self.url = url
-        self.code = code
-        Refused.__init__(self, "%s refused: %s" % (clean_text(url), reason(code, url)))
+
+def unsigned(url, code):
+    e = Unsigned("%s refused: %s" % (clean_text(url), reason(code, url)))
+    e.url = url
+    e.code = code
+    return e
 
 
 def reason(code, url=""):
@@ -140,7 +143,7 @@ class VerifyingFetcher:
 
     def _refuse(self, url, code):
         self.checked.append((url, code))
-        return Unsigned(url, code)
+        return unsigned(url, code)
 
     def read(self, url, limit=1 << 20):
         data = self.inner.read(url, limit)
