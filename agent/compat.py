@@ -363,6 +363,9 @@ def tls_eof(exc):
     return type(exc).__name__ in ("SSLEOFError", "SSLZeroReturnError")
 
 
+SIG_CHECK_NEEDS_DATA = not MICROPYTHON   # sig_check wants the file (path or data), not just its digest
+
+
 def sig_check(sig, digest, roots, path=None, data=None):
     """The reason code (agent.verify) of a detached signature sig over a file
     whose SHA-256 is digest, against the PEM roots (bytes). MicroPython: the

@@ -9,7 +9,9 @@ root, not only self-signed ones); the signer names id-kp-codeSigning in an
 extended key usage extension; the signature verifies over the file. The
 signer is checked with -purpose any and its extended key usage read
 separately: OpenSSL 3.0 has no code-signing purpose, and -purpose smimesign
-(cms -verify's default) refuses a code-signing-only certificate.
+(cms -verify's default) refuses a code-signing-only certificate. The roots
+are also given as -certfile: a signature that carries no certificates (the
+kernel's appended ones) names a root as its signer.
 """
 
 import os
@@ -79,6 +81,7 @@ def verify(sig, digest, roots, path=None, data=None):
             return code
         rc, out, err = _openssl(["cms", "-verify", "-binary", "-inform", "DER", "-in", sig_path, "-content", path,
                                  "-CAfile", roots_path, "-partial_chain", "-purpose", "any",
+                                 "-certfile", roots_path,
                                  "-signer", signer_path, "-out", os.devnull])
         if rc != 0:
             text = err.lower()

@@ -22,16 +22,31 @@ check and kexec, and every attempt fetches and checks anew). A refusal
 removes the file and raises Unsigned, one line naming the file and the
 reason.
 
+A kernel (or any fetched file) without NAME.sig is also taken on the
+kernel's own appended signature, the format of the kernel's
+scripts/sign-file and of zipl --secure: the file, a PKCS #7 SignedData
+(detached, no signed attributes, no certificates), struct module_signature
+(12 bytes; id_type 2 = PKCS #7, sig_len big-endian at offset 8) and the
+magic "~Module signature appended~\n". The signature covers the bytes
+before it; its signer, carried in no certificate, must be one of the roots
+(put the signing certificate itself into packager build --sign-ca), with
+the code-signing usage. The whole file (trailer included, which the kernel
+ignores) is what kexec is given.
+
 The check itself is compat.sig_check: the image's mbedtls on MicroPython
 (packager/cmod/sigcheck), openssl(1) on CPython (agent/sig_openssl.py).
 """
 
 import hashlib
+import struct
 
-from agent.compat import sig_check
+from agent.compat import SIG_CHECK_NEEDS_DATA, sig_check
 from agent.fetch import NotFound, Refused, TooLarge, clean_text
 
 ROOTS_FILE = "/etc/s390-netboot/sign-ca.pem"
+APPENDED_MAGIC = b"~Module signature appended~\n"   # include/linux/module_signature.h
+MODULE_SIG_SIZE = 12                                 # struct module_signature
+PKEY_ID_PKCS7 = 2
 SIG_SUFFIX = ".sig"
 SIG_LIMIT = 64 * 1024      # bytes of a .sig read at most (a signer and two CAs take about 3 KiB)
 
@@ -92,17 +107,49 @@ def reason(code, url=""):
     return text
 
 
-def file_sha256(path, buf=None):
-    """SHA-256 of a file, read in 64 KiB pieces through one buffer."""
+def file_sha256(path, length=None, buf=None):
+    """SHA-256 of a file (of its first length bytes), read in 64 KiB pieces
+    through one buffer."""
     h = hashlib.sha256()
     buf = buf or bytearray(65536)
     mv = memoryview(buf)
+    left = length
     with open(path, "rb") as f:
-        while True:
+        while left is None or left > 0:
             n = f.readinto(buf)
             if not n:
-                return h.digest()
+                break
+            if left is not None:
+                n = min(n, left)
+                left -= n
             h.update(mv[:n])
+    return h.digest()
+
+
+def appended_signature(path):
+    """(signed length, PKCS #7 bytes) of a file ending in the kernel's
+    appended signature; None when it has none; MALFORMED (an int) when the
+    trailer is there but unusable."""
+    from agent.compat import os
+    size = os.stat(path)[6]
+    tail = MODULE_SIG_SIZE + len(APPENDED_MAGIC)
+    if size < tail:
+        return None
+    with open(path, "rb") as f:
+        f.seek(size - tail)
+        trailer = f.read(tail)
+        if trailer[MODULE_SIG_SIZE:] != APPENDED_MAGIC:
+            return None
+        sig_len = struct.unpack(">I", trailer[8:12])[0]
+        if trailer[2] != PKEY_ID_PKCS7 or not 0 < sig_len <= min(SIG_LIMIT, size - tail):
+            return MALFORMED
+        f.seek(size - tail - sig_len)
+        return size - tail - sig_len, f.read(sig_len)
+
+
+def prefix_bytes(path, length):
+    with open(path, "rb") as f:
+        return f.read(length)
 
 
 def check(sig, digest, roots, path=None, data=None):
@@ -157,8 +204,14 @@ class VerifyingFetcher:
     def fetch(self, url, dest, progress=None):
         size = self.inner.fetch(url, dest, progress)
         try:
-            sig = self._signature(url)
-            code = check(sig, file_sha256(dest), self.roots, path=dest)
+            try:
+                sig = self._signature(url)
+                code = check(sig, file_sha256(dest), self.roots, path=dest)
+            except Unsigned as e:
+                if e.code != MISSING:
+                    raise
+                self.checked.pop()
+                code = self._appended(url, dest)
         except BaseException:
             _remove(dest)
             raise
@@ -167,6 +220,17 @@ class VerifyingFetcher:
             raise self._refuse(url, code)
         self.checked.append((url, OK))
         return size
+
+    def _appended(self, url, dest):
+        """The reason code of dest's appended signature (MISSING without one)."""
+        found = appended_signature(dest)
+        if found is None:
+            return MISSING
+        if found == MALFORMED:
+            return MALFORMED
+        length, sig = found
+        data = prefix_bytes(dest, length) if SIG_CHECK_NEEDS_DATA else None
+        return check(sig, file_sha256(dest, length), self.roots, data=data)
 
 
 def _remove(path):

@@ -10,6 +10,8 @@ Certificates (ECDSA P-256 and one RSA-2048, as a site would make them):
   expired.pem       code signing under inter, valid 2020-2021 (openssl ca -startdate/-enddate)
   future.pem        code signing under inter, valid from 2090
   other-root.pem    another root; other-signer.pem signs code under it
+  kernel-key.pem    self-signed code-signing certificate, as the kernel's build
+                    makes for sign-file (roots.pem: root.pem and it)
 Each X.pem has X.key; chain.pem is inter.pem (what -certfile adds).
 """
 
@@ -86,9 +88,33 @@ def make_pki(d):
     _issue("expired", "inter", CODE, d, start="20200101000000Z", end="20210101000000Z")
     _issue("future", "inter", CODE, d, start="20900101000000Z", end="20910101000000Z")
     _issue("other-signer", "other-root", CODE, d)
+    _key("kernel-key", d)
+    openssl(["req", "-x509", "-new", "-key", "kernel-key.key", "-out", "kernel-key.pem", "-subj", "/CN=kernel-key",
+             "-days", "3650", "-sha256", "-addext", "basicConstraints=critical,CA:FALSE",
+             "-addext", "keyUsage=critical,digitalSignature", "-addext", "extendedKeyUsage=codeSigning"], d)
     with open(os.path.join(d, "inter.pem"), "rb") as f, open(os.path.join(d, "chain.pem"), "wb") as out:
         out.write(f.read())
+    with open(os.path.join(d, "roots.pem"), "wb") as out:
+        for name in ("root.pem", "kernel-key.pem"):
+            with open(os.path.join(d, name), "rb") as f:
+                out.write(f.read())
     return d
+
+
+def append_signature(pki, signer, path):
+    """Sign path in place the way the kernel's scripts/sign-file does: a
+    PKCS #7 without certificates or signed attributes, struct
+    module_signature (id_type 2, sig_len big-endian) and the magic appended."""
+    import struct
+    p7 = path + ".p7s"
+    openssl(["cms", "-sign", "-binary", "-noattr", "-nocerts", "-md", "sha256", "-in", path,
+             "-signer", os.path.join(pki, signer + ".pem"), "-inkey", os.path.join(pki, signer + ".key"),
+             "-outform", "DER", "-out", p7], pki)
+    with open(p7, "rb") as f:
+        sig = f.read()
+    os.remove(p7)
+    with open(path, "ab") as f:
+        f.write(sig + struct.pack(">BBBBB3xI", 0, 0, 2, 0, 0, len(sig)) + b"~Module signature appended~\n")
 
 
 def cms_sign(pki, signer, path, out=None, chain=True, extra=()):

@@ -40,6 +40,11 @@ CASES = [
     ("truncated", "first half of a good .sig", verify.MALFORMED),
     ("huge", "10 MB .sig", verify.TOO_LARGE),
     ("missing", "no .sig", verify.MISSING),
+    ("appended", "kernel's appended signature by a root", verify.OK),
+    ("appended-changed", "appended signature, a byte changed", verify.BAD_SIGNATURE),
+    ("appended-unknown", "appended signature by a signer not among the roots", verify.UNKNOWN_SIGNER),
+    ("appended-no-eku", "appended signature by a root without code signing", verify.NO_CODE_SIGNING),
+    ("appended-cut", "appended trailer with a sig_len beyond the file", verify.MALFORMED),
 ]
 
 
@@ -97,6 +102,21 @@ def build_tree(pki, tree):
                 f.write(b"\0" * (10 << 20))
         elif name == "missing":
             pass
+        elif name == "appended":
+            signca.append_signature(pki, "kernel-key", path)
+        elif name == "appended-changed":
+            signca.append_signature(pki, "kernel-key", path)
+            with open(path, "r+b") as f:
+                f.write(b"X")
+        elif name == "appended-unknown":
+            signca.append_signature(pki, "signer", path)
+        elif name == "appended-no-eku":
+            signca.append_signature(pki, "root", path)
+        elif name == "appended-cut":
+            signca.append_signature(pki, "kernel-key", path)
+            with open(path, "r+b") as f:
+                f.seek(-40, 2)
+                f.write(b"\0\0\2\0\0\0\0\0\x7f\xff\xff\xff")
         else:
             raise AssertionError("no recipe for %s" % name)
     return tree
@@ -142,7 +162,7 @@ def check_lines(lines):
 
 
 def test_cases_on_cpython(pki, tree, tmp_path):
-    f = verify.VerifyingFetcher(LocalFetcher(tree), verify.load_roots(os.path.join(pki, "root.pem")))
+    f = verify.VerifyingFetcher(LocalFetcher(tree), verify.load_roots(os.path.join(pki, "roots.pem")))
     lines = []
     for name, _, _ in CASES:
         out = str(tmp_path / "out")
@@ -231,7 +251,7 @@ def test_plan_sign_ca(pki, tmp_path):
 def mpy_lines(cmd, tree, pki, tmp_path):
     names = [n for n, _, _ in CASES]
     script = DRIVER % (names,)
-    proc = subprocess.run(cmd + ["-c", script, tree, os.path.join(pki, "root.pem"), str(tmp_path / "out")],
+    proc = subprocess.run(cmd + ["-c", script, tree, os.path.join(pki, "roots.pem"), str(tmp_path / "out")],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
                           cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -326,7 +346,7 @@ def test_qemu_signed_tree_changed_initrd_refused_onerror_boots(pki, netboot_file
         for name in ("vmlinuz", "stage2.img"):
             shutil.copy(netboot_files[name], os.path.join(lab.tftp, name))
         shutil.copy(netboot_files["stage2.img"], os.path.join(lab.tftp, "changed.img"))
-        os.makedirs(os.path.join(lab.tftp, "pxelinux.cfg"))
+        os.makedirs(os.path.join(lab.tftp, "pxelinux.cfg"), exist_ok=True)
         with open(os.path.join(lab.tftp, "pxelinux.cfg", "default"), "w") as f:
             f.write("DEFAULT changed\nONERROR fallback\n"
                     "LABEL changed\n KERNEL vmlinuz\n INITRD changed.img\n APPEND console=ttysclp0 scenario=changed\n"

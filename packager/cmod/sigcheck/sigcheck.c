@@ -18,7 +18,10 @@
  * guest's clock; the signer's certificate has an extended key usage
  * extension naming id-kp-codeSigning (no extension, or only
  * anyExtendedKeyUsage, is refused, as iPXE does); the signature over the
- * digest verifies with the signer's key.
+ * digest verifies with the signer's key. A signature that carries no
+ * certificates (the kernel's scripts/sign-file makes them, CMS_NOCERTS) is
+ * taken when its signer is one of the roots itself (dates and code signing
+ * checked the same way).
  *
  * mbedtls 3.6's pkcs7.c takes at most one certificate in a SignedData
  * (pkcs7_get_certificates answers MBEDTLS_ERR_PKCS7_FEATURE_UNAVAILABLE for
@@ -171,8 +174,34 @@ static int check(const unsigned char *sig, size_t sig_len, const unsigned char *
             break;
         }
     }
+    ret = mbedtls_x509_crt_parse(roots, roots_pem, roots_len);
+    if (ret < 0 || roots->raw.p == NULL) {
+        return SIG_NO_ROOTS;
+    }
     if (signer == NULL) {
-        return SIG_UNKNOWN_SIGNER;  /* its certificate is not in the signature */
+        /* A signature that carries no certificates (the kernel's sign-file
+         * writes them so): its signer must be one of the roots itself,
+         * trusted as it is (valid now, code signing). */
+        for (c = roots; c != NULL && c->raw.p != NULL; c = c->next) {
+            if (c->serial.len == si->serial.len && memcmp(c->serial.p, si->serial.p, c->serial.len) == 0 &&
+                c->issuer_raw.len == si->issuer_raw.len &&
+                memcmp(c->issuer_raw.p, si->issuer_raw.p, c->issuer_raw.len) == 0) {
+                break;
+            }
+        }
+        if (c == NULL || c->raw.p == NULL) {
+            return SIG_UNKNOWN_SIGNER;  /* its certificate is neither in the signature nor a root */
+        }
+        if (mbedtls_x509_time_is_past(&c->valid_to)) {
+            return SIG_EXPIRED;
+        }
+        if (mbedtls_x509_time_is_future(&c->valid_from)) {
+            return SIG_NOT_YET_VALID;
+        }
+        if (!has_code_signing(c)) {
+            return SIG_NO_CODE_SIGNING;
+        }
+        return mbedtls_pkcs7_signed_hash_verify(p7, c, digest, digest_len) == 0 ? SIG_OK : SIG_BAD_SIGNATURE;
     }
     /* The chain to verify: the signer first, then every other carried certificate. */
     if (mbedtls_x509_crt_parse_der(chain, signer->raw.p, signer->raw.len) != 0) {
@@ -182,10 +211,6 @@ static int check(const unsigned char *sig, size_t sig_len, const unsigned char *
         if (c != signer && mbedtls_x509_crt_parse_der(chain, c->raw.p, c->raw.len) != 0) {
             return SIG_MALFORMED;
         }
-    }
-    ret = mbedtls_x509_crt_parse(roots, roots_pem, roots_len);
-    if (ret < 0 || roots->raw.p == NULL) {
-        return SIG_NO_ROOTS;
     }
     ret = mbedtls_x509_crt_verify(chain, roots, NULL, NULL, &flags, NULL, NULL);
     if (ret != 0 || flags != 0) {
