@@ -256,7 +256,7 @@ def fetch_file(con, fetcher, url, dest, server):
     try:
         size = fetcher.fetch(url, dest, Progress(con.raw, name, True))
     except Unsigned as e:
-        raise BootFailure("%s refused: %s" % (name, reason(e.code, url)))
+        raise BootFailure("%s refused: %s" % (name, reason(e.reason, url)))
     except NotFound as e:
         # "not found", or another TFTP ERROR the server gave instead (its text, cleaned).
         why = "server error %d: %s" % (e.code, e.server_text) if isinstance(e, ServerRefused) else ""

@@ -19,20 +19,24 @@ import shutil
 import subprocess
 import tempfile
 
-from agent import verify as v
+# agent.verify's reason codes (the numbers packager/cmod/sigcheck returns);
+# not imported from there: agent.compat imports this module, and agent.verify
+# imports agent.compat. tests/test_signing.py checks they agree.
+OK, BAD_SIGNATURE, UNKNOWN_SIGNER, NO_CODE_SIGNING, EXPIRED, NOT_YET_VALID, MALFORMED, DIGEST, NO_ROOTS = \
+    0, 2, 3, 4, 5, 6, 7, 9, 10
 
 # openssl cms -verify's error text -> reason code, first match wins.
 OPENSSL_REASONS = (
-    ("certificate has expired", v.EXPIRED),
-    ("certificate is not yet valid", v.NOT_YET_VALID),
-    ("unable to get local issuer certificate", v.UNKNOWN_SIGNER),
-    ("self-signed certificate", v.UNKNOWN_SIGNER),
-    ("self signed certificate", v.UNKNOWN_SIGNER),
-    ("unable to get issuer certificate", v.UNKNOWN_SIGNER),
-    ("signer certificate not found", v.UNKNOWN_SIGNER),
-    ("content verify error", v.BAD_SIGNATURE),
-    ("verification failure", v.BAD_SIGNATURE),
-    ("digest failure", v.BAD_SIGNATURE),
+    ("certificate has expired", EXPIRED),
+    ("certificate is not yet valid", NOT_YET_VALID),
+    ("unable to get local issuer certificate", UNKNOWN_SIGNER),
+    ("self-signed certificate", UNKNOWN_SIGNER),
+    ("self signed certificate", UNKNOWN_SIGNER),
+    ("unable to get issuer certificate", UNKNOWN_SIGNER),
+    ("signer certificate not found", UNKNOWN_SIGNER),
+    ("content verify error", BAD_SIGNATURE),
+    ("verification failure", BAD_SIGNATURE),
+    ("digest failure", BAD_SIGNATURE),
 )
 
 
@@ -50,15 +54,15 @@ def structure(sig_path):
     SignedData, detached (eContent absent), SHA-256, no signed attributes."""
     rc, out, err = _openssl(["cms", "-cmsout", "-print", "-inform", "DER", "-in", sig_path])
     if rc != 0 or "contentType: pkcs7-signedData" not in out:
-        return v.MALFORMED
+        return MALFORMED
     lines = [line.strip() for line in out.splitlines()]
     if "eContent:" in lines:  # the file inside the signature, not detached
-        return v.MALFORMED
+        return MALFORMED
     if any(a == "signedAttrs:" and b != "<ABSENT>" for a, b in zip(lines, lines[1:])):
-        return v.MALFORMED
+        return MALFORMED
     digests = out.split("digestAlgorithms:", 1)[-1].split("encapContentInfo:", 1)[0]
     if "algorithm: sha256 " not in digests:
-        return v.DIGEST
+        return DIGEST
     return None
 
 
@@ -89,11 +93,11 @@ def verify(sig, digest, roots, path=None, data=None):
                 if needle in text:
                     return code
             if "no certificate" in text or "error loading file" in text:
-                return v.NO_ROOTS
-            return v.MALFORMED
+                return NO_ROOTS
+            return MALFORMED
         rc, out, err = _openssl(["x509", "-in", signer_path, "-noout", "-ext", "extendedKeyUsage"])
         if rc != 0 or "Code Signing" not in out:
-            return v.NO_CODE_SIGNING
-        return v.OK
+            return NO_CODE_SIGNING
+        return OK
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

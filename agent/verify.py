@@ -41,7 +41,8 @@ import hashlib
 import struct
 
 from agent.compat import SIG_CHECK_NEEDS_DATA, sig_check
-from agent.fetch import NotFound, Refused, TooLarge, clean_text
+from agent.fetch import NotFound, Refused, TooLarge
+from agent.text import clean_text
 
 ROOTS_FILE = "/etc/s390-netboot/sign-ca.pem"
 APPENDED_MAGIC = b"~Module signature appended~\n"   # include/linux/module_signature.h
@@ -88,14 +89,13 @@ NAMES = {
 
 
 class Unsigned(Refused):
-    """A file refused for its signature: url, code (a reason code above).
-    Made by unsigned(): MicroPython cannot call an exception's base __init__."""
+    """A file refused for its signature ("URL: refused: REASON"): url, and
+    reason, the reason code above (code stays FetchError's: the server's)."""
 
 
 def unsigned(url, code):
-    e = Unsigned("%s refused: %s" % (clean_text(url), reason(code, url)))
-    e.url = url
-    e.code = code
+    e = Unsigned("refused: %s" % reason(code, url), url=url)
+    e.reason = code
     return e
 
 
@@ -208,7 +208,7 @@ class VerifyingFetcher:
                 sig = self._signature(url)
                 code = check(sig, file_sha256(dest), self.roots, path=dest)
             except Unsigned as e:
-                if e.code != MISSING:
+                if e.reason != MISSING:
                     raise
                 self.checked.pop()
                 code = self._appended(url, dest)

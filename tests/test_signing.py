@@ -145,7 +145,7 @@ for name in %r:
         f.fetch("tftp://server/" + name, out)
         code = verify.OK
     except verify.Unsigned as e:
-        code = e.code
+        code = e.reason
     print(name, verify.NAMES[code])
 """
 
@@ -171,9 +171,9 @@ def test_cases_on_cpython(pki, tree, tmp_path):
             lines.append("%s ok" % name)
             assert os.path.exists(out)
         except verify.Unsigned as e:
-            lines.append("%s %s" % (name, verify.NAMES[e.code]))
+            lines.append("%s %s" % (name, verify.NAMES[e.reason]))
             assert not os.path.exists(out), "%s: the refused file was left at %s" % (name, out)
-            assert str(e).startswith("tftp://server/%s refused: " % name) and "\n" not in str(e), str(e)
+            assert str(e).startswith("tftp://server/%s: refused: " % name) and "\n" not in str(e), str(e)
     check_lines(lines)
 
 
@@ -184,7 +184,7 @@ def test_reads_of_configs_are_checked_the_same(pki, tree):
     for name, want in (("changed", verify.BAD_SIGNATURE), ("no-eku", verify.NO_CODE_SIGNING)):
         with pytest.raises(verify.Unsigned) as e:
             f.read("tftp://server/" + name)
-        assert e.value.code == want, (name, e.value)
+        assert e.value.reason == want, (name, e.value)
 
 
 def test_second_root_in_the_image_is_trusted(pki, tree, tmp_path):
@@ -239,11 +239,11 @@ def test_plan_sign_ca(pki, tmp_path):
     with open(os.path.join(d, "initrd.img"), "r+b") as f:
         f.write(b"J")
     p = run_workstation(["plan", "--root", d, "--sign-ca", root])
-    assert p.returncode == 2 and p.stderr.strip() == "plan: tftp://localhost/initrd.img refused: %s" % \
+    assert p.returncode == 2 and p.stderr.strip() == "plan: tftp://localhost/initrd.img: refused: %s" % \
         verify.REASONS[verify.BAD_SIGNATURE], p.stderr
     os.remove(os.path.join(d, "pxelinux.cfg", "default.sig"))
     p = run_workstation(["plan", "--root", d, "--sign-ca", root])
-    assert p.returncode == 2 and "pxelinux.cfg/default refused: missing signature (no default.sig)" in p.stderr, p.stderr
+    assert p.returncode == 2 and "pxelinux.cfg/default: refused: missing signature (no default.sig)" in p.stderr, p.stderr
     p = run_workstation(["fetch", "tftp://x/vmlinuz", "-o", str(tmp_path / "k"), "--sign-ca", str(tmp_path / "none.pem")])
     assert p.returncode == 2 and "--sign-ca" in p.stderr and "cannot read" in p.stderr, p.stderr
 
@@ -400,3 +400,15 @@ def test_qemu_signed_tree_changed_initrd_refused_onerror_boots(pki, netboot_file
     assert len(refusals) == 1 and re.search(r"ERROR: changed\.img refused: bad signature \(the file is not the one "
                                             r"signed\)$", refusals[0].rstrip()), refusals
     assert "ONERROR: fallback" in text
+
+
+def test_openssl_backend_codes_are_verify_codes():
+    from agent import sig_openssl
+    for name in ("OK", "BAD_SIGNATURE", "UNKNOWN_SIGNER", "NO_CODE_SIGNING", "EXPIRED", "NOT_YET_VALID",
+                 "MALFORMED", "DIGEST", "NO_ROOTS"):
+        assert getattr(sig_openssl, name) == getattr(verify, name), name
+    with open(os.path.join(ROOT, "packager", "cmod", "sigcheck", "sigcheck.c")) as f:
+        c = f.read()
+    for name in ("OK", "BAD_SIGNATURE", "UNKNOWN_SIGNER", "NO_CODE_SIGNING", "EXPIRED", "NOT_YET_VALID",
+                 "MALFORMED", "DIGEST", "NO_ROOTS", "NO_MEMORY"):
+        assert "SIG_%s = %d," % (name, getattr(verify, name)) in c, name

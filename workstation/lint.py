@@ -350,7 +350,7 @@ class Linter:
             try:
                 v.read(url)
             except verify.Unsigned as e:
-                self.add(self.show(url), None, ERROR, "signature: %s" % verify.reason(e.code, url))
+                self.add(self.show(url), None, ERROR, "signature: %s" % verify.reason(e.reason, url))
             except FetchError:
                 pass  # said already
         cap_fetcher(self.fetcher, DOWNLOAD_LIMIT)
@@ -363,7 +363,7 @@ class Linter:
                     v.fetch(url, os.path.join(tmp, "file"))
                 except verify.Unsigned as e:
                     self.add(file, line, ERROR, "%s: %s %s refused: %s"
-                             % (what, kind, self.show(url), verify.reason(e.code, url)))
+                             % (what, kind, self.show(url), verify.reason(e.reason, url)))
                 except FetchError:
                     pass
 

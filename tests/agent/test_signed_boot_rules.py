@@ -26,7 +26,7 @@ def refusal(fetcher, url):
     try:
         fetcher.read(url)
     except verify.Unsigned as e:
-        return e.code, str(e)
+        return e.reason, str(e)
     return verify.OK, ""
 
 
@@ -41,7 +41,7 @@ def test_signature_needed_before_any_check():
     for url, want, words in cases:
         code, text = refusal(f, url)
         assert code == want, "read(%s) refused with %s, want %s" % (url, verify.NAMES.get(code), verify.NAMES[want])
-        assert words in text and text.startswith(url + " refused: "), "read(%s) said %r" % (url, text)
+        assert words in text and text.startswith(url + ": refused: "), "read(%s) said %r" % (url, text)
         assert "\n" not in text
     # A file that does not exist is "not found" (the config search goes on), not a refusal.
     try:
