@@ -132,7 +132,7 @@ def sign_roots(path):
     except UnicodeDecodeError:
         raise Die("--sign-ca %s is not a PEM file (binary data): give PEM certificates, e.g. "
                   "openssl x509 -inform der -in root.der -out root.pem" % path)
-    certs = pem_certificates(text)
+    certs = pem_blocks(text)
     if not certs:
         raise Die("--sign-ca %s holds no PEM certificate (-----BEGIN CERTIFICATE-----): give the site's "
                   "code-signing root CA" % path)

@@ -5,7 +5,7 @@ any check. Runs under CPython and MicroPython."""
 
 from agent import boot, verify
 from agent.fetch import NotFound
-from memfetch import MemFetcher
+from tests.agent.memfetch import MemFetcher
 
 ROOTS = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
 
