@@ -2,7 +2,7 @@
 """What signed boot costs: time to check a 30 MiB initrd, and image bytes.
 
 Time: a 30 MiB random file signed with a test PKI (tests/signca.py: P-256
-root, intermediate, code-signing certificate), checked by the frozen agent
+root, intermediate, code-signing certificate; tests/support/signca.py), checked by the frozen agent
 of the image's s390x interpreter under qemu-s390x-static (a stand-in for
 the guest: both are TCG), through agent.verify: the file's SHA-256 from
 disk, the signature check alone, and a whole VerifyingFetcher.fetch
@@ -27,7 +27,6 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 SIZE = 30 << 20
 
@@ -55,7 +54,7 @@ print("RESULT", t_hash, t_check, t_plain, t_signed)
 
 
 def timing(interp, reps):
-    import signca
+    from tests.support import signca
     d = tempfile.mkdtemp(prefix="sign-cost-")
     try:
         pki = signca.make_pki(os.path.join(d, "pki"))
