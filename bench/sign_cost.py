@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """What signed boot costs: time to check a 30 MiB initrd, and image bytes.
 
-Time: a 30 MiB random file signed with a test PKI (tests/signca.py: P-256
-root, intermediate, code-signing certificate; tests/support/signca.py), checked by the frozen agent
+Time: a 30 MiB random file signed with a test PKI (tests/support/signca.py:
+P-256 root, intermediate, code-signing certificate), checked by the frozen agent
 of the image's s390x interpreter under qemu-s390x-static (a stand-in for
 the guest: both are TCG), through agent.verify: the file's SHA-256 from
 disk, the signature check alone, and a whole VerifyingFetcher.fetch
