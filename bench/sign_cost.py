@@ -122,7 +122,6 @@ def main(argv):
     print("| LocalFetcher.fetch (copy) | %d |" % t_plain)
     print("| VerifyingFetcher.fetch (copy, .sig, hash, check) | %d |" % t_signed)
     if not args.no_sizes:
-        (raw0, z0), (raw1, z1) = None, None
         pairs, frozen = sizes(interp)
         (raw0, z0), (raw1, z1) = pairs
         print("| interpreter | bytes | zstd -19 |")
