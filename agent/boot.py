@@ -30,6 +30,10 @@ build them in):
                      default entry) or reipl (the disk's own loader); BUSID
                      (0.0.xxxx) names the disk (default: the first ccw disk
                      with boot entries)
+  pxe.verify=required  signed boot: every config, kernel and initrd needs a
+                     valid NAME.sig under the image's signing roots (agent.verify;
+                     packager build --sign-ca builds it in, and then nothing
+                     on the command line turns it off)
 """
 
 from agent import cmdline, dhcp, inet, lease as leases, localboot, machine, menu, pxeconfig, search
@@ -75,6 +79,14 @@ def load_options(builtin, cmdline):
         opts["https-only"] = True
     if image.get("https-host"):
         opts["https-host"] = image["https-host"]
+    if image.get("verify") == "required":
+        asked = parse_cmdline(cmdline).get("verify")
+        if asked is not None and asked != "required":
+            opts["verify-ignored"] = asked  # _main says so on the console
+        opts["verify"] = "required"
+    # The image's own roots only (agent.plan.signing_roots): no other file
+    # named on the command line.
+    opts.pop("sign-ca", None)
     return opts
 
 
@@ -240,8 +252,11 @@ def environment(lease, opts):
 def fetch_file(con, fetcher, url, dest, server):
     name = clean_text(search.display(url, server), 200)  # a config's name never reaches the console raw
     start = now_ms()
+    from agent.verify import Unsigned, reason
     try:
         size = fetcher.fetch(url, dest, Progress(con.raw, name, True))
+    except Unsigned as e:
+        raise BootFailure("%s refused: %s" % (name, reason(e.reason, url)))
     except NotFound as e:
         # "not found", or another TFTP ERROR the server gave instead (its text, cleaned).
         why = "server error %d: %s" % (e.code, e.server_text) if isinstance(e, ServerRefused) else ""
@@ -654,6 +669,9 @@ def _main():
         opts = load_options(machine.read_text(DEFAULTS), "")
     con.debug_on = bool(opts.get("debug"))
     con.say("s390-netboot agent started")
+    if opts.get("verify-ignored") is not None:
+        con.say("pxe.verify=%s on the kernel command line ignored: this image requires signed files"
+                % clean_text(str(opts["verify-ignored"]), 40))
     if opts.get("shell"):
         con.say("pxe.shell: starting a shell; exit it to continue the netboot")
         machine.shell()

@@ -22,17 +22,18 @@ PROG = "python -m agent"
 CA_HINT = "pass --ca-certs FILE with the CA that signed the server's certificate"
 
 PLAN_OPTIONS = ("root", "server", "mac", "ip", "netmask", "gateway", "server-ip", "uuid",
-                "bootfile", "opt209", "opt210", "label", "config", "ca-certs", "https-host")
-FETCH_OPTIONS = ("o", "output", "blksize", "windowsize", "timeout", "tsize", "max-size", "ca-certs")
+                "bootfile", "opt209", "opt210", "label", "config", "ca-certs", "https-host", "sign-ca")
+FETCH_OPTIONS = ("o", "output", "blksize", "windowsize", "timeout", "tsize", "max-size", "ca-certs", "sign-ca")
 FLAGS = ("json", "debug", "quiet", "no-options", "help", "https-only")
 
 USAGE = """usage: python -m agent plan (--root DIR | --server HOST[:PORT]) [--mac MAC] [--ip IP]
                            [--netmask MASK] [--gateway IP] [--server-ip IP] [--uuid UUID]
                            [--bootfile NAME] [--opt209 NAME] [--opt210 PREFIX]
                            [--label 'LABEL [ARGS]'] [--config NAME] [--ca-certs FILE]
-                           [--https-only] [--https-host H[,H]] [--json] [--debug]
+                           [--https-only] [--https-host H[,H]] [--sign-ca FILE] [--json] [--debug]
        python -m agent fetch URL -o FILE [--blksize N] [--windowsize N] [--timeout S]
-                           [--max-size N] [--no-options] [--ca-certs FILE] [--json] [--debug]
+                           [--max-size N] [--no-options] [--ca-certs FILE] [--sign-ca FILE]
+                           [--json] [--debug]
 """
 
 
@@ -62,6 +63,9 @@ What a machine would boot, decided exactly as the boot agent decides it.
   --https-only        refuse every name that is not https:// (pxe.https-only)
   --https-host H[,H]  and every https:// name on another host, redirects
                       included (pxe.https-host)
+  --sign-ca FILE      signed boot (pxe.verify=required): every config, kernel and
+                      initrd needs a valid NAME.sig by a code-signing certificate
+                      under these PEM roots; the first refusal ends the plan
   --json              one JSON object on stdout
   --debug             tracebacks on errors
 
@@ -80,6 +84,7 @@ One transfer with the agent's own TFTP/HTTP clients, with figures.
                       (default /etc/s390-netboot/ca.pem, the image's trust store)
   --max-size N        refuse a file larger than N bytes (K, M, G suffixes;
                       default: the free space where FILE goes)
+  --sign-ca FILE      keep FILE only with a valid URL.sig under these PEM roots
   --json              figures as one JSON object
   --debug             tracebacks on errors
 
@@ -162,11 +167,34 @@ def cmd_plan(pos, opts):
     except FetchError as e:  # the server went silent, refused, or answered nonsense
         stderr_write("plan: %s\n" % escaped(str(e)))
         return 2
+    if opts.get("sign-ca"):
+        try:
+            check_signed(fetcher, p)
+        except FetchError as e:
+            stderr_write("plan: %s\n" % escaped(str(e)))
+            return 2
     if opts.get("json"):
         print(dumps_sorted(p.as_dict()))
     else:
         print(format_plan(p))
     return 0
+
+
+def check_signed(fetcher, p):
+    """With --sign-ca: the plan's kernel and initrds fetched (to a scratch
+    file, removed) and checked as the agent would before kexec; the configs
+    were checked as they were read. Raises the first refusal."""
+    from agent.compat import path_join
+    tmp = getattr(os, "getenv", lambda k: None)("TMPDIR") or "/tmp"
+    scratch = path_join(tmp, "s390-netboot-plan-%d-%d" % (now_ms(), id(p)))
+    try:
+        for url in [p.kernel] + list(p.initrd):
+            fetcher.fetch(url, scratch)
+    finally:
+        try:
+            os.remove(scratch)
+        except OSError:
+            pass
 
 
 def cmd_fetch(pos, opts):
@@ -219,6 +247,13 @@ def fetch_command(url, opts):
     except ValueError as e:
         raise UsageError(str(e))
     fetcher.space_for = lambda dest: cap
+    client = fetcher     # its figures (last) after the transfer
+    if opts.get("sign-ca"):
+        from agent.verify import VerifyingFetcher
+        try:
+            fetcher = VerifyingFetcher(fetcher, planmod.signing_roots(opts))
+        except planmod.OptionError as e:
+            raise UsageError(str(e))
     start = now_ms()
     progress = None if opts.get("quiet") or opts.get("json") else Progress(stderr_write, url, False)
     # Into FILE.part, renamed when whole: a failed or cut transfer leaves FILE
@@ -240,7 +275,7 @@ def fetch_command(url, opts):
     if progress is not None and progress.shown:
         stderr_write("\n")  # end the progress line rewritten with CR
     result = {"url": url, "size": size, "seconds": ms / 1000.0, "mib_per_s": round(rate(size, ms), 2)}
-    rx = getattr(fetcher, "last", None)
+    rx = getattr(client, "last", None)
     if rx is not None:
         result["options"] = rx.options
         result["blksize"] = rx.blksize
@@ -287,7 +322,8 @@ def url_fetcher(url, opts):
     timeout = _number(opts, "timeout", 0, float)
     if timeout:
         tftp["total_timeout"] = timeout
-    fetcher = planmod.make_fetcher(dict(opts, server=None), ca_hint=CA_HINT, **tftp)
+    # One scheme's client (fetch_command adds --sign-ca's check around it).
+    fetcher = planmod.make_fetcher(dict(opts, server=None, **{"sign-ca": None}), ca_hint=CA_HINT, **tftp)
     return fetcher.schemes[scheme] if hasattr(fetcher, "schemes") else fetcher
 
 

@@ -361,3 +361,18 @@ def tls_eof(exc):
     if errno_of(exc) == MBEDTLS_CONN_EOF:
         return True
     return type(exc).__name__ in ("SSLEOFError", "SSLZeroReturnError")
+
+
+SIG_CHECK_NEEDS_DATA = not MICROPYTHON   # sig_check wants the file (path or data), not just its digest
+
+
+def sig_check(sig, digest, roots, path=None, data=None):
+    """The reason code (agent.verify) of a detached signature sig over a file
+    whose SHA-256 is digest, against the PEM roots (bytes). MicroPython: the
+    image's mbedtls (packager/cmod/sigcheck), from the digest alone; CPython:
+    openssl(1) (agent/sig_openssl.py), from the file (path or data)."""
+    if MICROPYTHON:
+        import sigcheck
+        return sigcheck.verify(sig, digest, roots)
+    from agent.sig_openssl import verify
+    return verify(sig, digest, roots, path, data)

@@ -248,7 +248,7 @@ class LocalFetcher:
                 raise NotFound("%s: not found" % url)
             raise FetchError("%s: %s" % (url, e))
         if len(data) > limit:
-            raise FetchError("%s: larger than %d bytes" % (url, limit))
+            raise TooLarge("%s: larger than %d bytes" % (url, limit))
         return data
 
     def fetch(self, url, dest, progress=None):

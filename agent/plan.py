@@ -79,7 +79,9 @@ def lease_env(lease, server, uuid=None):
 def make_fetcher(opts, default_port=69, space_for=None, ca_hint=None, **tftp):
     """The fetcher options ask for: a directory (root) for every scheme, or
     the agent's TFTP client (tftp: its settings, e.g. blksize, windowsize,
-    mtu_of) and HTTP(S) client; pxe.https-only / https-host refuse the rest."""
+    mtu_of) and HTTP(S) client; pxe.https-only / https-host refuse the rest;
+    pxe.verify=required (the image) or --sign-ca (a workstation) check every
+    file's signature (agent.verify)."""
     if opts.get("root"):
         local = LocalFetcher(opts["root"])
         fetcher = SchemeFetcher({"tftp": local, "http": local, "https": local})
@@ -98,8 +100,37 @@ def make_fetcher(opts, default_port=69, space_for=None, ca_hint=None, **tftp):
                                  "http": http, "https": http})
     hosts = inet.https_hosts(opts.get("https-host"))
     if opts.get("https-only") or hosts:
-        return HttpsOnly(fetcher, hosts)
+        fetcher = HttpsOnly(fetcher, hosts)
+    roots = signing_roots(opts)
+    if roots is not None:
+        from agent.verify import VerifyingFetcher
+        fetcher = VerifyingFetcher(fetcher, roots)
     return fetcher
+
+
+def signing_roots(opts):
+    """The PEM roots signed boot checks against (agent.verify), or None when
+    nothing is checked: the image's own (pxe.verify=required; missing, they
+    are b"" and every file is refused), or --sign-ca FILE's on a workstation.
+    OptionError for an unusable --sign-ca."""
+    from agent import verify
+    if opts.get("verify") == "required":
+        try:
+            return verify.load_roots()
+        except OSError:
+            return b""
+    path = opts.get("sign-ca")
+    if path is None:
+        return None
+    if path is True:
+        raise OptionError("--sign-ca needs a FILE of PEM certificates")
+    try:
+        roots = verify.load_roots(path)
+    except OSError as e:
+        raise OptionError("--sign-ca %s: cannot read it (%s)" % (path, e))
+    if b"-----BEGIN CERTIFICATE-----" not in roots:
+        raise OptionError("--sign-ca %s holds no PEM certificate: give the site's code-signing root" % path)
+    return roots
 
 
 def environment(opts, lease=None, uuid=None, space_for=None, ca_hint=None, **tftp):

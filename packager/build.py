@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import stat
 import sys
 import time
@@ -50,6 +51,7 @@ ESSENTIAL_APPLETS = ["sh", "mount", "umount", "ip", "udhcpc", "insmod", "modprob
 
 
 CA_PATH = "etc/s390-netboot/ca.pem"            # agent.http.CA_FILE
+SIGN_CA_PATH = "etc/s390-netboot/sign-ca.pem"  # agent.verify.ROOTS_FILE
 DEFAULTS_PATH = "etc/s390-netboot/defaults"    # agent.boot.DEFAULTS
 # Always at the front of the first kernel's command line (--cmdline follows,
 # so "cryptomgr.notests=0" there undoes it). The kernel's crypto self-tests
@@ -114,6 +116,43 @@ def trust_store(args, cache):
         raise Die("--ca-certs %s holds no PEM certificate (-----BEGIN CERTIFICATE-----): give the CA "
                   "that signed your boot server's certificate" % args.ca_certs)
     return {"pem": "".join(certs), "count": len(certs), "source": source}
+
+
+def sign_roots(path):
+    """{pem, roots: [{subject, sha256}], source} of --sign-ca FILE: the
+    code-signing roots of signed boot (a trust store apart from --ca-certs).
+    sha256 is the certificate's fingerprint (of its DER); the subject is
+    openssl's reading of it (None when openssl is not installed). One-line
+    Die when unusable."""
+    import base64
+    import subprocess
+    raw = read_file(path, "--sign-ca file")
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise Die("--sign-ca %s is not a PEM file (binary data): give PEM certificates, e.g. "
+                  "openssl x509 -inform der -in root.der -out root.pem" % path)
+    certs = pem_blocks(text)
+    if not certs:
+        raise Die("--sign-ca %s holds no PEM certificate (-----BEGIN CERTIFICATE-----): give the site's "
+                  "code-signing root CA" % path)
+    roots = []
+    for pem in certs:
+        body = "".join(pem.strip().splitlines()[1:-1])
+        try:
+            der = base64.b64decode(body, validate=True)
+        except ValueError:
+            raise Die("--sign-ca %s: a certificate block is not valid base64" % path)
+        subject = None
+        if shutil.which("openssl"):
+            p = subprocess.run(["openssl", "x509", "-noout", "-subject", "-nameopt", "RFC2253"], input=pem.encode(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            if p.returncode != 0:
+                raise Die("--sign-ca %s: a certificate openssl cannot read (%s)"
+                          % (path, p.stderr.decode(errors="replace").strip().splitlines()[0]))
+            subject = p.stdout.decode(errors="replace").strip().split("=", 1)[-1]
+        roots.append({"subject": subject, "sha256": hashlib.sha256(der).hexdigest()})
+    return {"pem": "".join(certs), "roots": roots, "source": path}
 
 
 class Step:
@@ -350,6 +389,7 @@ def _run(args, t0, step, agent_dir, cache, skel):
         if args.ca_certs == "debian":
             step("fetching Debian's ca-certificates")
         trust = trust_store(args, cache)
+    signing = sign_roots(args.sign_ca) if getattr(args, "sign_ca", None) else None
     sysroot, kernel_path, parts = resolve_parts(args, cache, step)
     check_output(args.output, [("input kernel", kernel_path)])
     kernel = read_file(kernel_path, "kernel")
@@ -434,10 +474,15 @@ def _run(args, t0, step, agent_dir, cache, skel):
     entries.append(initramfs.file("etc/netboot/modules.local", "".join(m + "\n" for m in local_order)))
     if trust is not None:
         entries.append(initramfs.file(CA_PATH, trust["pem"]))
+    defaults = ""
     if args.https_only:
         hosts = https_host_list(getattr(args, "https_host", None))
-        entries.append(initramfs.file(DEFAULTS_PATH, "pxe.https-only\n" +
-                                      ("pxe.https-host=%s\n" % ",".join(hosts) if hosts else "")))
+        defaults += "pxe.https-only\n" + ("pxe.https-host=%s\n" % ",".join(hosts) if hosts else "")
+    if signing is not None:
+        entries.append(initramfs.file(SIGN_CA_PATH, signing["pem"]))
+        defaults += "pxe.verify=required\n"
+    if defaults:
+        entries.append(initramfs.file(DEFAULTS_PATH, defaults))
     entries.append(initramfs.chardev("dev/console", 5, 1, 0o600))
     entries.append(initramfs.chardev("dev/null", 1, 3, 0o666))
 
@@ -461,6 +506,8 @@ def _run(args, t0, step, agent_dir, cache, skel):
                                                  "sha256": hashlib.sha256(trust["pem"].encode()).hexdigest()},
         "https_only": bool(args.https_only),
         "https_hosts": https_host_list(getattr(args, "https_host", None)) or None,
+        "sign_ca": None if signing is None else {"source": signing["source"], "roots": signing["roots"],
+                                                 "sha256": hashlib.sha256(signing["pem"].encode()).hexdigest()},
         "agent_sha256": micropython.tree_digest([agent_dir]),
         "source_date_epoch": initramfs.source_date_epoch(),
     }
@@ -504,6 +551,13 @@ def _run(args, t0, step, agent_dir, cache, skel):
                  ("; https only" + (" from %s" % ", ".join(https_host_list(args.https_host))
                                      if getattr(args, "https_host", None) else ""))
                  if args.https_only else ""))
+    if signing is None:
+        print("  signed:    no (files are not checked; build with --sign-ca FILE for signed boot)")
+    else:
+        print("  signed:    pxe.verify=required; %d code-signing root%s from %s at /%s:"
+              % (len(signing["roots"]), "" if len(signing["roots"]) == 1 else "s", signing["source"], SIGN_CA_PATH))
+        for r in signing["roots"]:
+            print("             %s (SHA-256 %s)" % (r["subject"] or "(subject unread: no openssl)", r["sha256"]))
     print("  tls:       %s in the interpreter (%d bytes); its cost: docs/performance.md"
           % (micropython.TLS_LIBRARY, len(interp_data)))
     for name, ver in parts:

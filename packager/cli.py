@@ -63,6 +63,10 @@ def parse_args(argv):
                    help="build pxe.https-host in (implies --https-only): https:// names only on this host "
                         "(again for more hosts); DHCP then cannot send the guest to another server its "
                         "trust store vouches for")
+    b.add_argument("--sign-ca", metavar="FILE",
+                   help="signed boot: PEM code-signing root(s) built in with pxe.verify=required, which "
+                        "nothing on the kernel command line undoes; every config, kernel and initrd then "
+                        "needs a valid NAME.sig (s390-netboot sign; docs/servers.md, Signed boot)")
     b.add_argument("--toolchain", choices=("zig", "gcc"), default="zig",
                    help="cross compiler for the interpreter (zig from PyPI, or gcc-s390x-linux-gnu)")
 

@@ -30,7 +30,9 @@ to HEAP_SIZE: enough for a 1 MiB config, thousands of labels and a few
 transfers, while only the pages the agent touches cost guest memory.
 
 C modules under packager/cmod/ are compiled in (USER_C_MODULES): tftprx,
-the TFTP receive loop agent/tftp.py uses when it is there.
+the TFTP receive loop agent/tftp.py uses when it is there; bootsys, the
+system calls of PID 1; sigcheck, detached code signatures checked with this
+mbedtls (MBEDTLS_PKCS7_C is turned on for it).
 
 Results are cached, keyed by the source version, the toolchain, the target,
 the frozen files' and the C modules' content; one build directory per key (make does not
@@ -94,6 +96,10 @@ MBEDTLS_CONFIG = """/* s390-netboot: mbedtls configuration for the agent's HTTPS
 /* The trust store is a PEM bundle (every certificate of it in one load). */
 #define MBEDTLS_BASE64_C
 #define MBEDTLS_PEM_PARSE_C
+/* Signed boot (packager/cmod/sigcheck): CMS/PKCS #7 SignedData, which
+ * mbedtls's pkcs7.c requires CRL parsing for. */
+#define MBEDTLS_PKCS7_C
+#define MBEDTLS_X509_CRL_PARSE_C
 """
 
 CPP_WRAPPER = r'''#!%(python)s

@@ -4,6 +4,7 @@ plan   what a machine would boot (agent.cli's, as `python -m agent plan`)
 fetch  one transfer with the agent's clients (as `python -m agent fetch`)
 lint   a TFTP tree checked as the agent reads it (workstation.lint)
 test   a table of machines and what each must boot (workstation.cases)
+sign   FILE.sig for each FILE, iPXE's signature format (workstation.sign)
 
 Exit codes: lint 1 with errors (with --strict, with warnings too), test 1
 when a case fails; 2 for bad usage (one line on stderr; a traceback only with
@@ -67,6 +68,9 @@ def parse_args(argv):
     lint.add_argument("--firmware", action="store_true",
                       help="also say where QEMU's own pxelinux.cfg parser (the s390-ccw firmware's, for a "
                       "boot file starting '# pxelinux') would boot a config differently from the agent")
+    lint.add_argument("--sign-ca", metavar="FILE",
+                      help="signed boot: every config, KERNEL and INITRD needs a NAME.sig valid under these PEM "
+                      "roots (what an image built with packager build --sign-ca FILE checks)")
     lint.add_argument("--json", action="store_true", help="one JSON object on stdout")
     lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     lint.add_argument("--debug", action="store_true", help="tracebacks on errors")
@@ -85,7 +89,26 @@ def parse_args(argv):
     test.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
     test.add_argument("--json", action="store_true", help="results as one JSON object on stdout")
     test.add_argument("--debug", action="store_true", help="tracebacks on errors")
+
+    sign = sub.add_parser("sign", help="write FILE.sig for each FILE (signed boot, iPXE's format)",
+                          description="Write FILE.sig beside each FILE: a detached DER CMS signature "
+                          "without signed attributes (openssl cms -sign -binary -noattr), which an image "
+                          "built with packager build --sign-ca checks before using FILE.")
+    sign.add_argument("files", metavar="FILE", nargs="*", help="kernels, initrds and configs to sign")
+    sign.add_argument("--cert", metavar="C", required=True,
+                      help="the code-signing certificate (PEM, extendedKeyUsage=codeSigning)")
+    sign.add_argument("--key", metavar="K", required=True, help="its private key (PEM)")
+    sign.add_argument("--chain", metavar="FILE", help="intermediate CA certificates to carry in each signature (PEM)")
+    sign.add_argument("--debug", action="store_true", help="tracebacks on errors")
     return p.parse_args(argv)
+
+
+def cmd_sign(args):
+    from workstation import sign
+    try:
+        return sign.run(args.cert, args.key, args.chain, args.files)
+    except sign.SignError as e:
+        raise Usage(str(e))
 
 
 def cmd_lint(args):
@@ -104,8 +127,17 @@ def cmd_lint(args):
     server = env.pop("server")
     root = args.tree or None
     prefix = search.prefix(args.bootfile, args.opt210)
+    roots = None
+    if args.sign_ca:
+        try:
+            with open(args.sign_ca, "rb") as f:
+                roots = f.read()
+        except OSError as e:
+            raise Usage("--sign-ca %s: cannot read it (%s)" % (args.sign_ca, e.strerror or e))
+        if b"-----BEGIN CERTIFICATE-----" not in roots:
+            raise Usage("--sign-ca %s holds no PEM certificate: give the site's code-signing root" % args.sign_ca)
     linter = Linter(fetcher, server, root=root, prefix=prefix, env=env, opt209=args.opt209,
-                    configs_only=args.configs_only, bootfile=args.bootfile)
+                    configs_only=args.configs_only, bootfile=args.bootfile, sign_roots=roots)
     linter.firmware = args.firmware
     linter.run()
     if args.json:
@@ -158,7 +190,7 @@ def run(argv):
         if argv and argv[0] in ("plan", "fetch"):
             return agent.cli.run(argv, prog=PROG)
         args = parse_args(argv)
-        return {"lint": cmd_lint, "test": cmd_test}[args.command](args)
+        return {"lint": cmd_lint, "test": cmd_test, "sign": cmd_sign}[args.command](args)
     except Usage as e:
         sys.stderr.write("%s: %s\n" % (PROG, e))
         return 2

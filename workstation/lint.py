@@ -26,7 +26,10 @@ INCLUDE and CONFIG:
   by a TFTP server that runs as nobody;
 - files in pxelinux.cfg/ that no search name, INCLUDE or CONFIG reaches,
   and names that look like search names but are never asked for (upper-case
-  MAC, lower-case hex IP, invalid UUID).
+  MAC, lower-case hex IP, invalid UUID);
+- with --sign-ca FILE (signed boot): every config and DISPLAY file read and
+  every KERNEL and INITRD a label names has a NAME.sig that agent.verify
+  accepts under those roots (the finding names the label's line).
 
 Findings are errors (the boot fails or goes somewhere unintended) or
 warnings (ignored lines, unreachable files and labels).
@@ -130,8 +133,10 @@ class Linter:
     (None for a live server: no orphan check, configs found by search names)."""
 
     def __init__(self, fetcher, server, root=None, prefix="::", env=None, opt209=None, configs_only=False,
-                 bootfile=None):
+                 bootfile=None, sign_roots=None):
         self.firmware = False     # --firmware: also QEMU's own pxelinux.cfg parser's view
+        self.sign_roots = sign_roots  # PEM bytes: check every file's NAME.sig (signed boot)
+        self.boot_sites = {}     # URL -> (file, line, what, KERNEL|INITRD) where a label first names it
         self.configs_only = configs_only  # no KERNEL/INITRD file (nor the boot file) is looked at
         self.bootfile = bootfile  # None: pxelinux.0 if the tree has one
         self.fetcher = fetcher
@@ -308,6 +313,8 @@ class Linter:
                 url = search.resolve("pxelinux.cfg/" + rel, self.prefix, self.server)
                 if url in self.reached or search_name(rel)[0] or search_name(rel)[1]:
                     continue
+                if rel.endswith(".sig") and url[:-4] in self.reached:
+                    continue  # a config's signature (signed boot): read with it
                 self.add(self.show(url), None, WARNING,
                          "never read: not a name the agent searches for, and no INCLUDE or CONFIG names it")
 
@@ -331,7 +338,36 @@ class Linter:
             url, prefix, ipappend, site = self.queue.pop(0)
             self.lint_config(url, prefix, ipappend, site)
         self.orphans()
+        if self.sign_roots is not None:
+            self.check_signatures()
         return self
+
+    def check_signatures(self):
+        """Signed boot: each file the agent would read or boot, through
+        agent.verify as the agent checks it; a refusal is an error."""
+        import tempfile
+        from agent import verify
+        v = verify.VerifyingFetcher(self.fetcher, self.sign_roots)
+        for url in sorted(self.reached):
+            try:
+                v.read(url)
+            except verify.Unsigned as e:
+                self.add(self.show(url), None, ERROR, "signature: %s" % verify.reason(e.reason, url))
+            except FetchError:
+                pass  # said already
+        cap_fetcher(self.fetcher, DOWNLOAD_LIMIT)
+        for url in sorted(self.boot_sites):
+            if not self.exists(url):
+                continue
+            file, line, what, kind = self.boot_sites[url]
+            with tempfile.TemporaryDirectory(prefix="s390-netboot-lint.") as tmp:
+                try:
+                    v.fetch(url, os.path.join(tmp, "file"))
+                except verify.Unsigned as e:
+                    self.add(file, line, ERROR, "%s: %s %s refused: %s"
+                             % (what, kind, self.show(url), verify.reason(e.reason, url)))
+                except FetchError:
+                    pass
 
     # the boot file
 
@@ -584,6 +620,9 @@ class Linter:
             return
         self.checked.add(key)
         self.kernel_urls.add(kurl)
+        self.boot_sites.setdefault(kurl, (file, line, what, "KERNEL"))
+        for name in entry.initrd:
+            self.boot_sites.setdefault(search.resolve(name, prefix, self.server), (file, line, what, "INITRD"))
         kind, data = self.head(kurl)
         if kind == "missing":
             self.add(file, line, ERROR, "%s: KERNEL %s not found" % (what, self.show(kurl)))

@@ -179,7 +179,8 @@ def test_default_build_has_no_trust_store(built):
 
 
 @pytest.mark.parametrize("case", ["kernel", "no-busybox", "no-kexec", "no-manifest", "interpreter",
-                                  "not-s390", "cmdline", "outdir", "offline", "compile", "ca-certs"])
+                                  "not-s390", "cmdline", "outdir", "offline", "compile", "ca-certs",
+                                  "sign-ca"])
 def test_bad_input_one_line_and_nothing_written(case, s390x, tmp_path):
     out = tmp_path / "pxelinux.0"
     args, want = [], ""
@@ -221,6 +222,10 @@ def test_bad_input_one_line_and_nothing_written(case, s390x, tmp_path):
         (tmp_path / "ca.txt").write_text("not a certificate\n")
         args = ["--ca-certs", str(tmp_path / "ca.txt")]
         want = "--ca-certs %s holds no PEM certificate" % (tmp_path / "ca.txt")
+    elif case == "sign-ca":
+        (tmp_path / "root.der").write_bytes(b"\x30\x82\x01\x00" + b"\xff" * 40)
+        args = ["--sign-ca", str(tmp_path / "root.der")]
+        want = "--sign-ca %s is not a PEM file (binary data)" % (tmp_path / "root.der")
     elif case == "offline":
         args = ["--cache", str(tmp_path / "cache"), "--mirror", "http://127.0.0.1:9/debian"]
         want = "a first build needs the network"
