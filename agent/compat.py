@@ -112,6 +112,20 @@ def errno_of(exc):
     return code
 
 
+def safe_output():
+    """stdout and stderr that never raise UnicodeEncodeError (CPython): a
+    strict encoding (PYTHONIOENCODING=utf-8:strict, a C locale) writes what
+    it cannot encode as backslash escapes, and so do names that are not
+    UTF-8 (os.listdir's and argv's surrogate escapes)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError, AttributeError):
+                pass
+
+
 def stderr_write(text):
     try:
         sys.stderr.write(text)

@@ -4,7 +4,7 @@ at least one of them, and "one rule for text" means both give one answer.
 
 The workstation's findings (lint, plan's output) are in tests/test_workstation_fuzz_findings.py."""
 
-from memfetch import MemFetcher
+from tests.agent.memfetch import MemFetcher
 
 HEAD = "DEFAULT a\nLABEL a\n KERNEL k\n"
 MAC = "52:54:00:12:34:56"
@@ -19,11 +19,11 @@ def _plan(files, **env):
 
 def _boots(text):
     """(label, kernel, cmdline) a config boots with nobody at the console."""
-    from agent import menu, pxeconfig
+    from agent import cmdline, menu, pxeconfig
     cfg = pxeconfig.parse(text)
     command, source, lab, notes = menu.decide(cfg)
-    e = pxeconfig.resolve(cfg, command, source, lab)
-    return e.label, e.kernel, pxeconfig.cmdline(e, {})
+    e = cmdline.resolve(cfg, command, source, lab)
+    return e.label, e.kernel, cmdline.command_line(e, {})
 
 
 # ---- memory: notes and everything else that grows with the input ------------
@@ -35,7 +35,7 @@ def test_a_config_of_junk_lines_keeps_few_notes():
     text = HEAD + "x\n" * (320 * 1024)
     cfg = pxeconfig.parse(text)
     assert len(cfg.notes) <= 200, "parse(640 KiB of junk) kept %d notes, want at most 200" % len(cfg.notes)
-    assert "not kept" in cfg.notes[-1], "the last note says that more were dropped: %r" % cfg.notes[-1]
+    assert "not kept" in cfg.notes[-1][3], "the last note says that more were dropped: %r" % (cfg.notes[-1],)
 
 
 def test_a_config_of_junk_lines_still_boots():
@@ -67,7 +67,7 @@ def test_memory_error_in_run_once_is_a_boot_failure():
     # reboot countdown, not "internal error: MemoryError".
     from agent import boot, machine
     from agent import plan as planmod
-    from test_hostile_values import FakeConsole
+    from tests.agent.test_hostile_values import FakeConsole
     state = {"lease": {"interface": "eth0", "ip": "192.0.2.10", "serverid": "192.0.2.1",
                        "server_id": "192.0.2.1", "opt211": 9}}
     real = planmod.make_plan
@@ -92,15 +92,29 @@ def test_memory_error_in_run_once_is_a_boot_failure():
     assert "rebooting in 9 s; press Enter for a shell" in con.lines, con.lines
 
 
-def test_many_labels_and_menus_fit():
-    # 1 MiB of labels and of menus: the parse ends, and what it keeps is bounded.
+def test_labels_and_menus_are_bounded():
+    # 1 MiB of labels or of menus: a one-line ConfigError naming the limit, not
+    # MemoryError; up to the limit they are all there.
     from agent import pxeconfig
-    labels = "".join("LABEL l%d\n KERNEL k\n" % i for i in range(40000))[:1 << 20]
-    cfg = pxeconfig.parse("DEFAULT l7\n" + labels[:(1 << 20) - 20])
-    assert cfg.label("l7") is not None and len(cfg.labels) > 30000, len(cfg.labels)
-    menus = "MENU BEGIN m\n" * 80000
-    cfg = pxeconfig.parse(HEAD + menus[:(1 << 20) - 40])
+    n = pxeconfig.MAX_LABELS
+    cfg = pxeconfig.parse("DEFAULT l7\n" + "".join("LABEL l%d\n" % i for i in range(n)))
+    assert len(cfg.labels) == n and cfg.label("l%d" % (n - 1)) is not None, len(cfg.labels)
+    for text, limit in (("LABEL a\n" * (1 << 17), "MAX_LABELS"), ("MENU BEGIN m\n" * 80000, "MAX_MENUS"),
+                        ("MENU SEPARATOR\n" * 70000, "MAX_LABELS")):
+        try:
+            pxeconfig.parse(HEAD + text[:(1 << 20) - 40])
+        except pxeconfig.ConfigError as e:
+            assert limit in str(e) and "\n" not in str(e), str(e)
+        else:
+            assert False, "parse(1 MiB of %r) did not stop at %s" % (text[:14], limit)
+    cfg = pxeconfig.parse(HEAD + "MENU BEGIN m\n" * (pxeconfig.MAX_MENUS - 2))
     assert cfg.label("a") is not None
+
+
+def test_say_lines_are_bounded():
+    from agent import pxeconfig
+    cfg = pxeconfig.parse(HEAD + "SAY hello\nDISPLAY x\n" * 40000)
+    assert len(cfg.say) == len(cfg.display) == pxeconfig.MAX_SAY, (len(cfg.say), len(cfg.display))
 
 
 # ---- TFTP: a late duplicate OACK, cut to blksize + 5 bytes -------------------
@@ -214,22 +228,22 @@ def test_content_length_of_superscript_digits_is_refused():
         assert False, "content_length(%r) = %r, want Refused" % (value, got)
 
 
-def test_host_port_of_superscript_digits_is_a_usage_error():
-    from agent import cli
+def test_host_port_of_superscript_digits_is_refused():
+    from agent import inet
     for text in ("h:\u00b9", "h:6\u00b99", "[::1]:\u00b3", "h:\u0661", "h:1_0", "h:+69"):
         try:
-            got = cli.host_port(text, 69)
-        except cli.UsageError:
+            got = inet.host_port(text, 69)
+        except ValueError:
             continue
-        assert False, "host_port(%r) = %r, want UsageError" % (text, got)
-    assert cli.host_port("h:6969", 69) == ("h", 6969)
+        assert False, "host_port(%r) = %r, want ValueError" % (text, got)
+    assert inet.host_port("h:6969", 69) == ("h", 6969)
 
 
 def test_ipv4_of_non_ascii_digits_is_refused():
-    from agent import search
+    from agent import inet
     for text in ("192.0.2.\u0661", "192.0.2.1_0", "\u00b9.2.3.4"):
         try:
-            got = search.parse_ipv4(text)
+            got = inet.parse_ipv4(text)
         except ValueError:
             continue
         assert False, "parse_ipv4(%r) = %r, want ValueError" % (text, got)
