@@ -134,10 +134,20 @@ def stderr_write(text):
 
 
 def latin1(data):
-    """bytes as text, one character per byte (MicroPython decodes only UTF-8)."""
+    """bytes as text, one character per byte. MicroPython's decode ignores
+    its encoding and always reads UTF-8 (b'\\xed\\xa0\\x80'.decode('latin-1')
+    is one character there), so only ASCII goes through it."""
+    if MICROPYTHON:
+        try:
+            text = bytes(data).decode()
+            if len(text) == len(data):
+                return text
+        except UnicodeError:
+            pass
+        return "".join([chr(b) for b in data])
     try:
         return data.decode("latin-1")
-    except (LookupError, UnicodeError, TypeError):
+    except (LookupError, UnicodeError, TypeError, AttributeError):
         return "".join([chr(b) for b in data])
 
 
