@@ -2,7 +2,7 @@
 under CPython and MicroPython (tests/mpy_runner.py): each finding failed on
 at least one of them, and "one rule for text" means both give one answer.
 
-The workstation's findings (lint, plan's output) are in tests/test_workstation_fuzz_findings.py."""
+The workstation's findings (lint, plan's output) are in tests/workstation/test_fuzz_findings.py."""
 
 from tests.agent.memfetch import MemFetcher
 

@@ -6,8 +6,8 @@ qemu-s390x-static; both give the same label, kernel, initrds, command line
 and error class.
 
 One interpreter process plans every tree (qemu-user start-up is slow), with
-the code path of `plan --root TREE --mac M --json` (agent.cli.make_fetcher,
-plan_env, agent.plan.make_plan, Plan.as_dict). The frozen side runs from a
+the code path of `plan --root TREE --mac M --json` (agent.plan.environment,
+make_plan, Plan.as_dict). The frozen side runs from a
 directory without agent/ sources, so the frozen modules are the ones used.
 
 NETBOOT_DIFF_CONFIGS=N plans N trees instead of 300; NETBOOT_DIFF_SEED
@@ -23,17 +23,16 @@ import pytest
 
 from packager import debian, micropython
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AGENT = os.path.join(ROOT, "agent")
 COUNT = int(os.environ.get("NETBOOT_DIFF_CONFIGS", "300"))
 SEED = int(os.environ.get("NETBOOT_DIFF_SEED", "23"))
 MAC = "52:54:00:12:34:56"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.parts]
 
 DRIVER = r"""
 import sys, json
-from agent import cli
 from agent import plan as planmod
 from agent.fetch import FetchError
 
@@ -41,9 +40,7 @@ from agent.fetch import FetchError
 def one(root):
     opts = {"root": root, "mac": "%s", "ip": "192.0.2.10", "gateway": "192.0.2.1", "netmask": "255.255.255.0"}
     try:
-        fetcher, server = cli.make_fetcher(opts)
-        env = cli.plan_env(opts)
-        env["server"] = server
+        fetcher, env = planmod.environment(opts)
         p = planmod.make_plan(fetcher, env, None, None)
     except planmod.PlanError:
         return {"error": "PlanError"}

@@ -7,7 +7,7 @@ import resource
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MAC = "52:54:00:12:34:56"
 HEAD = "DEFAULT a\nLABEL a\n KERNEL k\n"
 

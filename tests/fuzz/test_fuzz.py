@@ -10,23 +10,19 @@ developer). Shrunk examples the fuzzer found are kept as @example lines.
 
 import os
 import struct
-import sys
 import time
 import tracemalloc
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "agent_tests"))
+from tests.agent.memfetch import MemFetcher
+from tests.agent.test_hostile_values import FakeConsole
 
-from memfetch import MemFetcher  # noqa: E402
-from test_hostile_values import FakeConsole  # noqa: E402
-
-from agent import cli, dhcp, dhcp6, http, machine, menu, pxeconfig, search, tftp  # noqa: E402
-from agent import boot  # noqa: E402
-from agent import plan as planmod  # noqa: E402
-from agent.fetch import FetchError, NotFound  # noqa: E402
+from agent import dhcp, dhcp6, http, inet, lease as leases, machine, menu, pxeconfig, s390kernel, search, tftp
+from agent import boot
+from agent import plan as planmod
+from agent.fetch import FetchError, NotFound
 
 EXAMPLES = int(os.environ.get("NETBOOT_FUZZ_EXAMPLES", "0"))
 settings.register_profile("ci", deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
@@ -91,7 +87,7 @@ def files_st():
                                            "sub/pxelinux.cfg/default": config_st})
 
 
-@budget(300)
+@budget(3000)
 @given(config_st)
 @example(b"DEFAULT a\nLABEL a\n KERNEL k\n" + b"x\n" * 2000)
 @example(b"DEFAULT a\nLABEL a\n \xe2\x84\xaaERNEL vmlinuz\n APPEND x=1")
@@ -107,7 +103,7 @@ def test_parser(text):
         assert isinstance(lab.name, str) and isinstance(lab.kernel, str)
 
 
-@budget(300)
+@budget(2000)
 @given(config_st, st.one_of(st.none(), st.sampled_from(["a", "b x=1", "k", "menu.c32", "\u212a", "caf\xe9"])))
 def test_menu_decision(text, typed):
     cfg = pxeconfig.parse(text)
@@ -123,7 +119,7 @@ ENV = {"mac": "52:54:00:12:34:56", "ip": "192.0.2.10", "netmask": "255.255.255.0
        "server_ip": "192.0.2.1", "server": "192.0.2.1"}
 
 
-@budget(300)
+@budget(2000)
 @given(files_st(), st.one_of(st.none(), st.sampled_from(["a", "k x=1", "b"])))
 @example({"pxelinux.cfg/default": b"INCLUDE tftp://h/x%00y\nDEFAULT a\nLABEL a\n KERNEL k\n"}, None)
 @example({"pxelinux.cfg/default": b"DEFAULT a\nLABEL a\n CONFIG ::pxelinux.cfg/default sub/\n"}, None)
@@ -138,7 +134,7 @@ def test_plan(files, label):
     p.as_dict()
 
 
-@budget(200)
+@budget(400)
 @given(files_st())
 def test_plan_root_on_disk(tmp_path_factory, files):
     # LocalFetcher: file names with NULs, '..', invalid UTF-8 reach the disk.
@@ -147,10 +143,10 @@ def test_plan_root_on_disk(tmp_path_factory, files):
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    fetcher, server = cli.make_fetcher({"root": str(root)})
+    fetcher, env = planmod.environment({"root": str(root), "mac": ENV["mac"], "ip": ENV["ip"]})
     with Bounded("plan --root", memory=False):
         try:
-            planmod.make_plan(fetcher, dict(ENV, server=server))
+            planmod.make_plan(fetcher, env)
         except (planmod.PlanError, FetchError):
             pass
 
@@ -163,22 +159,22 @@ dhcp_value = st.one_of(st.text(max_size=30), st.sampled_from(["192.0.2.1", "24",
                                                                "pxelinux.0", "::1", "00", "7465737400", ""]))
 
 
-@budget(300)
+@budget(2000)
 @given(st.dictionaries(st.sampled_from(DHCP_KEYS), dhcp_value))
 def test_dhcp_lease(env):
     with Bounded("lease_from_env(%r)" % env):
         try:
             lease = dhcp.lease_from_env(env, [])
-        except dhcp.LeaseError:
+        except leases.LeaseError:
             return
-        for fn in (dhcp.boot_server, dhcp.bootfile):
+        for fn in (leases.boot_server, leases.bootfile):
             try:
                 fn(lease)
-            except dhcp.LeaseError:
+            except leases.LeaseError:
                 pass
         try:
-            boot.make_env(lease, {})
-        except dhcp.LeaseError:
+            planmod.environment({}, lease)
+        except (leases.LeaseError, planmod.OptionError):
             pass
 
 
@@ -186,7 +182,7 @@ dhcp6_option = st.builds(lambda code, data: struct.pack(">HH", code, len(data)) 
                          st.sampled_from([1, 2, 3, 13, 23, 24, 59, 60, 209, 210, 5, 99]), st.binary(max_size=40))
 
 
-@budget(300)
+@budget(2000)
 @given(st.one_of(st.binary(max_size=120),
                  st.builds(lambda head, opts: head + b"".join(opts), st.binary(min_size=4, max_size=4),
                            st.lists(dhcp6_option, max_size=8))))
@@ -198,8 +194,9 @@ def test_dhcp6_lease(packet):
             return
         lease = dhcp6.lease_from_reply(opts, "eth0", [])
         try:
-            dhcp6.boot_server(lease)
-        except (ValueError, dhcp6.Dhcp6Error):
+            leases.boot_server(lease)
+            planmod.environment({}, lease)
+        except (leases.LeaseError, planmod.OptionError):
             pass
 
 
@@ -218,7 +215,7 @@ def _packet():
     )
 
 
-@budget(400)
+@budget(3000)
 @given(st.lists(_packet(), max_size=30), st.sampled_from([None, 64, 1 << 20]),
        st.sampled_from([{"blksize": 8, "tsize": 0}, {"blksize": 16, "tsize": 0, "windowsize": 4}, {}]))
 @example([tftp.encode_oack([("blksize", 8), ("tsize", 16)]), tftp.encode_data(1, b"AAAAAAAA"),
@@ -278,7 +275,7 @@ head_line = st.one_of(st.sampled_from([b"HTTP/1.1 200 OK", b"HTTP/1.1 \xb200 OK"
                       st.binary(max_size=30))
 
 
-@budget(400)
+@budget(3000)
 @given(st.lists(head_line, max_size=20), st.integers(1, 7), st.sampled_from([None, 4, 1 << 20]))
 @example([b"HTTP/1.1 \xb200 OK", b""], 3, None)
 @example([b"HTTP/1.1 200 OK", b"Content-Length: \xb9", b""], 3, None)
@@ -306,17 +303,14 @@ url_text = st.one_of(st.text(max_size=40), st.builds(lambda s, h, p: s + h + p,
                                                      st.text(max_size=20)))
 
 
-@budget(400)
+@budget(3000)
 @given(url_text)
 @example("h:\u00b9")
 @example("tftp://h/x%00y")
 def test_urls_and_host_port(text):
     with Bounded("url %r" % text):
-        try:
-            cli.host_port(text, 69)
-        except cli.UsageError:
-            pass
-        for fn in (search.split_url, http.parse_url, search.parse_ipv4, search.parse_ipv6):
+        for fn in (lambda t: inet.host_port(t, 69), inet.split_url, http.parse_url, inet.parse_ipv4,
+                   inet.parse_ipv6):
             try:
                 fn(text)
             except (ValueError, FetchError):
@@ -333,26 +327,26 @@ def test_urls_and_host_port(text):
 
 # ---- the s390 kernel layout ------------------------------------------------------------
 
-@budget(300)
+@budget(2000)
 @given(st.binary(max_size=0x700), st.integers(0, 1 << 34), st.one_of(st.none(), st.integers(0, 1 << 34)),
        st.text(max_size=100), st.sampled_from([None, 0, 896, 4096, 1 << 40]))
 def test_s390_kernel_layout(head, kernel_size, initrd_size, cmdline, maxsize):
     head = bytearray(head)
-    if maxsize is not None and len(head) >= machine.MAX_CMDLINE + 8:
+    if maxsize is not None and len(head) >= s390kernel.MAX_CMDLINE + 8:
         head[8:14] = b"S390EP"
-        struct.pack_into(">Q", head, machine.MAX_CMDLINE, maxsize)
+        struct.pack_into(">Q", head, s390kernel.MAX_CMDLINE, maxsize)
     with Bounded("s390_segments"):
         try:
-            patched, segments = machine.s390_segments(bytes(head), kernel_size, initrd_size, cmdline)
-        except machine.KexecError:
+            patched, segments = s390kernel.s390_segments(bytes(head), kernel_size, initrd_size, cmdline)
+        except s390kernel.KexecError:
             return
     for source, offset, length, mem, memsz in segments:
-        assert length >= 0 and memsz >= length and mem % machine.PAGE == 0, segments
+        assert length >= 0 and memsz >= length and mem % s390kernel.PAGE == 0, segments
 
 
 # ---- lint on generated trees ---------------------------------------------------------
 
-@budget(120)
+@budget(400)
 @given(files_st())
 @example({"pxelinux.cfg/default": b"DEFAULT a\nLABEL a\n CONFIG ::pxelinux.cfg/default sub/\n"})
 @example({"pxelinux.cfg/default": b"DEFAULT a\nLABEL a\n CONFIG pxelinux.cfg/default /\n"})
@@ -363,7 +357,8 @@ def test_lint_tree(tmp_path_factory, files):
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    fetcher, server = cli.make_fetcher({"root": str(root)})
+    fetcher, env = planmod.environment({"root": str(root)})
+    server = env["server"]
     with Bounded("lint", memory=False):
         linter = Linter(fetcher, server, root=str(root)).run()
     for f in linter.sorted_findings():
@@ -374,14 +369,29 @@ def test_lint_tree(tmp_path_factory, files):
 
 # ---- PID 1: run_once and after_failure never end in an exception ------------------------
 
+class AtThePrompt(Exception):
+    """The console waits for a person with no countdown: the machine stays at the prompt."""
+
+
 class ScriptedConsole(FakeConsole):
+    """Lines typed in turn; then nobody types: a countdown runs out (None), a
+    wait without one (0 s) is where the machine stays."""
+    MAX_WAITS = 200
+
     def __init__(self, answers):
         FakeConsole.__init__(self)
         self.answers = list(answers)
+        self.waits = 0
 
     def wait_line(self, seconds):
         self.lines.append("(waited %s s)" % seconds)
-        return self.answers.pop(0) if self.answers else None
+        self.waits += 1
+        assert self.waits < self.MAX_WAITS, "the console waited %d times: %r" % (self.waits, self.lines[-12:])
+        if self.answers:
+            return self.answers.pop(0)
+        if not seconds:
+            raise AtThePrompt()
+        return None
 
 
 class FakeServer:
@@ -407,14 +417,20 @@ class FakeServer:
         return len(data)
 
 
-lease_st = st.fixed_dictionaries({"interface": st.just("eth0")}, optional={
-    "ip": st.sampled_from(["192.0.2.10", "bad"]), "server_id": st.just("192.0.2.1"),
-    "serverid": st.just("192.0.2.1"), "opt211": st.integers(1, 600), "mac": st.just("52:54:00:12:34:56"),
-    "bootfile": st.sampled_from(["pxelinux.0", "s390x/pxelinux.0", "tftp://[::1]/x", ""]),
-    "opt210": st.sampled_from(["s390x/", "::", "http://h/"])})
+def _lease(env):
+    """A lease as the agent makes one: udhcpc's environment through dhcp.lease_from_env."""
+    lease = dhcp.lease_from_env(env, [])
+    lease["interface"] = "eth0"
+    return lease
 
 
-@budget(150)
+lease_st = st.builds(_lease, st.fixed_dictionaries({"ip": st.sampled_from(["192.0.2.10", "bad", "\u00b9.2.3.4"])}, optional={
+    "serverid": st.sampled_from(["192.0.2.1", "x"]), "siaddr": st.just("192.0.2.1"), "mask": st.sampled_from(["24", "99"]),
+    "opt211": st.sampled_from(["00000005", "zz"]), "boot_file": st.sampled_from(["pxelinux.0", "s390x/pxelinux.0", ""]),
+    "opt210": st.sampled_from(["73333930782f", "3a3a"]), "router": st.just("192.0.2.1")}))
+
+
+@budget(800)
 @given(files_st(), lease_st, st.sampled_from(["ok", "silent", "kernel-missing", "memory"]),
        st.lists(st.sampled_from(["", "a", "b x=1", "k", "menu.c32", "nosuch", "0", None]), max_size=6),
        st.dictionaries(st.sampled_from(["label", "config", "prompt", "noexec"]),
@@ -424,9 +440,14 @@ def test_pid1_ends_in_kexec_onerror_prompt_or_countdown(tmp_path_factory, files,
     server = FakeServer(files, behaviour)
     con = ScriptedConsole(answers)
     state = {"lease": lease}
-    real = (boot.make_fetcher, machine.kexec_load, machine.kexec_exec, boot.WORKDIR, machine.shell)
+    real = (boot.environment, machine.kexec_load, machine.kexec_exec, boot.WORKDIR, machine.shell)
     work = str(tmp_path_factory.mktemp("work"))
-    boot.make_fetcher = lambda lease, opts: server
+    real_environment = boot.environment
+
+    def environment(lease, opts):
+        fetcher, env = real_environment(lease, opts)
+        return server, env
+    boot.environment = environment
     machine.kexec_load = lambda kernel, initrd, cmdline: (True, "kexec_load")
     machine.kexec_exec = lambda: machine.LOG.append("kexec -e") or "it returned"
     machine.shell = lambda: machine.LOG.append("shell")
@@ -442,11 +463,18 @@ def test_pid1_ends_in_kexec_onerror_prompt_or_countdown(tmp_path_factory, files,
                     msg = "run_once returned"
                 except boot.BootFailure as e:
                     msg = str(e)
+                except AtThePrompt:
+                    ends.append("prompt")
+                    break
                 assert "internal error" not in msg and "\n" not in msg, msg
                 if "kexec -e" in machine.LOG:
                     ends.append("kexec")
                     break
-                boot.after_failure(con, opts, state, msg)
+                try:
+                    boot.after_failure(con, opts, state, msg)
+                except AtThePrompt:
+                    ends.append("countdown")   # a 0 s countdown: opt211 0
+                    break
                 if "reboot -f" in machine.LOG:
                     ends.append("countdown")
                     break
@@ -456,6 +484,6 @@ def test_pid1_ends_in_kexec_onerror_prompt_or_countdown(tmp_path_factory, files,
                 ends.append("onerror" if state.get("onerror_of") is not None else
                             "prompt" if state.get("menu_done") is False else "again")
     finally:
-        (boot.make_fetcher, machine.kexec_load, machine.kexec_exec, boot.WORKDIR, machine.shell) = real
+        (boot.environment, machine.kexec_load, machine.kexec_exec, boot.WORKDIR, machine.shell) = real
         machine.DRY_RUN = False
-    assert ends and ends[-1] in ("kexec", "countdown", "shell"), (ends, con.lines[-8:])
+    assert ends and ends[-1] in ("kexec", "countdown", "shell", "prompt"), (ends, con.lines[-8:])
