@@ -211,7 +211,7 @@ def _hex_text(value):
 
 
 def _prefix(value):
-    if not inet.is_digits(value) or len(value) > 2 or not 0 <= int(value) <= 32:
+    if not inet.is_digits(value) or not 0 <= int(value) <= 32:
         raise ValueError("want 0-32")
     return int(value)
 
