@@ -207,7 +207,7 @@ def lease_on(con, iface, family):
         return lease4
     if not machine.exists(done):
         pid = machine.read_text(pidfile).strip()
-        if pid.isdigit():
+        if inet.is_digits(pid):
             machine.run(["kill", pid])
     return lease6
 
@@ -475,6 +475,8 @@ def run_once(con, opts, state):
         raise BootFailure(str(e))
     except FetchError as e:
         raise BootFailure("config search failed: %s" % e)
+    except MemoryError as e:
+        raise BootFailure(memory_failure(e, "reading the configs"))
     if chooser is None:
         show(p)
     state["plan"] = p
@@ -585,6 +587,14 @@ def find_target(mnt, device, tried):
     return None
 
 
+def memory_failure(e, doing):
+    """The failure line for a MemoryError: the heap is freed first (the line
+    itself needs memory)."""
+    import gc
+    gc.collect()
+    return "out of memory while %s (%s): see the limits in docs/reference.md" % (doing, str(e) or "MemoryError")
+
+
 MAX_UNATTENDED_FAILURES = 3
 
 
@@ -681,6 +691,8 @@ def _main():
             run_once(con, opts, state)
         except BootFailure as e:
             msg = str(e)
+        except MemoryError as e:
+            msg = memory_failure(e, "booting")
         except BaseException as e:  # noqa: BLE001 -- PID 1 must survive anything
             msg = "internal error: %s: %s" % (type(e).__name__, e)
         try:

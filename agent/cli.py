@@ -213,7 +213,8 @@ def size_cap(opts, out):
         if t[-1:] in ("K", "M", "G"):
             mult = 1 << {"K": 10, "M": 20, "G": 30}[t[-1]]
             t = t[:-1]
-        if not t.isdigit():
+        from agent.inet import is_digits
+        if not is_digits(t):
             raise ValueError("--max-size %s: want a number of bytes, e.g. 512M" % text)
         return int(t) * mult
     try:
@@ -370,4 +371,6 @@ def _name(prog):
 
 
 def main():
+    from agent.compat import safe_output
+    safe_output()
     sys.exit(run(sys.argv[1:]))

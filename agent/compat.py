@@ -108,6 +108,20 @@ def errno_of(exc):
     return code
 
 
+def safe_output():
+    """stdout and stderr that never raise UnicodeEncodeError (CPython): a
+    strict encoding (PYTHONIOENCODING=utf-8:strict, a C locale) writes what
+    it cannot encode as backslash escapes, and so do names that are not
+    UTF-8 (os.listdir's and argv's surrogate escapes)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError, AttributeError):
+                pass
+
+
 def stderr_write(text):
     try:
         sys.stderr.write(text)
@@ -116,10 +130,20 @@ def stderr_write(text):
 
 
 def latin1(data):
-    """bytes as text, one character per byte (MicroPython decodes only UTF-8)."""
+    """bytes as text, one character per byte. MicroPython's decode ignores
+    its encoding and always reads UTF-8 (b'\\xed\\xa0\\x80'.decode('latin-1')
+    is one character there), so only ASCII goes through it."""
+    if MICROPYTHON:
+        try:
+            text = bytes(data).decode()
+            if len(text) == len(data):
+                return text
+        except UnicodeError:
+            pass
+        return "".join([chr(b) for b in data])
     try:
         return data.decode("latin-1")
-    except (LookupError, UnicodeError, TypeError):
+    except (LookupError, UnicodeError, TypeError, AttributeError):
         return "".join([chr(b) for b in data])
 
 

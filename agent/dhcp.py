@@ -211,13 +211,13 @@ def _hex_text(value):
 
 
 def _prefix(value):
-    if not value.isdigit() or not 0 <= int(value) <= 32:
+    if not inet.is_digits(value) or not 0 <= int(value) <= 32:
         raise ValueError("want 0-32")
     return int(value)
 
 
 def _seconds(value):
-    if not value.isdigit() or len(value) > 10:
+    if not inet.is_digits(value) or len(value) > 10:
         raise ValueError("want a number of seconds")
     return int(value)
 

@@ -216,6 +216,9 @@ class LocalFetcher:
         except ValueError as e:
             raise FetchError("%s: bad URL (%s)" % (clean_text(url), e))
         path = path.lstrip("/")
+        if "\0" in path:
+            # open() would raise ValueError ("embedded null byte") on CPython.
+            raise FetchError("%s: a NUL character in the file name" % clean_text(url))
         for part in path.split("/"):
             if part == "..":
                 raise FetchError("%s: '..' leaves the root" % url)

@@ -32,6 +32,7 @@ anything but http:// or https://, from https:// to anything but https://.
 """
 
 from agent.compat import TLS_DEFERRED, latin1, now_ms, tls_context, tls_eof, tls_failure, tls_pending, tls_wrap
+from agent.inet import is_digits
 from agent.text import PEM_BEGIN, clean_text, pem_blocks
 from agent.fetch import (IDLE_S, backoff_s, MIN_RATE, Answered, Deadline, FetchError, MemorySink, NotFound, Refused,
                          TimedOut, TooLarge, check_space)
@@ -336,7 +337,7 @@ def _response(conn):
         parts = status_line.split(None, 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/"):
             raise Refused("not an HTTP response: %r" % clean_text(status_line, 60))
-        if not (len(parts[1]) == 3 and parts[1].isdigit()):
+        if not (len(parts[1]) == 3 and is_digits(parts[1])):
             raise Refused("bad HTTP status line: %r" % clean_text(status_line, 60))
         status = int(parts[1])
         reason = clean_text(parts[2], 60) if len(parts) > 2 else ""
@@ -370,7 +371,7 @@ def content_length(headers):
         return None
     values = [v.strip() for v in headers["content-length"].split(",")]
     for v in values:
-        if not v or not v.isdigit() or len(v) > 15:
+        if not is_digits(v) or len(v) > 15:
             raise Refused("bad Content-Length %r" % clean_text(headers["content-length"], 40))
     if len(set(int(v) for v in values)) != 1:
         raise Refused("conflicting Content-Length values %r" % clean_text(headers["content-length"], 40))

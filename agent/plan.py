@@ -299,7 +299,20 @@ def make_plan(fetcher, env, label=None, config_url=None, choose=None, onerror_of
     onerror_of: a plan whose boot failed: its config's ONERROR is booted as
     ldlinux.c:load_kernel does on a failure, from that config (after any
     CONFIG hops), with no prompt or menu in between.
+
+    MemoryError (configs beyond the heap, whatever the limits missed) is a
+    PlanError too: the one-line failure path, not PID 1's "internal error".
     """
+    try:
+        return _make_plan(fetcher, env, label, config_url, choose, onerror_of)
+    except MemoryError as e:
+        import gc
+        gc.collect()
+        raise PlanError("out of memory while reading the configs (%s): see the limits in "
+                        "docs/reference.md" % (str(e) or "MemoryError"))
+
+
+def _make_plan(fetcher, env, label, config_url, choose, onerror_of):
     plan = Plan()
     forced = cfg = None
     ipappend = 0

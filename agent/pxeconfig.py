@@ -29,13 +29,18 @@ here touches the network or the disk. The text is split into lines lazily,
 one line copied at a time, so a 1 MiB file is held once.
 """
 
-from agent.compat import gc_pace, gc_pace_restore, latin1
+from agent.compat import gc_pace, gc_pace_restore
+from agent.text import ascii_lower, decode
 
 # Limits on the work one parse does (docs/reference.md, "Limits").
 MAX_INCLUDE_DEPTH = 16        # INCLUDE nesting; deeper files are skipped with a note
 MAX_INCLUDE_FILES = 128       # INCLUDE/MENU INCLUDE files read in one parse; more is an error
 MAX_PARSE_BYTES = 1 << 20     # config text read in one parse, all files together; more is an error
 MAX_LINE = 4096               # readconfig.c's line buffer; longer lines are cut with a note
+MAX_NOTES = 100               # notes kept per parse; one more says how many were not kept
+MAX_LABELS = 20000            # LABELs (and MENU SEPARATORs) in one parse; more is an error
+MAX_MENUS = 2000              # MENU BEGINs (and titled INCLUDEs) in one parse; more is an error
+MAX_SAY = 100                 # SAY and DISPLAY lines kept per parse
 GC_PARTS = 32                 # MicroPython collects after each 1/32 of the heap while parsing
 
 # ldlinux.c's defaultlevel: what ldlinux_auto_boot loads.
@@ -100,6 +105,12 @@ DIRECTIVES = (
     "MENU SEPARATOR", "MENU DISABLE", "MENU SHIFTKEY", "MENU ONERROR", "MENU HELP",
 )
 
+# Every first word parse_file acts on (directive() and TEXT); others are noted.
+KEYWORDS = set(["text", "label", "append", "menu", "initrd", "ipappend", "sysappend", "include", "default", "ui",
+                "timeout", "totaltimeout", "ontimeout", "onerror", "prompt", "noescape", "allowoptions",
+                "implicit", "say", "display"] + list(TYPE_KEYWORDS) + list(COSMETIC))
+
+
 def word_end(s, i=0):
     """Where the word starting at i ends: at a byte <= ' ' or DEL (menu.h:my_isspace)."""
     n = len(s)
@@ -148,7 +159,7 @@ def is_ui_module(command):
 def kernel_type(name, keyword="kernel"):
     """The type of a KERNEL-like directive's file: its keyword's, or for KERNEL
     (and a command that names no label) by the extension, case-sensitively."""
-    kind = TYPE_KEYWORDS.get(keyword.lower(), LINUX)
+    kind = TYPE_KEYWORDS.get(ascii_lower(keyword), LINUX)
     if kind is not None:
         return kind
     for ext, kind in EXTENSION_TYPES:
@@ -293,6 +304,7 @@ N_LABEL_AGAIN = "label again"
 N_NO_KERNEL = "no kernel"
 N_UNKNOWN = "unknown directive"
 N_NUMBER = "number"
+N_DROPPED = "notes dropped"
 
 
 def note_text(note):
@@ -309,14 +321,54 @@ class ConfigError(Exception):
         self.line = line
 
 
-def decode(data):
-    """Config bytes as text: UTF-8, else Latin-1, so no byte is fatal."""
-    if isinstance(data, str):
-        return data
-    try:
-        return data.decode("utf-8")
-    except UnicodeError:
-        return latin1(data)
+B_SPACE = b" \t\n\v\f\r"
+CUT_BYTES = 4 * MAX_LINE + 4  # bytes of a line decoded: more than MAX_LINE characters of any UTF-8
+
+
+def line_text(raw):
+    """A line's text from its first byte that is not white space: at most
+    CUT_BYTES of it are decoded (agent.text.decode: UTF-8, else Latin-1),
+    so a 1 MiB line costs no more than one of MAX_LINE characters."""
+    if isinstance(raw, str):
+        return raw.lstrip(C_SPACE)
+    raw = raw.lstrip(B_SPACE)
+    if len(raw) > CUT_BYTES:
+        cut = CUT_BYTES
+        while cut > CUT_BYTES - 4 and 0x80 <= raw[cut] < 0xc0:
+            cut -= 1             # not inside a UTF-8 sequence
+        raw = raw[:cut]
+    return decode(raw)
+
+
+class Notes:
+    """The parser's notes, at most MAX_NOTES of them, then one that says how
+    many more there were from where the first was dropped: a config of 1 MiB
+    of junk lines kept a note per line (35 MB, beyond the image's 32 MiB heap)."""
+
+    def __init__(self, notes):
+        self.notes = notes
+        self.dropped = 0
+        self.first = None        # (file, line) of the first note not kept
+
+    def full(self):
+        return len(self.notes) >= MAX_NOTES
+
+    def append(self, note):
+        if len(self.notes) < MAX_NOTES:
+            self.notes.append(note)
+        else:
+            self.drop(note[0], note[1])
+
+    def drop(self, name, lineno):
+        if not self.dropped:
+            self.first = (name, lineno)
+        self.dropped += 1
+
+    def close(self):
+        if self.dropped:
+            self.notes.append(self.first + (N_DROPPED, "%d more notes from here on not kept (MAX_NOTES %d)"
+                                            % (self.dropped, MAX_NOTES)))
+            self.dropped = 0
 
 
 def _int(text, default, site, notes, keyword):
@@ -343,14 +395,17 @@ def c_number(text):
         sign = -1 if text[i] == "-" else 1
         i += 1
     base = 10
-    if text[i:i + 2].lower() == "0x" and text[i + 2:i + 3] and text[i + 2].lower() in "0123456789abcdef":
+    c = ascii_lower(text[i + 2:i + 3])
+    if ascii_lower(text[i:i + 2]) == "0x" and c and c in "0123456789abcdef":
         base, i = 16, i + 2
     elif text[i:i + 1] == "0":
         base = 8
     digits = "0123456789abcdef"[:base]
     start, value = i, 0
-    while i < n and text[i].lower() in digits:
-        value = value * base + digits.index(text[i].lower())
+    while i < n and ascii_lower(text[i]) in digits:
+        value = value * base + digits.index(ascii_lower(text[i]))
+        if value > 0xFFFFFFFF:
+            value = 0x100000000  # no bignum for 4096 digits
         i += 1
     if i == start:
         return 0, text
@@ -426,13 +481,15 @@ class _Parser:
         self.includes = 0
         self.nbytes = 0
         self.strings = {}         # one copy of texts many labels repeat
+        self.notes = Notes(self.cfg.notes)
+        self.labels = 0
 
     def same(self, text):
         return self.strings.setdefault(text, text)
 
     def note(self, name, lineno, kind, text):
-        """A note on a line: (file, line, kind, text)."""
-        self.cfg.notes.append((name, lineno, kind, text))
+        """A note on a line: (file, line, kind, text); beyond MAX_NOTES only counted."""
+        self.notes.append((name, lineno, kind, text))
 
     def parse_file(self, name, ident, data, depth):
         cfg = self.cfg
@@ -446,15 +503,21 @@ class _Parser:
         lineno = 0
         for raw in lines:
             lineno += 1
-            line = decode(raw)
-            p = line.lstrip(C_SPACE)
+            p = line_text(raw)
             if not p or p[0] == "#":
                 continue
             if len(p) > MAX_LINE:
                 self.note(name, lineno, N_LONG_LINE, "line longer than %d characters: cut" % (MAX_LINE))
                 p = p[:MAX_LINE]
             e = word_end(p)
-            kw = p[:e].lower()
+            kw = ascii_lower(p[:e])
+            if kw not in KEYWORDS:
+                # The common junk line, cheaply: no dispatch, no text for a note not kept.
+                if self.notes.full():
+                    self.notes.drop(name, lineno)
+                else:
+                    self.note(name, lineno, N_UNKNOWN, "unknown directive %s: ignored" % kw.upper())
+                continue
             rest = p[e:].strip(C_SPACE)
             if kw == "text":
                 lineno = self.text(lines, lineno, rest)
@@ -464,12 +527,12 @@ class _Parser:
 
     def text(self, lines, lineno, rest):
         """TEXT HELP ... ENDTEXT: the lines up to one whose first word is ENDTEXT."""
-        keep = first_word(rest).lower() == "help" and self.ld is not None
+        keep = ascii_lower(first_word(rest)) == "help" and self.ld is not None
         buf = []
         for raw in lines:
             lineno += 1
-            p = decode(raw).lstrip(C_SPACE)
-            if first_word(p).lower() == "endtext":
+            p = line_text(raw)
+            if ascii_lower(first_word(p)) == "endtext":
                 break
             if keep:
                 buf.append(p)
@@ -485,6 +548,7 @@ class _Parser:
             return
         self.ld = None
         cfg = self.cfg
+        self.count_label()
         m = cfg.hide if lab.hidden else self.menu
         if cfg.append is not None:
             lab.global_append = cfg.append
@@ -500,9 +564,18 @@ class _Parser:
             m.defentry = len(m.entries) - 1
             m.default_source = "MENU DEFAULT"
 
+    def count_label(self):
+        self.labels += 1
+        if self.labels > MAX_LABELS:
+            raise ConfigError("more than %d LABELs in one parse (MAX_LABELS): too many for the agent's memory"
+                              % MAX_LABELS)
+
     def begin(self, tag):
         """MENU BEGIN (readconfig.c:begin_submenu): an entry in the current menu."""
         parent = self.menu
+        if len(self.cfg.menus) >= MAX_MENUS:
+            raise ConfigError("more than %d menus (MENU BEGIN) in one parse (MAX_MENUS): too many for the "
+                              "agent's memory" % MAX_MENUS)
         sub = Menu(tag or None, parent)
         sub.index = len(parent.entries)  # readconfig.c: parent_entry->entry
         parent.entries.append(sub)
@@ -549,7 +622,7 @@ class _Parser:
 
     def directive(self, kw, rest, name, lineno, depth):
         cfg, ld = self.cfg, self.ld
-        notes = cfg.notes
+        notes = self.notes
         if kw == "label":
             self.record()
             word = first_word(rest)
@@ -634,9 +707,10 @@ class _Parser:
         elif kw == "implicit":
             cfg.implicit = _int(rest, 1, (name, lineno), notes, kw)
         elif kw == "say":
-            cfg.say.append(rest)
+            if len(cfg.say) < MAX_SAY:
+                cfg.say.append(rest)
         elif kw == "display":
-            if rest:
+            if rest and len(cfg.display) < MAX_SAY:
                 cfg.display.append(first_word(rest))
         elif kw in COSMETIC:
             pass
@@ -645,7 +719,7 @@ class _Parser:
 
     def menu_directive(self, rest, name, lineno, depth):
         e = word_end(rest)
-        sub = rest[:e].lower()
+        sub = ascii_lower(rest[:e])
         arg = rest[e:].lstrip(C_SPACE)
         cfg, ld, m = self.cfg, self.ld, self.menu
         if sub == "label":
@@ -675,6 +749,7 @@ class _Parser:
                 ld.action = "disabled"
         elif sub == "separator":
             self.record()
+            self.count_label()
             sep = Label("", 0)
             sep.action = "disabled"
             m.entries.append(sep)
@@ -749,6 +824,7 @@ def parse(text, name="config", load=None, ipappend=0, key=None, ident=None):
     try:
         p.parse_file(name, canonical(ident or key(name)), text, 0)
         p.finish()
+        p.notes.close()
     finally:
         gc_pace_restore(old)
     return p.cfg

@@ -34,7 +34,7 @@ last '/', and tries the same names as on IPv4 minus the hex-IP ones
 (probe_names without ip).
 """
 
-from agent.compat import latin1
+from agent.text import decode
 from agent.inet import parse_ipv4, url_host
 
 HEX = "0123456789abcdef"
@@ -158,15 +158,15 @@ def unescape(text, stop):
         if c == stop:
             break
         if c == "%" and i + 2 < n and text[i + 1].lower() in HEX and text[i + 2].lower() in HEX:
-            out.append(int(text[i + 1:i + 3], 16))
+            b = int(text[i + 1:i + 3], 16)
+            if b == 0:
+                break   # '%00': the C string url_unescape writes ends there
+            out.append(b)
             i += 3
             continue
         out += c.encode("utf-8")
         i += 1
-    try:
-        return bytes(out).decode("utf-8")
-    except UnicodeError:
-        return latin1(bytes(out))
+    return decode(bytes(out))
 
 
 def location(full, server):

@@ -241,6 +241,11 @@ class Receiver:
         if self.started and len(packet) > 3 and packet[1] == 3 and packet[0] == 0 and \
                 ((packet[2] << 8) | packet[3]) == (self.last + 1) & 0xFFFF:
             return self._in_order((packet[2] << 8) | packet[3], packet, now)
+        if self.started and len(packet) >= 2 and packet[0] == 0 and packet[1] == OACK:
+            # A duplicate OACK (our ACK 0 is on its way or was lost), ignored before
+            # it is decoded: once the transfer runs only blksize + 5 bytes are read,
+            # and a longer OACK arrives cut, which decode() would refuse.
+            return []
         op, body = decode(packet)
         if op == ERROR:
             code, msg = body
@@ -253,8 +258,6 @@ class Receiver:
                 raise ServerRefused("server error %d: %s" % (code, msg), None, code, msg)
             raise FetchError("server error %d after %d blocks: %s" % (code, self.blocks, msg), None, code, msg)
         if op == OACK:
-            if self.started:
-                return []  # a duplicate OACK: our ACK 0 is on its way or was lost
             try:
                 self._accept_options(body)
             except (ValueError, ProtocolError) as e:

@@ -207,4 +207,6 @@ def run(argv):
 
 
 def main():
+    from agent.compat import safe_output
+    safe_output()
     sys.exit(run(sys.argv[1:]))

@@ -43,6 +43,7 @@ from agent import cmdline, inet, localboot, menu, pxeconfig, search
 from agent import plan as planmod
 from workstation import firmware
 from agent.fetch import CONFIG_LIMIT, FetchError, NotFound
+from agent.plan import MAX_CONFIG_CHAIN
 from packager import s390image
 
 ERROR = "error"
@@ -156,7 +157,8 @@ class Linter:
         self.found = {}          # URL -> whether the file exists
         self.checked = set()     # check_boot's arguments already checked
         self.labels = 0
-        self.queue = []
+        self.queue = []          # (url, prefix, ipappend, site, CONFIG hops to it)
+        self.depth = 0           # CONFIG hops to the config being linted
 
     # findings
 
@@ -333,9 +335,9 @@ class Linter:
                        "upper-case hex IP, a valid UUID)")
             self.add(where, None, ERROR, why + ": every machine stops with 'no config found'")
         for url in starts:
-            self.queue.append((url, self.prefix, 0, None))
+            self.queue.append((url, self.prefix, 0, None, 0))
         while self.queue:
-            url, prefix, ipappend, site = self.queue.pop(0)
+            url, prefix, ipappend, site, self.depth = self.queue.pop(0)
             self.lint_config(url, prefix, ipappend, site)
         self.orphans()
         if self.sign_roots is not None:
@@ -606,9 +608,17 @@ class Linter:
 
     def hop(self, entry, prefix, cfg, site):
         url = search.resolve(entry.kernel, prefix, self.server)
-        args = cmdline.command_args(entry, self.env).split()
-        new = search.chdir(prefix, args[0]) if args else prefix
-        self.queue.append((url, new, cfg.ipappend, site))
+        # The new directory as plan takes it: the first word (Syslinux's white space).
+        directory = pxeconfig.split_command(cmdline.command_args(entry, self.env))[0]
+        new = search.chdir(prefix, directory) if directory else prefix
+        if self.depth + 1 > MAX_CONFIG_CHAIN:
+            # Configs are keyed by (url, prefix): CONFIG default sub/ in default grew
+            # the prefix for ever. plan and the agent stop after as many hops.
+            file, line, what = site
+            self.add(file, line, ERROR, "%s: more than %d CONFIG hops in a row (a loop?): the agent stops "
+                     "with an error there" % (what, MAX_CONFIG_CHAIN))
+            return
+        self.queue.append((url, new, cfg.ipappend, site, self.depth + 1))
 
     def check_boot(self, entry, prefix, file, line, what):
         if self.configs_only:
