@@ -39,9 +39,10 @@ import os
 import re
 import stat
 
-from agent import cmdline, inet, localboot, menu, pxeconfig, search
+from agent import cmdline, localboot, menu, pxeconfig, search
 from agent import plan as planmod
-from workstation import firmware
+from workstation import firmware, tree
+from workstation.tree import Tree, cap_fetcher, find_config_dirs
 from agent.fetch import CONFIG_LIMIT, FetchError, NotFound
 from agent.plan import MAX_CONFIG_CHAIN
 from packager import s390image
@@ -55,10 +56,8 @@ LONGEST_ENV = {
     "netmask": "255.255.255.255", "mac": "ff:ff:ff:ff:ff:ff",
     "uuid": "ffffffff-ffff-4fff-ffff-ffffffffffff",
 }
-KERNEL_HEAD = 128 * 1024   # bytes of a kernel read: magic at 0x10008, header at 0x10430
 BOOTFILE = "pxelinux.0"
 BOOTFILE_LIMIT = 512 << 20  # a boot file larger than this is not read whole
-DOWNLOAD_LIMIT = 512 << 20  # bytes lint takes of one file from a live server
 # An initramfs starts with a cpio archive or one of the kernel's decompressors' magics.
 INITRAMFS_MAGIC = ((b"070701", "cpio"), (b"070702", "cpio"), (b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"),
                    (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh", "bzip2"), (b"\x02\x21\x4c\x18", "lz4"),
@@ -141,6 +140,7 @@ class Linter:
         self.configs_only = configs_only  # no KERNEL/INITRD file (nor the boot file) is looked at
         self.bootfile = bootfile  # None: pxelinux.0 if the tree has one
         self.fetcher = fetcher
+        self.tree = Tree(fetcher, root)
         self.server = server
         self.root = root
         self.prefix = prefix
@@ -152,9 +152,7 @@ class Linter:
         self.reached = set()     # URLs of every file read as config (or DISPLAY)
         self.configs = []        # configs linted, as shown
         self.done = set()
-        self.kernels = {}        # URL -> (kind, detail) of every file read as a kernel or initrd
         self.kernel_urls = set()  # the kernels checked
-        self.found = {}          # URL -> whether the file exists
         self.checked = set()     # check_boot's arguments already checked
         self.labels = 0
         self.queue = []          # (url, prefix, ipappend, site, CONFIG hops to it)
@@ -181,75 +179,9 @@ class Linter:
 
     # files
 
-    def local_path(self, url):
-        if self.root is None:
-            return None
-        try:
-            path = inet.split_url(url)[3].lstrip("/")
-        except ValueError as e:
-            raise FetchError("%s: bad URL (%s)" % (url, e))
-        if ".." in path.split("/"):
-            return None
-        return os.path.join(self.root, path)
-
-    def exists(self, url):
-        if url not in self.found:
-            try:
-                path = self.local_path(url)
-            except FetchError:
-                self.found[url] = False
-                return False
-            if path is not None:
-                self.found[url] = os.path.isfile(path)
-            elif url in self.kernels:
-                self.found[url] = self.kernels[url][0] != "missing"
-            else:
-                # A live server: ask for the file and stop at its first bytes
-                # (an initrd of 100 MiB is not downloaded to learn that it is there).
-                try:
-                    self.fetcher.read(url, limit=1)
-                    self.found[url] = True
-                except NotFound:
-                    self.found[url] = False
-                except FetchError:
-                    self.found[url] = True
-        return self.found[url]
-
-    def head(self, url):
-        """(kind, data): 'missing', 'unreadable' (data: why) or 'ok' with the
-        file's first KERNEL_HEAD bytes."""
-        if url in self.kernels:
-            return self.kernels[url]
-        try:
-            path = self.local_path(url)
-            if path is not None:
-                if not os.path.isfile(path):
-                    result = ("missing", None)
-                else:
-                    with open(path, "rb") as f:
-                        result = ("ok", f.read(KERNEL_HEAD))
-            else:
-                result = ("ok", self.download(url)[:KERNEL_HEAD])
-        except NotFound:
-            result = ("missing", None)
-        except (OSError, FetchError) as e:
-            result = ("unreadable", str(e))
-        self.kernels[url] = result
-        return result
-
-    def download(self, url):
-        """A file from a live server, whole, up to DOWNLOAD_LIMIT bytes (beyond:
-        TooLarge, a FetchError): a server sending without end is not followed."""
-        import tempfile
-        cap_fetcher(self.fetcher, DOWNLOAD_LIMIT)
-        with tempfile.NamedTemporaryFile(prefix="s390-netboot-lint.") as tmp:
-            self.fetcher.fetch(url, tmp.name)
-            with open(tmp.name, "rb") as f:
-                return f.read(DOWNLOAD_LIMIT)
-
     def read_config(self, url):
         """The config's bytes, or None with the finding added."""
-        path = self.local_path(url)
+        path = self.tree.local_path(url)
         if path is not None and os.path.isfile(path) and os.path.getsize(path) > CONFIG_LIMIT:
             self.add(self.show(url), None, ERROR, "%d bytes: larger than the agent reads (%d, CONFIG_LIMIT)"
                      % (os.path.getsize(path), CONFIG_LIMIT))
@@ -261,7 +193,7 @@ class Linter:
     def config_dir(self):
         url = search.resolve("pxelinux.cfg/default", self.prefix, self.server)
         try:
-            path = self.local_path(url)
+            path = self.tree.local_path(url)
         except FetchError:
             return None
         return os.path.dirname(path) if path else None
@@ -357,9 +289,9 @@ class Linter:
                 self.add(self.show(url), None, ERROR, "signature: %s" % verify.reason(e.reason, url))
             except FetchError:
                 pass  # said already
-        cap_fetcher(self.fetcher, DOWNLOAD_LIMIT)
+        cap_fetcher(self.fetcher, tree.DOWNLOAD_LIMIT)
         for url in sorted(self.boot_sites):
-            if not self.exists(url):
+            if not self.tree.exists(url):
                 continue
             file, line, what, kind = self.boot_sites[url]
             with tempfile.TemporaryDirectory(prefix="s390-netboot-lint.") as tmp:
@@ -385,7 +317,7 @@ class Linter:
                     return None
                 with open(path, "rb") as f:
                     return f.read()
-            return self.download(url)
+            return self.tree.download(url)
         except NotFound:
             raise
         except (OSError, FetchError) as e:
@@ -401,7 +333,7 @@ class Linter:
         url = search.resolve("::" + name.lstrip("/"), "::", self.server)
         shown = self.show(url)
         try:
-            path = self.local_path(url)
+            path = self.tree.local_path(url)
         except FetchError as e:
             self.add(shown, None, ERROR, "boot file: %s" % e)
             return
@@ -498,7 +430,7 @@ class Linter:
         self.check_default(cfg, prefix, sites, shown)
         for name in cfg.display:
             u = key(name)
-            if self.exists(u):
+            if self.tree.exists(u):
                 self.reached.add(u)
             else:
                 self.add(shown, None, WARNING, "DISPLAY %s: not found" % name)
@@ -510,7 +442,7 @@ class Linter:
         if not empty:
             try:
                 command, source, lab, notes = menu.decide(
-                    cfg, None, lambda name: self.exists(search.resolve(name, prefix, self.server)))
+                    cfg, None, lambda name: self.tree.exists(search.resolve(name, prefix, self.server)))
                 entry = cmdline.resolve(cfg, command, source, lab)
                 agent = {"label": entry.label, "kernel": entry.kernel, "initrd": entry.initrd,
                          "cmdline": cmdline.command_line(entry, self.env) if entry.kernel else "",
@@ -573,7 +505,7 @@ class Linter:
     def check_default(self, cfg, prefix, sites, shown):
         try:
             command, source, lab, notes = menu.decide(
-                cfg, None, lambda name: self.exists(search.resolve(name, prefix, self.server)))
+                cfg, None, lambda name: self.tree.exists(search.resolve(name, prefix, self.server)))
         except pxeconfig.ConfigError as e:
             # A kernel named without a label that is not on the server (menu.py
             # _load: "Loading NAME... failed") is an error, as a missing KERNEL is.
@@ -633,7 +565,7 @@ class Linter:
         self.boot_sites.setdefault(kurl, (file, line, what, "KERNEL"))
         for name in entry.initrd:
             self.boot_sites.setdefault(search.resolve(name, prefix, self.server), (file, line, what, "INITRD"))
-        kind, data = self.head(kurl)
+        kind, data = self.tree.head(kurl)
         if kind == "missing":
             self.add(file, line, ERROR, "%s: KERNEL %s not found" % (what, self.show(kurl)))
         elif kind == "unreadable":
@@ -653,7 +585,7 @@ class Linter:
                                 s390image.MAX_COMMAND_LINE_SIZE_OFFSET))
         for name in entry.initrd:
             iurl = search.resolve(name, prefix, self.server)
-            if not self.exists(iurl):
+            if not self.tree.exists(iurl):
                 self.add(file, line, ERROR, "%s: INITRD %s not found" % (what, self.show(iurl)))
 
     def summary(self):
@@ -668,38 +600,6 @@ class Linter:
         errors, warnings = self.counts()
         return {"findings": [f.as_dict() for f in self.sorted_findings()], "configs": self.configs,
                 "labels": self.labels, "errors": errors, "warnings": warnings}
-
-
-def cap_fetcher(fetcher, limit):
-    """Give every fetcher behind fetcher (agent.fetch.SchemeFetcher's schemes,
-    HttpsOnly's inner one) a size limit: a longer file fails with TooLarge."""
-    seen = set()
-    todo = [fetcher]
-    while todo:
-        f = todo.pop()
-        if id(f) in seen:
-            continue
-        seen.add(id(f))
-        if hasattr(f, "schemes"):
-            todo.extend(f.schemes.values())
-        elif hasattr(f, "inner"):
-            todo.append(f.inner)
-        elif hasattr(f, "space_for"):
-            f.space_for = lambda dest: limit
-
-
-def find_config_dirs(root, depth=3):
-    """The pxelinux.cfg directories under root, up to depth levels down, sorted."""
-    out = []
-    for top, dirs, files in os.walk(root):
-        rel = os.path.relpath(top, root).replace(os.sep, "/")
-        level = 0 if rel == "." else rel.count("/") + 1
-        if level >= depth:
-            dirs[:] = []
-        dirs.sort()
-        if os.path.basename(top) == "pxelinux.cfg" and rel != ".":
-            out.append(rel)
-    return sorted(out)
 
 
 def plural(n):

@@ -536,16 +536,16 @@ def test_live_server_downloads_are_bounded(monkeypatch):
     """lint --server reads a kernel whole up to DOWNLOAD_LIMIT (beyond: one error line, not an
     endless download), and learns that an initrd exists from its first bytes."""
     from tests.support import hostile
-    from workstation import lint as lintmod
+    from workstation import tree as treemod
     big = K + b"\0" * 200000
     files = {"pxelinux.cfg/default": (LABEL + " INITRD i\n").encode(), "k": big, "i": b"\0" * 300000}
     with hostile.Tftp("files", error=(1, "File not found"), files=files, interval=0.001) as srv:
         fetcher, server = make_fetcher({"server": "127.0.0.1:%d" % srv.port})
-        monkeypatch.setattr(lintmod, "DOWNLOAD_LIMIT", 100000)
+        monkeypatch.setattr(treemod, "DOWNLOAD_LIMIT", 100000)
         linter = Linter(fetcher, server, root=None).run()
         got = [str(f) for f in linter.sorted_findings()]
         assert len(got) == 1 and "label a: KERNEL k cannot be read" in got[0] and "100000" in got[0], got
-        monkeypatch.setattr(lintmod, "DOWNLOAD_LIMIT", 1 << 20)
+        monkeypatch.setattr(treemod, "DOWNLOAD_LIMIT", 1 << 20)
         linter = Linter(fetcher, server, root=None).run()
         assert linter.counts() == (0, 0), [str(f) for f in linter.sorted_findings()]
 
