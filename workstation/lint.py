@@ -37,11 +37,10 @@ warnings (ignored lines, unreachable files and labels).
 
 import os
 import re
-import stat
 
 from agent import cmdline, localboot, menu, pxeconfig, search
 from agent import plan as planmod
-from workstation import firmware, tree
+from workstation import bootfile, firmware, tree
 from workstation.tree import Tree, cap_fetcher, find_config_dirs
 from agent.fetch import CONFIG_LIMIT, FetchError, NotFound
 from agent.plan import MAX_CONFIG_CHAIN
@@ -56,13 +55,7 @@ LONGEST_ENV = {
     "netmask": "255.255.255.255", "mac": "ff:ff:ff:ff:ff:ff",
     "uuid": "ffffffff-ffff-4fff-ffff-ffffffffffff",
 }
-BOOTFILE = "pxelinux.0"
-BOOTFILE_LIMIT = 512 << 20  # a boot file larger than this is not read whole
-# An initramfs starts with a cpio archive or one of the kernel's decompressors' magics.
-INITRAMFS_MAGIC = ((b"070701", "cpio"), (b"070702", "cpio"), (b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"),
-                   (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh", "bzip2"), (b"\x02\x21\x4c\x18", "lz4"),
-                   (b"\x89LZO", "lzo"), (b"\x5d\x00\x00", "lzma"))
-
+BOOTFILE = bootfile.BOOTFILE
 # How the parser's notes are judged, by their kind (agent.pxeconfig.N_*);
 # any other kind is a warning.
 NOTE_SEVERITY = {
@@ -305,75 +298,12 @@ class Linter:
 
     # the boot file
 
-    def read_whole(self, url, path):
-        """The boot file's bytes (None with a finding added when it cannot be read)."""
-        shown = self.show(url)
-        try:
-            if path is not None:
-                size = os.path.getsize(path)
-                if size > BOOTFILE_LIMIT:
-                    self.add(shown, None, ERROR, "boot file is %d bytes, more than %d: not an agent image"
-                             % (size, BOOTFILE_LIMIT))
-                    return None
-                with open(path, "rb") as f:
-                    return f.read()
-            return self.tree.download(url)
-        except NotFound:
-            raise
-        except (OSError, FetchError) as e:
-            self.add(shown, None, ERROR, "boot file cannot be read: %s" % e)
-            return None
-
     def check_bootfile(self, name, explicit):
-        """The file the firmware loads (QEMU's s390-ccw netboot): an s390
-        kernel with the agent's initramfs appended (offset at 0x10408, size
-        at 0x10410), readable by a server that runs as nobody. Without it the
-        firmware parses pxelinux.cfg itself: no menu, no BOOTIF, no fetches
-        over HTTP."""
+        """The file the firmware loads (workstation/bootfile.py)."""
         url = search.resolve("::" + name.lstrip("/"), "::", self.server)
         shown = self.show(url)
-        try:
-            path = self.tree.local_path(url)
-        except FetchError as e:
-            self.add(shown, None, ERROR, "boot file: %s" % e)
-            return
-        fallback = "the firmware then reads pxelinux.cfg itself (no menu, no BOOTIF, no HTTP)"
-        if path is not None and not os.path.isfile(path):
-            if explicit:
-                self.add(shown, None, ERROR, "boot file not found: %s; build it with `packager build`" % fallback)
-            return
-        if path is not None and not os.stat(path).st_mode & stat.S_IROTH:
-            self.add(shown, None, ERROR, "boot file is not readable by others (mode %04o): a TFTP server running "
-                     "as nobody (libvirt's dnsmasq, atftpd) cannot send it and %s: chmod a+r %s"
-                     % (stat.S_IMODE(os.stat(path).st_mode), fallback, path))
-        try:
-            data = self.read_whole(url, path)
-        except NotFound:
-            if explicit:
-                self.add(shown, None, ERROR, "boot file not found: %s" % fallback)
-            return
-        if data is None:
-            return
-        try:
-            s390image.check_kernel(data)
-        except s390image.ImageError as e:
-            self.add(shown, None, ERROR, "boot file is %s; an s390x guest needs an s390 kernel with the agent's "
-                     "initramfs appended (`packager build`)" % str(e))
-            return
-        problems = []
-        info = s390image.parse_image(data, problems)
-        for p in problems:
-            self.add(shown, None, ERROR, "boot file: %s" % p)
-        if problems:
-            return
-        if not info["initrd_size"]:
-            self.add(shown, None, ERROR, "boot file is an s390 kernel with no initramfs appended (0 at 0x%x): it "
-                     "starts no boot agent; build pxelinux.0 with `packager build`" % s390image.INITRD_SIZE_OFFSET)
-            return
-        head = data[info["initrd_offset"]:info["initrd_offset"] + 8]
-        if not any(head.startswith(magic) for magic, _ in INITRAMFS_MAGIC):
-            self.add(shown, None, ERROR, "boot file: the initramfs at offset %d starts with %s, neither a cpio "
-                     "archive nor a compression the kernel unpacks" % (info["initrd_offset"], head.hex()))
+        for message in bootfile.check(self.tree, url, explicit):
+            self.add(shown, None, ERROR, message)
 
     # one config
 
