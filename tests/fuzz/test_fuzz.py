@@ -123,13 +123,18 @@ ENV = {"mac": "52:54:00:12:34:56", "ip": "192.0.2.10", "netmask": "255.255.255.0
 @given(files_st(), st.one_of(st.none(), st.sampled_from(["a", "k x=1", "b"])))
 @example({"pxelinux.cfg/default": b"INCLUDE tftp://h/x%00y\nDEFAULT a\nLABEL a\n KERNEL k\n"}, None)
 @example({"pxelinux.cfg/default": b"DEFAULT a\nLABEL a\n CONFIG ::pxelinux.cfg/default sub/\n"}, None)
+@example({"pxelinux.cfg/default": b"\n"}, None)
 def test_plan(files, label):
     with Bounded("make_plan(%r)" % (files,)[:200]):
         try:
             p = planmod.make_plan(MemFetcher(files), dict(ENV), label)
         except (planmod.PlanError, FetchError):
             return
-    assert p.kernel.startswith("tftp://") and p.cmdline.startswith("BOOT_IMAGE="), (p.kernel, p.cmdline)
+    if p.localboot is not None:
+        # LOCALBOOT, chain.c32 or an empty config: the installed system, no kernel to fetch.
+        assert p.kernel is None and p.as_dict()["localboot"], (p.localboot, p.kernel)
+    else:
+        assert p.kernel.startswith("tftp://") and p.cmdline.startswith("BOOT_IMAGE="), (p.kernel, p.cmdline)
     assert len(p.notes) <= 16 * 201, len(p.notes)
     p.as_dict()
 

@@ -190,4 +190,6 @@ def test_plan_and_frozen_agent_agree(mpy_s390x, tmp_path):
     assert not escaped, escaped[:5]
     # The grammar reaches both outcomes: some trees boot, some fail.
     booted = sum(1 for a in want if "cmdline" in a)
-    assert 0.2 * len(want) < booted < len(want), booted
+    # (Since get_extension, a kernel named without a label must be on the server, as in
+    # Syslinux: fewer of these trees boot, 46 of 300 with the default seed.)
+    assert 0.1 * len(want) < booted < len(want), booted
