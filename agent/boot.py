@@ -507,9 +507,6 @@ def boot_local(con, opts, p, sysfs="/sys", mnt=LOCAL_MNT):
         index, _, note = localboot.chain_disk(p.localboot)
         if note:
             con.say(note)
-    if way == "kexec" and not opts.get("noexec"):
-        for name in machine.load_modules(LOCAL_MODULES):
-            con.debug("module %s did not load" % name)
     disks = machine.ccw_disks(sysfs)
     if busid is not None:
         disks = [d for d in disks if d[0] == busid]
@@ -533,6 +530,10 @@ def boot_local(con, opts, p, sysfs="/sys", mnt=LOCAL_MNT):
             raise BootFailure("pxe.noexec given: stopped before the re-IPL")
         machine.reboot()
         raise BootFailure("local boot: the re-IPL from %s did not happen" % dev)
+    if not opts.get("noexec"):
+        # The file systems' modules, only now: a guest without a disk hears so at once.
+        for name in machine.load_modules(LOCAL_MODULES):
+            con.debug("module %s did not load" % name)
     tried = []
     for dev, block in disks:
         for part in machine.partitions(block, sysfs):

@@ -201,7 +201,12 @@ class BatchingSink:
         self.f.seek(pos)
 
     def truncate(self):
-        self.f.truncate()
+        # Only ever called before anything was written (a retry after the
+        # server's first answer): MicroPython's files have no truncate().
+        self.size = 0
+        cut = getattr(self.f, "truncate", None)
+        if cut is not None:
+            cut()
 
 
 class LocalFetcher:

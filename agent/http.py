@@ -512,6 +512,29 @@ def trust_context(cadata):
     return tls_context(cadata, blocks, cadata.count(PEM_BEGIN) - len(blocks))
 
 
+class FileSink:
+    """A file fetched into: written on, moved to where a resumed transfer goes
+    on (seek), or started again empty (restart: opened anew, as MicroPython's
+    files cannot truncate)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.f = open(path, "wb")
+
+    def write(self, data):
+        return self.f.write(data)
+
+    def seek(self, pos):
+        self.f.seek(pos)
+
+    def restart(self):
+        self.f.close()
+        self.f = open(self.path, "wb")
+
+    def close(self):
+        self.f.close()
+
+
 class HttpFetcher:
     def __init__(self, timeout=10.0, retries=RETRIES, space_for=None, user_agent="s390-netboot",
                  idle_s=None, min_rate=MIN_RATE, ca_file=CA_FILE, ca_hint=None, hosts=None):
@@ -640,8 +663,7 @@ class HttpFetcher:
                         raise HttpStatus("HTTP %d %s" % (status, reason), url, status, reason)
                     elif resume is not None:
                         # The file changed (If-Range) or the server ignores Range: all of it.
-                        sink.seek(0)
-                        sink.truncate()
+                        sink.restart()
                     try:
                         size, total = _body(conn, headers, sink, max_size, progress, start)
                     except FetchError as e:
@@ -683,7 +705,7 @@ class HttpFetcher:
             except FetchError as e:
                 if attempt == self.retries:
                     raise
-                resume = getattr(e, "resume", None) if hasattr(sink, "seek") else None
+                resume = getattr(e, "resume", None) if isinstance(sink, FileSink) else None
                 if resume is not None:
                     self.resumed += 1
             except OSError as e:
@@ -698,20 +720,19 @@ class HttpFetcher:
 
     def fetch(self, url, dest, progress=None):
         max_size = self.space_for(dest) if self.space_for else None
-        files = []
+        sinks = []
 
         def open_sink(resuming):
             # One file for every try: a resumed try writes on where the
             # last one was cut (_get seeks), any other starts it again.
-            if not files:
-                files.append(open(dest, "wb"))
+            if not sinks:
+                sinks.append(FileSink(dest))
             elif not resuming:
-                files[0].seek(0)
-                files[0].truncate()
-            return files[0]
+                sinks[0].restart()
+            return sinks[0]
         try:
             size, sink = self._retry(url, open_sink, max_size, progress)
         finally:
-            for f in files:
+            for f in sinks:
                 f.close()
         return size

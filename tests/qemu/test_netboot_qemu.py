@@ -584,3 +584,53 @@ def test_chain_c32_hd0_with_pxe_localboot_reipl_asks_qemu_to_reipl_the_disk(lab,
     ended = lab.ended(60)
     assert ended == "reboot", "the guest ended by %r; QMP: %s; console:\n%s" % (
         ended, lab.qmp.describe(), lab.text()[-2000:])
+
+
+def test_foreman_cycle_install_then_the_disk_then_maas_empty_file(lab, tmp_path):
+    """Issue 27 (b) and (c): one guest with an installed-style disk, powered on
+    three times as a provisioning system drives it. First its per-MAC file is
+    an install label (Foreman's kickstart_default_pxelinux shape: KERNEL,
+    INITRD, APPEND, IPAPPEND 2): the installer (the tests' second stage) boots
+    from the network. Then the file is switched to local boot (LOCALBOOT 0):
+    the disk's zipl.conf default boots. Then MAAS's local-boot answer, an
+    empty file: the disk again."""
+    disk = ext4_disk(str(tmp_path / "disk.img"), {
+        "etc/zipl.conf": ZIPL_CONF.encode(),
+        "boot/vmlinuz-installed": os.path.join(lab.tftp, "vmlinuz"),
+        "boot/initrd.img-installed": os.path.join(lab.tftp, "stage2.img"),
+    })
+    per_mac = "pxelinux.cfg/01-" + MAC.replace(":", "-")
+    drive = ["-drive", "file=%s,if=none,id=d0,format=raw" % disk,
+             "-device", "virtio-blk-ccw,drive=d0,devno=fe.0.0002"]
+    lab.dnsmasq()
+    write(lab, per_mac, "DEFAULT install\nLABEL install\n  KERNEL vmlinuz\n  INITRD stage2.img\n"
+          "  APPEND console=ttysclp0 scenario=install\n  IPAPPEND 2\n")
+    lab.boot(extra=drive)
+    cmdline = boot_and_get_cmdline(lab, 180)
+    assert "scenario=install" in cmdline.split() and BOOTIF in cmdline.split(), cmdline
+    for text, want in (("DEFAULT local\nLABEL local\n  LOCALBOOT 0\n", "local boot, 0 (label local)"),
+                       ("", "local boot, an empty config")):
+        lab.stop_guest()
+        lab.console = b""
+        write(lab, per_mac, text)
+        lab.boot(extra=drive)
+        lab.wait_for(want, 150)
+        cmdline = boot_and_get_cmdline(lab, 120)
+        assert cmdline == "console=ttysclp0 scenario=from-disk root=LABEL=installed", (text, cmdline)
+
+
+def test_localboot_without_a_disk_says_so_then_the_countdown(lab):
+    """Issue 27 (d): LOCALBOOT 0 on a guest with no block device: one line
+    saying so within a second of the decision, then the reboot countdown
+    (option 211), not a hang and not the network again for ever."""
+    write(lab, "pxelinux.cfg/default", "DEFAULT local\nLABEL local\n  LOCALBOOT 0\n")
+    lab.dnsmasq("--dhcp-option=211,5i")
+    lab.boot()
+    lab.wait_for("config pxelinux.cfg/default", 150)
+    lab.wait_for("rebooting in 5 s; press Enter for a shell", 30)
+    text = lab.text()
+    stamps = dict((m.group(2), float(m.group(1))) for m in
+                  re.finditer(r"netboot: \[\s*([\d.]+)\] (config pxelinux.cfg/default|ERROR: local boot)", text))
+    assert "ERROR: local boot" in stamps and "no ccw block device" in text, text[-2000:]
+    assert stamps["ERROR: local boot"] - stamps["config pxelinux.cfg/default"] < 1.0, stamps
+    assert lab.ended(60) == "reboot", lab.qmp.describe()
