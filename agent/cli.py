@@ -350,15 +350,9 @@ def run(argv, prog=PROG):
     except UsageError as e:
         stderr_write("%s: %s (see %s --help)\n" % (_name(prog), escaped(str(e)), prog))
         return 2
-    except OSError as e:
-        if errno_of(e) == EPIPE:
-            return 0   # the reader went away (| head): nothing more to say to it
-        if debug:
-            raise
-        stderr_write("%s: %s: %s (run with --debug for the traceback)\n"
-                     % (_name(prog), type(e).__name__, escaped(str(e))))
-        return 1
     except Exception as e:
+        if isinstance(e, OSError) and errno_of(e) == EPIPE:
+            return 0   # the reader went away (| head): nothing more to say to it
         if debug:
             raise
         stderr_write("%s: %s: %s (run with --debug for the traceback)\n"

@@ -17,7 +17,7 @@ uuid, bootfile, opt209, opt210 (the machine, without a lease); ca-certs,
 https-only, https-host (HTTPS); TFTP settings come as keyword arguments.
 """
 
-from agent import cmdline, inet, localboot, menu, pxeconfig, search
+from agent import cmdline, inet, lease as leases, localboot, menu, pxeconfig, search
 from agent.fetch import Answered, NotFound, FetchError, HttpsOnly, LocalFetcher, SchemeFetcher
 
 MAX_CONFIG_CHAIN = 16
@@ -63,7 +63,6 @@ def identity_env(opts):
 
 def lease_env(lease, server, uuid=None):
     """The machine as its lease gives it (agent.lease), server the boot server's host."""
-    from agent import lease as leases
     bootfile = leases.bootfile(lease)
     if lease.get("family") == 6:
         # No hex-IP names, no IPAPPEND 1 string; the working directory is the
@@ -148,8 +147,7 @@ def environment(opts, lease=None, uuid=None, space_for=None, ca_hint=None, **tft
         except ValueError as e:
             raise OptionError(str(e))
     if lease is not None:
-        from agent import lease as leases
-        env = lease_env(lease, host or leases.boot_server(lease), uuid)
+            env = lease_env(lease, host or leases.boot_server(lease), uuid)
     elif opts.get("root"):
         env = identity_env(opts)
         env["server"] = "localhost"

@@ -40,10 +40,11 @@ OPENSSL_REASONS = (
 )
 
 
-def _openssl(args):
+def run_openssl(args):
+    """(exit status, stdout, stderr) of openssl(1) with args; OSError when it is missing."""
     exe = shutil.which("openssl")
     if exe is None:
-        raise OSError("openssl not found: install it (Debian: apt-get install openssl) to check signatures")
+        raise OSError("openssl not found: install it (Debian: apt-get install openssl)")
     p = subprocess.run([exe] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
@@ -52,7 +53,7 @@ def structure(sig_path):
     """A reason code from the signature's own structure (openssl cms -cmsout
     -print), or None when it is one mbedtls's pkcs7.c accepts too: a
     SignedData, detached (eContent absent), SHA-256, no signed attributes."""
-    rc, out, err = _openssl(["cms", "-cmsout", "-print", "-inform", "DER", "-in", sig_path])
+    rc, out, err = run_openssl(["cms", "-cmsout", "-print", "-inform", "DER", "-in", sig_path])
     if rc != 0 or "contentType: pkcs7-signedData" not in out:
         return MALFORMED
     lines = [line.strip() for line in out.splitlines()]
@@ -83,7 +84,7 @@ def verify(sig, digest, roots, path=None, data=None):
         code = structure(sig_path)
         if code is not None:
             return code
-        rc, out, err = _openssl(["cms", "-verify", "-binary", "-inform", "DER", "-in", sig_path, "-content", path,
+        rc, out, err = run_openssl(["cms", "-verify", "-binary", "-inform", "DER", "-in", sig_path, "-content", path,
                                  "-CAfile", roots_path, "-partial_chain", "-purpose", "any",
                                  "-certfile", roots_path,
                                  "-signer", signer_path, "-out", os.devnull])
@@ -95,7 +96,7 @@ def verify(sig, digest, roots, path=None, data=None):
             if "no certificate" in text or "error loading file" in text:
                 return NO_ROOTS
             return MALFORMED
-        rc, out, err = _openssl(["x509", "-in", signer_path, "-noout", "-ext", "extendedKeyUsage"])
+        rc, out, err = run_openssl(["x509", "-in", signer_path, "-noout", "-ext", "extendedKeyUsage"])
         if rc != 0 or "Code Signing" not in out:
             return NO_CODE_SIGNING
         return OK

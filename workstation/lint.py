@@ -365,14 +365,18 @@ class Linter:
             else:
                 self.add(shown, None, WARNING, "DISPLAY %s: not found" % name)
 
+    def decide(self, cfg, prefix):
+        """What boots unattended (agent.menu.decide), kernels named without a
+        label probed in the tree as the agent probes the server."""
+        return menu.decide(cfg, None, lambda name: self.tree.exists(search.resolve(name, prefix, self.server)))
+
     def check_firmware(self, text, cfg, prefix, shown, empty):
         """--firmware: where QEMU's own pxelinux.cfg parser would boot this
         config differently from the agent (workstation/firmware.py)."""
         agent = {"localboot": True} if empty else None
         if not empty:
             try:
-                command, source, lab, notes = menu.decide(
-                    cfg, None, lambda name: self.tree.exists(search.resolve(name, prefix, self.server)))
+                command, source, lab, notes = self.decide(cfg, prefix)
                 entry = cmdline.resolve(cfg, command, source, lab)
                 agent = {"label": entry.label, "kernel": entry.kernel, "initrd": entry.initrd,
                          "cmdline": cmdline.command_line(entry, self.env) if entry.kernel else "",
@@ -434,8 +438,7 @@ class Linter:
 
     def check_default(self, cfg, prefix, sites, shown):
         try:
-            command, source, lab, notes = menu.decide(
-                cfg, None, lambda name: self.tree.exists(search.resolve(name, prefix, self.server)))
+            command, source, lab, notes = self.decide(cfg, prefix)
         except pxeconfig.ConfigError as e:
             # A kernel named without a label that is not on the server (menu.py
             # _load: "Loading NAME... failed") is an error, as a missing KERNEL is.

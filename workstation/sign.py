@@ -17,9 +17,8 @@ usage (the agent refuses a signature without it).
 """
 
 import os
-import shutil
-import subprocess
 
+from agent.sig_openssl import run_openssl
 from agent.verify import SIG_SUFFIX
 
 
@@ -28,11 +27,10 @@ class SignError(Exception):
 
 
 def _openssl(args):
-    exe = shutil.which("openssl")
-    if exe is None:
-        raise SignError("openssl not found: install it (Debian: apt-get install openssl)")
-    p = subprocess.run([exe] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+    try:
+        return run_openssl(args)
+    except OSError as e:
+        raise SignError(str(e))
 
 
 def _first_line(text):
