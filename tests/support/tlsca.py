@@ -149,3 +149,12 @@ class Nginx:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+def make_site(d, names):
+    """A CA (ca.pem) and a server certificate signed by it (server.pem and
+    server.key) for names, an openssl subjectAltName line; returns d."""
+    os.makedirs(d, exist_ok=True)
+    _ca("ca", d)
+    _leaf("server", "ca", names, 30, d)
+    return d
