@@ -376,6 +376,19 @@ def tls_session(sock):
     return sock.session
 
 
+def tcp_nodelay(sock):
+    """Send small writes at once (TCP_NODELAY; Linux's numbers where
+    MicroPython's socket module has no names for them). mbedtls writes each
+    handshake record with a send of its own: with Nagle's algorithm the
+    second waits for the server's ACK of the first, which the server delays
+    (about 40 ms on Linux) as it waits for the rest of the flight."""
+    import socket
+    try:
+        sock.setsockopt(getattr(socket, "IPPROTO_TCP", 6), getattr(socket, "TCP_NODELAY", 1), 1)
+    except (OSError, AttributeError):
+        pass
+
+
 TLS_DEFERRED = MICROPYTHON  # tls_wrap's handshake happens at the first write
 
 

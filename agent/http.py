@@ -36,8 +36,8 @@ identity (the request says ``Accept-Encoding: identity``), a redirect to
 anything but http:// or https://, from https:// to anything but https://.
 """
 
-from agent.compat import (TLS_DEFERRED, latin1, now_ms, tls_context, tls_eof, tls_failure, tls_pending,
-                          tls_session, tls_wrap)
+from agent.compat import (TLS_DEFERRED, latin1, now_ms, tcp_nodelay, tls_context, tls_eof, tls_failure,
+                          tls_pending, tls_session, tls_wrap)
 from agent.inet import is_digits
 from agent.text import PEM_BEGIN, clean_text, pem_blocks
 from agent.fetch import (IDLE_S, backoff_s, MIN_RATE, Answered, Deadline, FetchError, MemorySink, NotFound, Refused,
@@ -144,6 +144,8 @@ class _Conn:
                 raise TimedOut("cannot connect within %d s" % (self.timeout_ms // 1000))
             raise
         self.tls = tls is not None
+        if self.tls:
+            tcp_nodelay(self.sock)
         self.raw = self.sock
         self.handshaking = False
         self.session = session   # the TLS session offered for resumption
