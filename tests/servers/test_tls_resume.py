@@ -11,7 +11,9 @@ second and later connections to the same host name and port must be
 resumed; a connection to another name of the same server must not be
 offered the session (nginx would take it: the same server block and
 ticket keys); a server refusing resumption (tickets and cache off) still
-serves every file, each with a full handshake.
+serves every file, each with a full handshake; one that drops a
+connection offering a session (a stand-in) gets the same request again
+over a full handshake.
 """
 
 import hashlib
@@ -143,3 +145,73 @@ def test_a_server_refusing_resumption_gets_full_handshakes(lab, client, request)
     run_client(lab, client, urls, request)
     log = server_log(nginx, start)
     assert [reused for _, reused, _, _ in log] == ["."] * 3 and len(set(c for c, _, _, _ in log)) == 3, log
+
+
+# A TLS server (Python's ssl, which issues tickets) that drops every connection
+# whose ClientHello offers a session (a non-empty SessionTicket extension, TLS
+# 1.2, or a pre_shared_key, TLS 1.3) before answering it: what no real server
+# here does, standing for one that fails resumption instead of declining it.
+SPOILER = """
+import socket, ssl, struct, sys
+cert, key, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+body = b"resumed or not" * 100
+
+def offers_session(hello):
+    p = 5 + 4 + 2 + 32                       # record, handshake headers, version, random
+    p += 1 + hello[p]                         # session id
+    p += 2 + struct.unpack(">H", hello[p:p + 2])[0]   # cipher suites
+    p += 1 + hello[p]                         # compression methods
+    end = p + 2 + struct.unpack(">H", hello[p:p + 2])[0]
+    p += 2
+    while p + 4 <= end:
+        kind, size = struct.unpack(">HH", hello[p:p + 4])
+        if (kind == 35 and size) or kind == 41:
+            return True
+        p += 4 + size
+    return False
+
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(4)
+n = 0
+while True:
+    c, _ = s.accept()
+    n += 1
+    c.settimeout(10)
+    hello = c.recv(16384, socket.MSG_PEEK)
+    if offers_session(hello):
+        print("connection", n, "offered a session: dropped", flush=True)
+        c.close()
+        continue
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+        req = b""
+        while b"\\r\\n\\r\\n" not in req:
+            req += t.recv(4096)
+        t.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\nConnection: close\\r\\n\\r\\n" % len(body) + body)
+        t.close()
+        print("connection", n, "full handshake", flush=True)
+    except (OSError, ssl.SSLError) as e:
+        print("connection", n, "error", e, flush=True)
+"""
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_handshake_failing_with_a_session_offered_is_made_again_without(lab, client, request, tmp_path):
+    port = 9445
+    log = str(tmp_path / "spoiler.log")
+    certs = lab["certs"]
+    p = lab["ns"].start([sys.executable, "-c", SPOILER, os.path.join(certs, "good.pem"),
+                         os.path.join(certs, "good.key"), str(port)], log=log, wait=0.8)
+    want = hashlib.sha256(b"resumed or not" * 100).hexdigest()
+    lab["sha"]["spoiled"] = want
+    try:
+        run_client(lab, client, ["https://127.0.0.1:%d/spoiled" % port] * 2, request)
+    finally:
+        lab["ns"].stop(p)
+    with open(log) as f:
+        seen = [ln.split(" ", 2)[2] for ln in f.read().splitlines() if ln.startswith("connection")]
+    assert seen == ["full handshake", "offered a session: dropped", "full handshake"], seen
