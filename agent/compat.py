@@ -339,7 +339,7 @@ def tls_context(cadata, blocks, cut=0):
     return ctx, skipped
 
 
-def tls_wrap(ctx, sock, host):
+def tls_wrap(ctx, sock, host, session=None):
     """A TLS socket over sock for host (SNI, the host name checked).
 
     CPython: after a completed, verified handshake, within sock's timeout.
@@ -348,11 +348,45 @@ def tls_wrap(ctx, sock, host):
     wait goes through the caller's poll and deadline (mbedtls's own
     handshake loop and record reads would wait for ever on a server that
     trickles bytes or stops). Raises ValueError or OSError (tls_failure
-    tells which kind) when it fails, here or at that write."""
+    tells which kind) when it fails, here or at that write.
+
+    session: one tls_session gave for a connection to the same host and
+    port, offered for resumption (RFC 5077 tickets): a server that takes
+    it skips the certificate exchange and the key agreement, one that does
+    not makes a full, verified handshake. MicroPython offers it only where
+    the image's patched tls module can (packager/micropython.py,
+    patch_tls_session)."""
     if MICROPYTHON:
         sock.setblocking(False)
-        return ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
-    return ctx.wrap_socket(sock, server_hostname=host)
+        s = ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+        if session is not None and hasattr(s, "set_session"):
+            s.set_session(session)
+        return s
+    return ctx.wrap_socket(sock, server_hostname=host, session=session)
+
+
+def tls_session(sock):
+    """The session of a TLS socket whose handshake is over, for tls_wrap to
+    resume a later connection to the same server with; None when there is
+    none. Take it once per connection, after a response has come (TLS 1.3
+    sends its tickets after the handshake; mbedtls exports a session once)."""
+    if MICROPYTHON:
+        get = getattr(sock, "get_session", None)
+        return get() if get is not None else None
+    return sock.session
+
+
+def tcp_nodelay(sock):
+    """Send small writes at once (TCP_NODELAY; Linux's numbers where
+    MicroPython's socket module has no names for them). mbedtls writes each
+    handshake record with a send of its own: with Nagle's algorithm the
+    second waits for the server's ACK of the first, which the server delays
+    (about 40 ms on Linux) as it waits for the rest of the flight."""
+    import socket
+    try:
+        sock.setsockopt(getattr(socket, "IPPROTO_TCP", 6), getattr(socket, "TCP_NODELAY", 1), 1)
+    except (OSError, AttributeError):
+        pass
 
 
 TLS_DEFERRED = MICROPYTHON  # tls_wrap's handshake happens at the first write

@@ -13,7 +13,12 @@ chain is checked against the trust store, a PEM file (CA_FILE in the image,
 No trust store means every https:// fetch fails, with a line saying how to
 add one. A redirect from https:// to anything else is refused. A failed
 check is one line naming the server and the reason (tls_reason), and is not
-retried; a connection cut mid-body is retried like plain HTTP.
+retried; a connection cut mid-body is retried like plain HTTP. A new
+connection to a host and port that had one before offers its TLS session
+again (RFC 5077 session tickets, agent.compat.tls_session): the server
+skips the certificate and key exchange when it takes it; sessions are kept
+per host name and port, never offered to another; a handshake that fails
+with one offered is tried once more without it.
 
 Limits (docs/reference.md): the connection must be made within the timeout
 (a host dropping SYNs), the status line and headers must all arrive within
@@ -31,7 +36,8 @@ identity (the request says ``Accept-Encoding: identity``), a redirect to
 anything but http:// or https://, from https:// to anything but https://.
 """
 
-from agent.compat import TLS_DEFERRED, latin1, now_ms, tls_context, tls_eof, tls_failure, tls_pending, tls_wrap
+from agent.compat import (TLS_DEFERRED, latin1, now_ms, tcp_nodelay, tls_context, tls_eof, tls_failure,
+                          tls_pending, tls_session, tls_wrap)
 from agent.inet import is_digits
 from agent.text import PEM_BEGIN, clean_text, pem_blocks
 from agent.fetch import (IDLE_S, backoff_s, MIN_RATE, Answered, Deadline, FetchError, MemorySink, NotFound, Refused,
@@ -114,7 +120,8 @@ class _Conn:
     Deadline, which bytes extend.
     """
 
-    def __init__(self, host, port, timeout, idle_s, min_rate, tls=None, ca_file=CA_FILE, hint=None):
+    def __init__(self, host, port, timeout, idle_s, min_rate, tls=None, ca_file=CA_FILE, hint=None,
+                 session=None):
         import select
         import socket
         from agent.compat import is_v6_addr
@@ -137,12 +144,16 @@ class _Conn:
                 raise TimedOut("cannot connect within %d s" % (self.timeout_ms // 1000))
             raise
         self.tls = tls is not None
+        if self.tls:
+            tcp_nodelay(self.sock)
         self.raw = self.sock
         self.handshaking = False
+        self.session = session   # the TLS session offered for resumption
+        self.session_taken = False
         if self.tls:
             self.tls_why = (host, ca_file, hint)
             try:
-                self.sock = tls_wrap(tls, self.sock, host.split("%", 1)[0])
+                self.sock = tls_wrap(tls, self.sock, host.split("%", 1)[0], session)
             except (OSError, ValueError) as e:
                 self.close()
                 raise self._tls_error(e)
@@ -554,6 +565,7 @@ class HttpFetcher:
         self.min_rate = min_rate
         self.last_status = None
         self.conns = {}          # (host, port, tls) -> a connection kept open for the next request
+        self.sessions = {}       # (host, port) -> the TLS session to resume the next connection with
         self.connections = 0     # TCP connections made
         self.resumed = 0         # transfers continued with Range after a cut
 
@@ -578,16 +590,23 @@ class HttpFetcher:
 
     def _connect(self, host, port, tls, url):
         """(connection, reused): the open connection to host:port kept from an
-        earlier request (HTTP/1.1 persistence), else a new one."""
+        earlier request (HTTP/1.1 persistence), else a new one, offering the
+        TLS session of the last one to host:port."""
         key = (host, port, tls is not None)
         conn = self.conns.pop(key, None)
         if conn is not None:
             if conn.next_request():
                 return conn, True
             conn.close()
+        session = self.sessions.get((host, port)) if tls is not None else None
         try:
-            conn = _Conn(host, port, self.timeout, self.idle_s, self.min_rate, tls, self.ca_file, self.ca_hint)
+            conn = _Conn(host, port, self.timeout, self.idle_s, self.min_rate, tls, self.ca_file, self.ca_hint,
+                         session)
         except (TimedOut, TlsError) as e:
+            if isinstance(e, TlsError) and session is not None:
+                # CPython's handshake, refused with a session offered: once more without it.
+                self.sessions.pop((host, port), None)
+                return self._connect(host, port, tls, url)
             raise e if e.url else type(e)(str(e), url)
         except (OSError, UnicodeError, ValueError) as e:
             raise FetchError("cannot connect (%s)" % e, url)
@@ -629,6 +648,12 @@ class HttpFetcher:
                     if reused and not conn.received and fresh < 1:
                         # The server closed the connection it kept (its keep-alive
                         # timeout) before this request reached it: once more, anew.
+                        fresh += 1
+                        continue
+                    if isinstance(e, TlsError) and conn.session is not None and fresh < 1:
+                        # MicroPython's handshake (at this send), refused with a
+                        # session offered: once more without it.
+                        self.sessions.pop((host, port), None)
                         fresh += 1
                         continue
                     if isinstance(e, FetchError) and not e.url:
@@ -682,6 +707,12 @@ class HttpFetcher:
                     progress(size, total)
                 return size
             finally:
+                if conn.tls and conn.received and not conn.session_taken:
+                    # Once per connection, after a response came (TLS 1.3's tickets follow the handshake).
+                    conn.session_taken = True
+                    session = tls_session(conn.sock)
+                    if session is not None:
+                        self.sessions[(host, port)] = session
                 if keep:
                     self.conns[(host, port, tls is not None)] = conn
                 else:

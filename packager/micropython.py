@@ -12,8 +12,8 @@ private apt configuration of packager.debian), unpacked once. The build:
   of), unpacked into the MicroPython source's empty lib/mbedtls; the
   configuration is the unix port's plus MBEDTLS_CONFIG below (TLS 1.2 client,
   SNI, hostname and validity-date checks; no DTLS, no TLS server, no weak
-  curves). TLS 1.3 is not built: 1.25's file list has none of mbedtls's
-  TLS 1.3 or PSA sources;
+  curves; session tickets, RFC 5077). TLS 1.3 is not built: 1.25's file
+  list has none of mbedtls's TLS 1.3 or PSA sources;
 - cross compiler: Zig from PyPI (``zig cc -target s390x-linux-musl``, no root
   and no system package) or Debian's gcc-s390x-linux-gnu. The same way
   builds a static x86_64 interpreter for running the agent's tests.
@@ -28,6 +28,15 @@ passes no second argument). The build makes main.c's default a macro
 (patch_heap_default, a no-op for builds that do not define it) and sets it
 to HEAP_SIZE: enough for a 1 MiB config, thousands of labels and a few
 transfers, while only the pages the agent touches cost guest memory.
+
+TLS session resumption: MicroPython's SSLSocket has no session API, so
+patch_tls_session adds two methods to extmod/modtls_mbedtls.c, compiled
+only where MICROPY_PY_SSL_SESSION is defined (this build defines it; a
+build that does not compiles the file as before): ``get_session()``, after
+the handshake, the session (with the server's ticket) as
+mbedtls_ssl_session_save's bytes, or None; ``set_session(data)``, before the
+handshake, offers it again (mbedtls_ssl_session_load, mbedtls_ssl_set_session),
+True when it was taken. agent/compat.py keys them by host and port.
 
 C modules under packager/cmod/ are compiled in (USER_C_MODULES): tftprx,
 the TFTP receive loop agent/tftp.py uses when it is there; bootsys, the
@@ -91,6 +100,10 @@ MBEDTLS_CONFIG = """/* s390-netboot: mbedtls configuration for the agent's HTTPS
 #define MBEDTLS_CHACHA20_C
 #define MBEDTLS_POLY1305_C
 #define MBEDTLS_CHACHAPOLY_C
+/* Session tickets (RFC 5077): a reconnection to the same server resumes the
+ * session in one round trip and without public-key operations (the
+ * MICROPY_PY_SSL_SESSION methods of patch_tls_session). */
+#define MBEDTLS_SSL_SESSION_TICKETS
 /* Fast reduction modulo the NIST primes: the handshake's P-256 work. */
 #define MBEDTLS_ECP_NIST_OPTIM
 /* The trust store is a PEM bundle (every certificate of it in one load). */
@@ -101,6 +114,78 @@ MBEDTLS_CONFIG = """/* s390-netboot: mbedtls configuration for the agent's HTTPS
 #define MBEDTLS_PKCS7_C
 #define MBEDTLS_X509_CRL_PARSE_C
 """
+
+# patch_tls_session's text for extmod/modtls_mbedtls.c. Nothing outside
+# "#if MICROPY_PY_SSL_SESSION", so a build without the macro compiles what it
+# did before (the file has no __LINE__ or assert to shift).
+TLS_SESSION_MACRO = "MICROPY_PY_SSL_SESSION"
+TLS_SESSION_FUNCS = """#if MICROPY_PY_SSL_SESSION
+// s390-netboot (packager/micropython.py, patch_tls_session): TLS session
+// resumption for a client. get_session(): after the handshake, the session
+// as mbedtls_ssl_session_save's bytes (None when there is none: no handshake
+// yet, the socket closed, or already taken: mbedtls 3 exports a session once).
+// set_session(data): before the handshake, offer that session again; False
+// when it cannot be (a server that declines it gets a full handshake anyway).
+// Every mbedtls session is freed before anything that can raise.
+static mp_obj_t mod_ssl_get_session(mp_obj_t o_in) {
+    mp_obj_ssl_socket_t *o = MP_OBJ_TO_PTR(o_in);
+    if (o->sock == MP_OBJ_NULL || !mbedtls_ssl_is_handshake_over(&o->ssl)) {
+        return mp_const_none;
+    }
+    mbedtls_ssl_session s;
+    mbedtls_ssl_session_init(&s);
+    unsigned char *buf = NULL;
+    size_t size = 0, len = 0;
+    if (mbedtls_ssl_get_session(&o->ssl, &s) == 0
+        && mbedtls_ssl_session_save(&s, NULL, 0, &size) == MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL) {
+        buf = m_new_maybe(unsigned char, size);
+        if (buf != NULL && mbedtls_ssl_session_save(&s, buf, size, &len) != 0) {
+            m_del(unsigned char, buf, size);
+            buf = NULL;
+        }
+    }
+    mbedtls_ssl_session_free(&s);
+    if (buf == NULL) {
+        return mp_const_none;
+    }
+    mp_obj_t out = mp_obj_new_bytes(buf, len);
+    m_del(unsigned char, buf, size);
+    return out;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mod_ssl_get_session_obj, mod_ssl_get_session);
+
+static mp_obj_t mod_ssl_set_session(mp_obj_t o_in, mp_obj_t data_in) {
+    mp_obj_ssl_socket_t *o = MP_OBJ_TO_PTR(o_in);
+    mp_buffer_info_t data;
+    mp_get_buffer_raise(data_in, &data, MP_BUFFER_READ);
+    if (o->sock == MP_OBJ_NULL || mbedtls_ssl_is_handshake_over(&o->ssl)) {
+        return mp_const_false;
+    }
+    mbedtls_ssl_session s;
+    mbedtls_ssl_session_init(&s);
+    int ret = mbedtls_ssl_session_load(&s, data.buf, data.len);
+    if (ret == 0) {
+        ret = mbedtls_ssl_set_session(&o->ssl, &s);
+    }
+    mbedtls_ssl_session_free(&s);
+    return mp_obj_new_bool(ret == 0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(mod_ssl_set_session_obj, mod_ssl_set_session);
+#endif
+
+"""
+TLS_SESSION_ENTRIES = """    #if MICROPY_PY_SSL_SESSION
+    { MP_ROM_QSTR(MP_QSTR_get_session), MP_ROM_PTR(&mod_ssl_get_session_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_session), MP_ROM_PTR(&mod_ssl_set_session_obj) },
+    #endif
+"""
+TLS_CIPHER_ENTRY = "    { MP_ROM_QSTR(MP_QSTR_cipher), MP_ROM_PTR(&mod_ssl_cipher_obj) },\n"
+TLS_SOCKET_TABLE = "static const mp_rom_map_elem_t ssl_socket_locals_dict_table[] = {\n"
+# (text expected exactly once, what it becomes)
+TLS_SESSION_EDITS = (
+    (TLS_SOCKET_TABLE, TLS_SESSION_FUNCS + TLS_SOCKET_TABLE),
+    (TLS_CIPHER_ENTRY + "};\n", TLS_CIPHER_ENTRY + TLS_SESSION_ENTRIES + "};\n"),
+)
 
 CPP_WRAPPER = r'''#!%(python)s
 # zig cc -E with several inputs uses the host's headers: run it once per file.
@@ -202,6 +287,41 @@ def patch_heap_default(src):
     os.replace(tmp, path)
 
 
+def patch_tls_session(src):
+    """Add get_session/set_session to the tls module's SSLSocket (the module
+    docstring). The edits apply to the file as unpacked, kept beside it as
+    .orig, so a changed patch replaces an older one in a shared source tree;
+    written atomically; Die, naming the file, when the text an edit expects
+    is not there exactly once."""
+    path = os.path.join(src, "extmod", "modtls_mbedtls.c")
+    orig = path + ".orig"
+    if not os.path.exists(orig):
+        with open(path) as f:
+            text = f.read()
+        if TLS_SESSION_MACRO in text:
+            raise Die("%s is patched but %s is missing: remove %s to unpack the source again"
+                      % (path, orig, src))
+        _write_atomic(orig, text)
+    with open(orig) as f:
+        text = f.read()
+    for old, new in TLS_SESSION_EDITS:
+        if text.count(old) != 1:
+            raise Die("%s: %r was not found once (a MicroPython release other than 1.25/1.26?): "
+                      "cannot add TLS session resumption" % (path, old.splitlines()[0].strip()))
+        text = text.replace(old, new)
+    with open(path) as f:
+        if f.read() == text:
+            return
+    _write_atomic(path, text)
+
+
+def _write_atomic(path, text):
+    tmp = path + ".tmp%d" % os.getpid()
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def source_epoch(src):
     """The source release's own date (the mtime its tarball gives py/mpconfig.h),
     used as the interpreter's build date whatever SOURCE_DATE_EPOCH says."""
@@ -258,7 +378,8 @@ def _build(agent_dir, cache, arch, toolchain, mirror, log):
     key = hashlib.sha256(("%s|%s|%s|%s|%s|heap=%d|date=%d|mbedtls=%s|%s"
                           % (version, tc, arch, " ".join(MAKE_FLAGS),
                              tree_digest([agent_dir]) + tree_digest([CMOD_DIR]), HEAP_SIZE, epoch,
-                             mbedtls_version, MBEDTLS_CONFIG)).encode()).hexdigest()[:16]
+                             mbedtls_version, MBEDTLS_CONFIG + TLS_SESSION_FUNCS + TLS_SESSION_ENTRIES))
+                         .encode()).hexdigest()[:16]
     out = os.path.join(cache, "micropython", "bin", "micropython-%s-%s" % (arch, key))
     if os.path.exists(out):
         log("interpreter: cached %s" % os.path.basename(out))
@@ -297,7 +418,8 @@ def _build(agent_dir, cache, arch, toolchain, mirror, log):
         f.write(MBEDTLS_CONFIG)
     flags.append('MBEDTLS_CONFIG_FILE=\\"%s\\"' % mbedtls_config)
     patch_heap_default(src)
-    cflags_extra = "-Wno-error -DMICROPY_UNIX_HEAP_SIZE=%d" % HEAP_SIZE
+    patch_tls_session(src)
+    cflags_extra = "-Wno-error -DMICROPY_UNIX_HEAP_SIZE=%d -D%s=1" % (HEAP_SIZE, TLS_SESSION_MACRO)
     if toolchain == "zig":
         target = TARGETS[arch]["zig"]
         extra = "-DMICROPY_GCREGS_SETJMP=1" if arch == "x86_64" else ""

@@ -66,7 +66,7 @@ pid %(dir)s/nginx.pid;
 error_log %(dir)s/error.log warn;
 events { worker_connections 64; }
 http {
-    access_log off;
+%(access_log)s
     client_body_temp_path %(dir)s/tmp;
     proxy_temp_path %(dir)s/tmp;
     fastcgi_temp_path %(dir)s/tmp;
@@ -76,6 +76,7 @@ http {
     sendfile on;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_prefer_server_ciphers off;
+%(extra)s
 %(servers)s
 }
 """
@@ -99,22 +100,27 @@ NGINX_HTTP = """    server {
 
 class Nginx:
     """Debian's nginx serving root over TLS: one port per certificate
-    (ports[name]) and plain HTTP on http_port, all on addr."""
+    (ports[name]) and plain HTTP on http_port, all on addr. log_format:
+    nginx variables, one line per request in access_log (none without);
+    extra: more directives for the http block."""
 
     def __init__(self, workdir, certs, root, addr="127.0.0.1", base_port=8443,
-                 names=("good", "expired", "wrong-name", "mitm"), netns=None):
+                 names=("good", "expired", "wrong-name", "mitm"), netns=None, log_format=None, extra=""):
         self.dir = workdir
         os.makedirs(os.path.join(workdir, "tmp"), exist_ok=True)
         self.ports = dict((n, base_port + i) for i, n in enumerate(names))
         self.http_port = base_port + len(names)
         self.addr = addr
         self.netns = netns
+        self.access_log = os.path.join(workdir, "access.log")
         servers = "".join(NGINX_SERVER % {"addr": addr, "port": p, "cert": n, "certs": certs, "root": root,
                                           "http_port": self.http_port} for n, p in self.ports.items())
         servers += NGINX_HTTP % {"addr": addr, "http_port": self.http_port, "root": root}
         self.conf = os.path.join(workdir, "nginx.conf")
         with open(self.conf, "w") as f:
-            f.write(NGINX_CONF % {"dir": workdir, "servers": servers})
+            f.write(NGINX_CONF % {"dir": workdir, "servers": servers, "extra": extra,
+                                  "access_log": "    access_log off;" if log_format is None else
+                                  "    log_format t '%s';\n    access_log %s t;" % (log_format, self.access_log)})
         argv = ["nginx", "-p", workdir, "-c", self.conf]
         if netns:
             argv = ["ip", "netns", "exec", netns] + argv
