@@ -403,6 +403,14 @@ def tls_failure(exc):
     return " ".join(parts)
 
 
+def recv_into(sock):
+    """sock's read into a buffer: f(memoryview) -> count, 0 at the end, None
+    when a non-blocking TLS socket needs more records first. CPython's
+    sockets (plain and TLS) have recv_into; MicroPython's have readinto."""
+    f = getattr(sock, "recv_into", None)
+    return f if f is not None else sock.readinto
+
+
 def tls_pending(sock):
     """Decrypted bytes a TLS socket holds that polling its descriptor would miss
     (CPython; MicroPython's TLS socket answers poll with them counted)."""

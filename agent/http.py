@@ -36,7 +36,7 @@ identity (the request says ``Accept-Encoding: identity``), a redirect to
 anything but http:// or https://, from https:// to anything but https://.
 """
 
-from agent.compat import (TLS_DEFERRED, latin1, now_ms, tcp_nodelay, tls_context, tls_eof, tls_failure,
+from agent.compat import (TLS_DEFERRED, latin1, now_ms, recv_into, tcp_nodelay, tls_context, tls_eof, tls_failure,
                           tls_pending, tls_session, tls_wrap)
 from agent.inet import is_digits
 from agent.text import PEM_BEGIN, clean_text, pem_blocks
@@ -164,6 +164,7 @@ class _Conn:
         else:
             self._recv = self.sock.recv
             self._send = self.sock.send
+        self._recv_into = recv_into(self.sock)
         self.poller = select.poll()
         self.poller.register(self.sock, select.POLLIN)
         self.buf = b""
@@ -221,8 +222,22 @@ class _Conn:
         self.deadline = Deadline(now_ms(), self.idle_s, self.min_rate)
 
     def _more(self):
-        if self.eof:
+        data = self._receive(None)
+        if not data:
             return False
+        # Lines are taken by position, not by slicing what is left each time.
+        self.buf = self.buf[self.pos:] + data if self.pos < len(self.buf) else data
+        self.pos = 0
+        return True
+
+    def _receive(self, into):
+        """The next bytes from the connection, each wait bounded by the
+        deadline: new bytes, or with into (a memoryview) their count, put
+        there (no allocation per read: on MicroPython a new 64 KiB bytes
+        object per read made the heap's allocator the transfer's bottleneck).
+        b"" or 0 at the end of the connection."""
+        if self.eof:
+            return b"" if into is None else 0
         while True:
             now = now_ms()
             end = self.header_end if self.deadline is None else self.deadline.end
@@ -235,21 +250,18 @@ class _Conn:
                     raise TimedOut("no complete response headers within %d s" % (self.timeout_ms // 1000))
                 raise TimedOut(self.deadline.reason(now))
             try:
-                data = self._recv(CHUNK)
+                data = self._recv(CHUNK) if into is None else self._recv_into(into)
             except OSError as e:
                 if not (self.tls and tls_eof(e)):
                     raise
-                data = b""
+                data = b"" if into is None else 0
             if data is not None:   # None: a TLS read that needs more records first
                 break
         if not data:
             self.eof = True
-            return False
-        self.received += len(data)
-        # Lines are taken by position, not by slicing what is left each time.
-        self.buf = self.buf[self.pos:] + data if self.pos < len(self.buf) else data
-        self.pos = 0
-        return True
+            return data
+        self.received += data if into is not None else len(data)
+        return data
 
     def line(self):
         while True:
@@ -279,6 +291,20 @@ class _Conn:
         if out:
             self.deadline.progress(len(out), now_ms())
         return out
+
+    def readinto(self, mv):
+        """Body bytes into the memoryview mv: how many (at least one unless
+        the connection is closed); what the headers' reads left over first."""
+        left = len(self.buf) - self.pos
+        if left > 0:
+            n = min(left, len(mv))
+            mv[:n] = self.buf[self.pos:self.pos + n]
+            self.pos += n
+        else:
+            n = self._receive(mv)
+        if n:
+            self.deadline.progress(n, now_ms())
+        return n
 
     def close(self):
         # A failed MicroPython handshake frees the TLS socket's hold on the raw
@@ -436,17 +462,18 @@ def _body(conn, headers, sink, max_size, progress, start=0):
     if start:
         sink.seek(start)
     last = now_ms()
+    buf = memoryview(bytearray(CHUNK))   # one buffer for the whole body
     while total is None or size < total:
-        data = conn.read(CHUNK if total is None else min(CHUNK, total - size))
-        if not data:
+        n = conn.readinto(buf if total is None or total - size >= CHUNK else buf[:total - size])
+        if not n:
             if total is None:
                 break
             e = FetchError("connection closed after %d of %d bytes" % (size, total))
             e.received = size - start
             raise e
-        size += len(data)
+        size += n
         check_space(size, max_size, known=False)
-        sink.write(data)
+        sink.write(buf[:n])
         if progress is not None and now_ms() - last >= 500:
             last = now_ms()
             progress(size, total)

@@ -24,6 +24,8 @@ from agent.console import Console
 
 HOOK = sys.argv[1]
 STAMP = int(sys.argv[2])
+BUF = bytearray(STAMP)    # one buffer for every read: no allocation per block
+VIEW = memoryview(BUF)
 SIZES = {"kernel": int(sys.argv[3]), "initrd": int(sys.argv[4])}
 
 
@@ -50,10 +52,11 @@ def check(path, name):
     block = 0
     with open(path, "rb") as f:
         while True:
-            data = f.read(STAMP)
-            if not data:
+            n = f.readinto(BUF)
+            if not n:
                 return None
-            if data[:16] != stamp(name, block)[:len(data[:16])]:
+            head = bytes(VIEW[:min(n, 16)])
+            if head != stamp(name, block)[:len(head)]:
                 return "%s: block %d (offset %d) is not the server's" % (name, block, block * STAMP)
             block += 1
 
