@@ -141,6 +141,13 @@ class Lab:
         """Bytes the server's namespace has sent into the bridge."""
         return int(sh(self.argv(self.server, ["cat", "/sys/class/net/br0/statistics/tx_bytes"])).strip())
 
+    def udp_drops(self):
+        """UDP datagrams the server's namespace dropped for a full receive
+        buffer (RcvbufErrors: DHCP and TFTP requests lost at the server)."""
+        lines = [l.split() for l in sh(self.argv(self.server, ["cat", "/proc/net/snmp"])).splitlines()
+                 if l.startswith("Udp:")]
+        return int(dict(zip(lines[0], lines[1]))["RcvbufErrors"])
+
     def close(self):
         if self.closed:
             return
@@ -359,21 +366,38 @@ def agent_storm(lab, work, transport, count, mpy, sizes, certs, timeout, on_prog
     if transport == "https":
         opts.append("pxe.ca-certs=%s/ca.pem" % certs)
     tmpfs = (sizes["kernel"] + sizes["initrd"]) // 1024 + 65536   # KiB: the files and the agent's reserve
+    # Power-on: every guest's shell waits at the fifo until all are there,
+    # so that they start together, not as fast as this loop can start them.
+    fifo = os.path.join(work, "power-on")
+    ready = os.path.join(work, "ready")
+    for path in (fifo, ready):
+        if os.path.lexists(path):
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+    os.mkfifo(fifo)
+    os.makedirs(ready)
     script = ("mount -t tmpfs -o size=%dk storm /tmp/netboot && mount -t tmpfs -o size=1m storm /run/netboot "
-              "&& exec \"$@\"" % tmpfs)
+              "&& : >%s/$STORM_GUEST && read -r _ <%s; exec \"$@\"" % (tmpfs, ready, fifo))
     # The image's applets: udhcpc is busybox's, as in the image.
     env = dict(os.environ, NETBOOT_RESOLV_CONF="/run/netboot/resolv.conf",
                PATH=os.path.join(work, "bin") + ":" + os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"))
     procs = []
-    start_ns = time.time_ns()
-    start = time.monotonic()
     for i, g in enumerate(lab.guests[:count]):
         out = open(os.path.join(logs, "%d.log" % i), "wb")
         argv = lab.argv(g, ["sh", "-c", script, "storm", mpy, os.path.join(HERE, "storm_agent.py"), hook,
                             str(STAMP), str(sizes["kernel"]), str(sizes["initrd"])] + opts)
-        procs.append(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=work,
-                                      start_new_session=True))
+        procs.append(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=dict(env, STORM_GUEST=str(i)),
+                                      cwd=work, start_new_session=True))
         out.close()
+    deadline = time.monotonic() + 60
+    while len(os.listdir(ready)) < count and time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            raise Die("a guest's shell ended before power-on (see %s)" % logs)
+        time.sleep(0.05)
+    time.sleep(0.2)                        # from its ready file to its read of the fifo
+    w = os.open(fifo, os.O_WRONLY)
+    start_ns = time.time_ns()
+    start = time.monotonic()
+    os.close(w)                            # every shell reads end-of-file: power-on
     watcher = None
     if on_progress:
         watcher = threading.Thread(target=on_progress, daemon=True)
@@ -456,6 +480,7 @@ def run_transport(transport, a, lab, work, root, certs, mpy, sizes, baseline):
             time.sleep(0.3)
         accepts0 = server.accepts() if isinstance(server, Nginx) else None
         tx0 = lab.tx_bytes()
+        drops0 = lab.udp_drops()
         watch = None
         if transport == "http-restart":
             def watch():
@@ -468,6 +493,7 @@ def run_transport(transport, a, lab, work, root, certs, mpy, sizes, baseline):
                 row["restart_s"] = round(time.monotonic() - t, 2)
         times, failed, _ = agent_storm(lab, work, transport, count, mpy, sizes, certs, a.timeout, watch)
         row["tx_bytes"] = lab.tx_bytes() - tx0
+        row["udp_drops"] = lab.udp_drops() - drops0
         row.update(times=times, failed=len(failed), failures=failed)
         if isinstance(server, Nginx):
             rows = read_access(os.path.join(server.dir, "access.log"))
