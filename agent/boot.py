@@ -25,6 +25,7 @@ build them in):
                      must be https:// (packager build --https-only builds it in)
   pxe.https-host=H[,H]  and on those hosts only (packager build --https-host)
   pxe.spread=S       wait a random 0..S seconds before the first DHCP request
+                     (packager build --spread S builds a default in; 0 turns it off)
   pxe.localboot=WAY[,BUSID]  how LOCALBOOT, chain.c32 and an empty config boot
                      the installed system: kexec (default: its zipl.conf or BLS
                      default entry) or reipl (the disk's own loader); BUSID

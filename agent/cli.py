@@ -276,6 +276,8 @@ def fetch_command(url, opts):
     if progress is not None and progress.shown:
         stderr_write("\n")  # end the progress line rewritten with CR
     result = {"url": url, "size": size, "seconds": ms / 1000.0, "mib_per_s": round(rate(size, ms), 2)}
+    if getattr(client, "tried", None):
+        result["tried"] = client.tried   # a host name's addresses that failed first
     rx = getattr(client, "last", None)
     if rx is not None:
         result["options"] = rx.options
@@ -292,6 +294,8 @@ def fetch_command(url, opts):
             print("options:  %s" % (", ".join("%s=%s" % kv for kv in sorted(rx.options.items()))
                                    or "none (RFC 1350 defaults)"))
             print("blksize:  %d  windowsize: %d" % (rx.blksize, rx.windowsize))
+        if getattr(client, "tried", None):
+            print("tried:    %s" % ", ".join(client.tried))
         print("size:     %d bytes (%s)" % (size, human(size)))
         print("time:     %.3f s" % (ms / 1000.0))
         print("rate:     %.2f MiB/s" % rate(size, ms))

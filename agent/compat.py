@@ -50,6 +50,8 @@ IPPROTO_IP = 0
 IP_MTU = 14
 IPV6_MTU = 24
 IPV6_MULTICAST_HOPS = 18
+IP_RECVERR = 11
+IPV6_RECVERR = 25
 
 
 def path_join(*parts):
@@ -228,6 +230,22 @@ def route_mtu(addr):
         return None
     finally:
         s.close()
+
+
+def recv_errors(sock, v6, on):
+    """Have ICMP errors (port or host unreachable) about what a UDP socket
+    sends reported by its next recvfrom as an OSError, although the socket
+    is not connected (Linux IP_RECVERR / IPV6_RECVERR); off again: such
+    errors are ignored, as they are by default. False when the socket
+    cannot do it."""
+    try:
+        if v6:
+            sock.setsockopt(IPPROTO_IPV6, IPV6_RECVERR, 1 if on else 0)
+        else:
+            sock.setsockopt(IPPROTO_IP, IP_RECVERR, 1 if on else 0)
+        return True
+    except (OSError, AttributeError, TypeError):
+        return False
 
 
 def is_v6_addr(addr):

@@ -371,14 +371,15 @@ def _stopped(stop):
 
 def _obtain(sock, dest, iface, mac, duid, iaid, say, stop, solicit_s, info_s):
     lease = None
-    # Solicit in short rounds so that stop() is looked at about once a second.
+    # One exchange for the whole time, so that its retransmissions follow
+    # RFC 8415 15 (RT doubling, randomised by RAND) rather than starting
+    # again every second; _exchange looks at stop() every STOP_POLL_MS.
+    if _stopped(stop):
+        return None
     xid = _xid()
-    got = None
-    end = now_ms() + solicit_s * 1000
     t0 = now_ms()
-    while got is None and now_ms() < end and not _stopped(stop):
-        got = _exchange(sock, dest, lambda cs: encode(SOLICIT, xid, client_options(
-            duid, (now_ms() - t0) // 10, iaid)), xid, (ADVERTISE,), min(1000, end - now_ms()) + 1, 0, stop)
+    got = _exchange(sock, dest, lambda cs: encode(SOLICIT, xid, client_options(
+        duid, (now_ms() - t0) // 10, iaid)), xid, (ADVERTISE,), solicit_s * 1000, 0, stop)
     if _stopped(stop):
         return None
     offered = []
@@ -411,11 +412,10 @@ def _obtain(sock, dest, iface, mac, duid, iaid, say, stop, solicit_s, info_s):
     if lease is None:
         xid = _xid()
         t0 = now_ms()
-        end = now_ms() + info_s * 1000
         reply = None
-        while reply is None and now_ms() < end and not _stopped(stop):
+        if not _stopped(stop):
             reply = _exchange(sock, dest, lambda cs: encode(INFORMATION_REQUEST, xid, client_options(
-                duid, (now_ms() - t0) // 10)), xid, (REPLY,), min(1000, end - now_ms()) + 1, 0, stop)
+                duid, (now_ms() - t0) // 10)), xid, (REPLY,), info_s * 1000, 0, stop)
         if reply is None:
             return None
         problems = []

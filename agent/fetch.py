@@ -49,6 +49,27 @@ class TimedOut(FetchError):
     """The transfer made no progress, or too little, within its limits: not retried."""
 
 
+class Unreachable(FetchError):
+    """The server's address refused the request or cannot be reached (ICMP
+    port or host unreachable, a TCP reset): another of its addresses is
+    tried, then the same again after a backoff."""
+
+
+# Linux's numbers for what a failed connection says (MicroPython's OSError
+# carries the number only).
+UNREACHABLE = {111: "refused", 113: "host unreachable", 101: "network unreachable", 112: "host down",
+               110: "timed out"}
+
+
+def os_reason(e, udp=False):
+    """A short reason for a failed connection or send: 'refused', 'host
+    unreachable'... (udp: a refusal is an ICMP port unreachable)."""
+    code = errno_of(e)
+    if udp and code == 111:
+        return "port unreachable"
+    return UNREACHABLE.get(code) or clean_text(str(e), 60)
+
+
 class Refused(FetchError):
     """The request itself is unusable (bad URL, unsupported answer): not retried."""
 

@@ -20,6 +20,10 @@ skips the certificate and key exchange when it takes it; sessions are kept
 per host name and port, never offered to another; a handshake that fails
 with one offered is tried once more without it.
 
+A host name with several addresses is several servers (connect()): each
+is tried in turn, IPv4 first, until one takes the connection; each but the
+last has ADDRESS_S seconds for it.
+
 Limits (docs/reference.md): the connection must be made within the timeout
 (a host dropping SYNs), the status line and headers must all arrive within
 the timeout, at most MAX_HEADERS header lines of at most MAX_LINE bytes and
@@ -36,12 +40,12 @@ identity (the request says ``Accept-Encoding: identity``), a redirect to
 anything but http:// or https://, from https:// to anything but https://.
 """
 
-from agent.compat import (TLS_DEFERRED, latin1, now_ms, recv_into, tcp_nodelay, tls_context, tls_eof, tls_failure,
-                          tls_pending, tls_session, tls_wrap)
+from agent.compat import (TLS_DEFERRED, is_v6_addr, latin1, now_ms, recv_into, sockaddr_text, tcp_nodelay,
+                          tls_context, tls_eof, tls_failure, tls_pending, tls_session, tls_wrap)
 from agent.inet import is_digits
 from agent.text import PEM_BEGIN, clean_text, pem_blocks
 from agent.fetch import (IDLE_S, backoff_s, MIN_RATE, Answered, Deadline, FetchError, MemorySink, NotFound, Refused,
-                         TimedOut, TooLarge, check_space)
+                         TimedOut, TooLarge, check_space, os_reason)
 
 MAX_REDIRECTS = 5
 CHUNK = 65536
@@ -124,25 +128,9 @@ class _Conn:
                  session=None):
         import select
         import socket
-        from agent.compat import is_v6_addr
-        from agent.tftp import resolve
-        addr = resolve(host, port, socket.SOCK_STREAM)
-        self.sock = socket.socket(socket.AF_INET6 if is_v6_addr(addr) else socket.AF_INET,
-                                  socket.SOCK_STREAM)
+        from agent.tftp import resolve_all
         self.timeout_ms = int(timeout * 1000)
-        try:
-            # Bounds connect() (Linux applies the send timeout to it) and send().
-            self.sock.settimeout(timeout)
-        except (AttributeError, OSError):
-            pass
-        start = now_ms()
-        try:
-            self.sock.connect(addr)
-        except OSError as e:
-            self.sock.close()
-            if now_ms() - start >= self.timeout_ms - 100:
-                raise TimedOut("cannot connect within %d s" % (self.timeout_ms // 1000))
-            raise
+        self.sock, self.addr, self.tried = connect(resolve_all(host, port, socket.SOCK_STREAM), timeout)
         self.tls = tls is not None
         if self.tls:
             tcp_nodelay(self.sock)
@@ -314,6 +302,53 @@ class _Conn:
                 s.close()
             except (OSError, AttributeError):
                 pass
+
+
+ADDRESS_S = 3   # of a host's several addresses, each but the last must take the connection within this
+
+
+def connect(addrs, timeout, each=ADDRESS_S):
+    """(socket, address, tried): a TCP connection to the first of addrs (in
+    agent.tftp.resolve_all's order) that takes it. One that refuses, cannot
+    be reached or stays silent for `each` seconds gives way to the next; the
+    last has the whole timeout. tried: those that failed, each with why.
+    TimedOut when every address stayed silent,
+    else the OSError (one address) or a FetchError naming each address
+    and why it failed."""
+    import socket
+    tried = []
+    silent = 0
+    for i, addr in enumerate(addrs):
+        limit = timeout if i == len(addrs) - 1 else min(timeout, each)
+        sock = socket.socket(socket.AF_INET6 if is_v6_addr(addr) else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            # Bounds connect() (Linux applies the send timeout to it) and, later, send().
+            sock.settimeout(limit)
+        except (AttributeError, OSError):
+            pass
+        start = now_ms()
+        try:
+            sock.connect(addr)
+        except OSError as e:
+            sock.close()
+            timed_out = now_ms() - start >= int(limit * 1000) - 100
+            if len(addrs) == 1:
+                if timed_out:
+                    raise TimedOut("cannot connect within %d s" % int(limit))
+                raise
+            if timed_out:
+                silent += 1
+            tried.append("%s (%s)" % (sockaddr_text(addr), "no answer within %d s" % int(limit)
+                                      if timed_out else os_reason(e)))
+            continue
+        if limit != timeout:
+            try:
+                sock.settimeout(timeout)
+            except (AttributeError, OSError):
+                pass
+        return sock, addr, tried
+    why = "cannot connect to any of its %d addresses: %s" % (len(addrs), ", ".join(tried))
+    raise TimedOut(why) if silent == len(addrs) else FetchError(why)
 
 
 def _check_chars(url, text, what):
@@ -595,6 +630,7 @@ class HttpFetcher:
         self.sessions = {}       # (host, port) -> the TLS session to resume the next connection with
         self.connections = 0     # TCP connections made
         self.resumed = 0         # transfers continued with Range after a cut
+        self.tried = []          # the addresses that failed before the last connection was made
 
     def tls_context(self, url):
         """The TLS context trusting ca_file, made once; TlsError without one."""
@@ -629,7 +665,7 @@ class HttpFetcher:
         try:
             conn = _Conn(host, port, self.timeout, self.idle_s, self.min_rate, tls, self.ca_file, self.ca_hint,
                          session)
-        except (TimedOut, TlsError) as e:
+        except FetchError as e:   # TimedOut, TlsError, every address failing
             if isinstance(e, TlsError) and session is not None:
                 # CPython's handshake, refused with a session offered: once more without it.
                 self.sessions.pop((host, port), None)
@@ -638,6 +674,7 @@ class HttpFetcher:
         except (OSError, UnicodeError, ValueError) as e:
             raise FetchError("cannot connect (%s)" % e, url)
         self.connections += 1
+        self.tried = conn.tried
         return conn, False
 
     def close(self):

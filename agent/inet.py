@@ -207,3 +207,21 @@ def https_hosts(value):
         if h:
             hosts.append(h)
     return hosts or None
+
+
+AF_INET = 2   # Linux's number, the same on both interpreters
+
+
+def address_order(infos):
+    """The socket addresses of a getaddrinfo answer in the order a client
+    tries them: the IPv4 ones first, then the others, each in the resolver's
+    order, each once (a name listed twice, or once per socket type, gives
+    the same address again). A server name with several addresses is
+    several servers: a connection that fails goes on to the next."""
+    out = []
+    for v4 in (True, False):
+        for info in infos:
+            addr = info[-1]
+            if (info[0] == AF_INET) == v4 and addr not in out:
+                out.append(addr)
+    return out

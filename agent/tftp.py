@@ -40,6 +40,13 @@ Behaviour in the hard cases:
   config search goes on to the next name; an ERROR after the first block is
   a failed transfer; the server's text is cleaned of control characters and
   cut short before it reaches a message;
+- before the server's first answer, an ICMP port or host unreachable about
+  the request (Linux reports it on an unconnected socket with IP_RECVERR)
+  ends the try at once instead of after the time-out; TftpFetcher then asks
+  the server's next address (a name with several is several servers; each
+  but the last also gets ANSWER_S seconds of silence), and when every
+  address refused or was busy, asks again after a randomised backoff, as
+  for an ERROR 0 "busy" answer;
 - the transfer ends when its Deadline (agent.fetch) passes: only blocks
   delivered in order extend it, so a server repeating a block, sending
   OACKs, future blocks or junk, or dripping blocks, cannot keep it alive.
@@ -47,11 +54,11 @@ Behaviour in the hard cases:
 
 import struct
 
-from agent.compat import (SO_RCVBUF, SOL_SOCKET, is_v6_addr, latin1, sockaddr_host, sockaddr_text,
+from agent.compat import (SO_RCVBUF, SOL_SOCKET, is_v6_addr, latin1, recv_errors, sockaddr_host, sockaddr_text,
                           tftp_blocks as C_BLOCKS)
 from agent.text import clean_text
 from agent.fetch import (IDLE_S, backoff_s, MIN_RATE, BatchingSink, Deadline, FetchError, MemorySink, NotFound,
-                         Refused, TimedOut, TooLarge, check_space)
+                         Refused, TimedOut, TooLarge, Unreachable, check_space, os_reason)
 
 RRQ, WRQ, DATA, ACK, ERROR, OACK = 1, 2, 3, 4, 5, 6
 ERR_NOT_FOUND, ERR_ACCESS, ERR_ILLEGAL, ERR_UNKNOWN_TID, ERR_OPTIONS = 1, 2, 4, 5, 8
@@ -79,6 +86,11 @@ class ProtocolError(FetchError):
 
 class OptionsRefused(FetchError):
     """The server answered the options with ERROR 8: retry without them."""
+
+
+class NoAnswer(TimedOut):
+    """No answer at all to the request within the time given to one of a
+    server's several addresses: the next one is asked."""
 
 
 class ServerRefused(NotFound):
@@ -390,7 +402,7 @@ class Rto:
         return self.rto
 
 def transfer(sock_factory, server_addr, filename, sink, options=None, timeout=1.0,
-             total_timeout=IDLE_S, max_size=None, progress=None, min_rate=MIN_RATE):
+             total_timeout=IDLE_S, max_size=None, progress=None, min_rate=MIN_RATE, answer_s=None):
     """Fetch filename into sink; returns the finished Receiver.
 
     sock_factory() returns a fresh UDP socket; server_addr is what sendto
@@ -398,18 +410,21 @@ def transfer(sock_factory, server_addr, filename, sink, options=None, timeout=1.
     Retransmits after timeout seconds, doubling up to 8x. Gives up when no
     block arrived in order for total_timeout seconds, or when blocks arrive
     slower than min_rate bytes/s on average (agent.fetch.Deadline). An ERROR 8
-    answer makes it try once more without options.
+    answer makes it try once more without options. Before the server's first
+    answer: an ICMP error about the request (when the socket reports them,
+    agent.compat.recv_errors) raises Unreachable, and with answer_s, silence
+    for that long raises NoAnswer.
     """
     try:
         return _transfer_once(sock_factory, server_addr, filename, sink, options, timeout,
-                              total_timeout, max_size, progress, min_rate)
+                              total_timeout, max_size, progress, min_rate, answer_s)
     except OptionsRefused:
         if hasattr(sink, "seek"):
             sink.seek(0)
             if hasattr(sink, "truncate"):
                 sink.truncate()
         return _transfer_once(sock_factory, server_addr, filename, sink, None, timeout,
-                              total_timeout, max_size, progress, min_rate)
+                              total_timeout, max_size, progress, min_rate, answer_s)
 
 
 # Statuses of tftprx.blocks (packager/cmod/tftprx/tftprx.c).
@@ -426,7 +441,7 @@ def _c_loop_for(sink, blksize):
 
 
 def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, total_timeout,
-                   max_size, progress, min_rate=MIN_RATE):
+                   max_size, progress, min_rate=MIN_RATE, answer_s=None):
     import select
     from agent.compat import now_ms
     sock = sock_factory()
@@ -435,7 +450,10 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
         request = encode_rrq(filename, options)
         poller = select.poll()
         poller.register(sock, select.POLLIN)
-        sock.sendto(request, server_addr)
+        try:
+            sock.sendto(request, server_addr)
+        except OSError as e:   # no route to it
+            raise Unreachable("%s: %s" % (sockaddr_text(server_addr), os_reason(e, True)))
         peer = None
         server_ip = sockaddr_host(server_addr)
         rto = Rto(int(timeout * 1000))
@@ -443,6 +461,8 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
         deadline = Deadline(start, total_timeout, min_rate)
         last_heard = start       # the latest packet from the server, progress or not
         resend_at = start + int(rto.rto)
+        # The first answer must come by then (None: the deadline only).
+        answer_end = start + int(answer_s * 1000) if answer_s else None
         rto.sent(start)
         last_report = start
         fast = None              # tftprx.blocks, once the transfer runs
@@ -459,8 +479,13 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
             if progress is not None and now - last_report >= 500:
                 last_report = now
                 progress(rx.size, rx.tsize)
+            if peer is None and answer_end is not None:
+                if now >= answer_end:
+                    raise NoAnswer("%s: no answer within %d s" % (sockaddr_text(server_addr), answer_s))
+                wait = min(resend_at, deadline.end, answer_end) - now
+            else:
+                wait = (resend_at if resend_at < deadline.end else deadline.end) - now
             # Integers throughout (MicroPython's poll takes no float).
-            wait = (resend_at if resend_at < deadline.end else deadline.end) - now
             wait = int(wait) if wait > 1 else 1
             if fast is None and peer is not None and rx.started:
                 fast = _c_loop_for(sink, rx.blksize) or False
@@ -490,11 +515,21 @@ def _transfer_once(sock_factory, server_addr, filename, sink, options, timeout, 
                     continue
                 # A buffer for one block (+1 byte to notice an oversized one), not
                 # 64 KiB: under MicroPython every recvfrom allocates its buffer.
-                data, addr = recvfrom(rx.blksize + 5 if rx.started else 65536)
+                if peer is None:
+                    try:
+                        data, addr = recvfrom(65536)
+                    except OSError as e:
+                        # An ICMP error about the request (recv_errors): nobody serves there.
+                        raise Unreachable("%s: %s" % (sockaddr_text(server_addr), os_reason(e, True)))
+                else:
+                    data, addr = recvfrom(rx.blksize + 5 if rx.started else 65536)
             if peer is None:
                 if sockaddr_host(addr) != server_ip:
                     continue
                 peer = addr
+                # From here on an ICMP error (our ERROR 5 to a stray sender
+                # that has gone) is no reason to stop.
+                recv_errors(sock, is_v6_addr(addr), False)
             elif addr != peer:
                 sock.sendto(encode_error(ERR_UNKNOWN_TID, "Unknown transfer ID"), addr)
                 continue
@@ -571,21 +606,30 @@ def busy(e):
     return e.code == 0 and any(w in text for w in BUSY_WORDS)
 
 
-def resolve(host, port, kind=None):
-    """The socket address of a host (IPv4, IPv6 with an optional zone, or a
-    name: its IPv4 address when it has one, else its first) and port."""
+def resolve_all(host, port, kind=None):
+    """The socket addresses of a host (IPv4, IPv6 with an optional zone, or a
+    name: every address it has, IPv4 first, agent.inet.address_order) and
+    port, in the order to try them."""
     import socket
+    from agent.inet import address_order
     kind = kind or socket.SOCK_DGRAM
     if ":" in host:
         from agent.inet import split_zone
         split_zone(host)  # ValueError for a malformed address or zone
-        ai = socket.getaddrinfo(host, port, socket.AF_INET6, kind)
-        return ai[0][-1]
-    ai = socket.getaddrinfo(host, port, 0, kind)
-    for a in ai:
-        if a[0] == socket.AF_INET:
-            return a[-1]
-    return ai[0][-1]
+        addrs = address_order(socket.getaddrinfo(host, port, socket.AF_INET6, kind))
+    else:
+        addrs = address_order(socket.getaddrinfo(host, port, 0, kind))
+    if not addrs:
+        raise OSError("no address for %s" % clean_text(host, 60))
+    return addrs
+
+
+def resolve(host, port, kind=None):
+    """The first of resolve_all's addresses."""
+    return resolve_all(host, port, kind)[0]
+
+
+ANSWER_S = 3   # of a server's several addresses, each but the last must answer the request within this
 
 
 class TftpFetcher:
@@ -607,7 +651,9 @@ class TftpFetcher:
         self.min_rate = min_rate
         self.last = None
         self.busy_retries = BUSY_RETRIES
-        self.busy_waits = 0
+        self.busy_waits = 0      # backoffs after a busy server or an ICMP refusal
+        self.answer_s = ANSWER_S
+        self.tried = []          # the addresses that failed before the last transfer's
 
     def _options(self, addr):
         if not self.use_options:
@@ -638,47 +684,76 @@ class TftpFetcher:
                 raise Refused("%s: a control character in the file name" % clean_text(url))
         if not host:
             raise Refused("%s: no server in the URL" % clean_text(url))
-        return resolve(host, port or self.default_port), path
+        return resolve_all(host, port or self.default_port), path
 
     def _run(self, url, sink, max_size, progress):
-        import socket
+        """One transfer, from the first of the server's addresses that serves
+        it. Before any answer, a refusal (ICMP), or a busy server (ERROR 0),
+        goes on to the next address, and silence for answer_s seconds too
+        (the last address has the whole time-out); when every address failed
+        so, the round starts again after a backoff, busy_retries times."""
         try:
-            addr, name = self._target(url)
+            addrs, name = self._target(url)
         except (OSError, UnicodeError, ValueError) as e:
             raise FetchError("%s: cannot resolve the server (%s)" % (clean_text(url), e))
-
-        family = socket.AF_INET6 if is_v6_addr(addr) else socket.AF_INET
-
-        def factory():
-            s = socket.socket(family, socket.SOCK_DGRAM)
+        self.tried = []
+        attempt = 0
+        i = 0
+        while True:
+            addr = addrs[i]
+            last = i == len(addrs) - 1
             try:
-                s.setsockopt(SOL_SOCKET, SO_RCVBUF, RCVBUF)  # capped by net.core.rmem_max
-            except (OSError, AttributeError):
-                pass
-            return s
-        for attempt in range(self.busy_retries + 1):
-            try:
-                rx = transfer(factory, addr, name, sink, self._options(addr), self.timeout,
-                              self.total_timeout, max_size, progress, self.min_rate)
+                rx = transfer(self._socket_factory(addr), addr, name, sink, self._options(addr), self.timeout,
+                              self.total_timeout, max_size, progress, self.min_rate,
+                              None if last else self.answer_s)
                 break
-            except ServerRefused as e:
-                if not busy(e) or attempt == self.busy_retries:
+            except (ServerRefused, Unreachable, NoAnswer) as e:
+                if isinstance(e, ServerRefused) and not busy(e):
                     raise type(e)(str(e), url, e.code, e.server_text)
-                # A server at its limit of transfers: later, not elsewhere (a
-                # config search must not take the next name for it).
-                import time
-                self.busy_waits += 1
-                time.sleep(backoff_s(attempt, 1.0))
+                # Not now or not there: another address, or later (a config
+                # search must not take the next name for it).
+                self.tried.append("%s (%s)" % (sockaddr_text(addr), str(e).split(": ", 1)[-1]))
                 if hasattr(sink, "seek"):
                     sink.seek(0)
                     sink.truncate()
+                if not last:
+                    i += 1
+                    continue
+                if attempt == self.busy_retries:
+                    if len(addrs) > 1:
+                        raise type(e)("no address of the server served it: %s" % ", ".join(self.tried[-len(addrs):]),
+                                      url, e.code, e.server_text)
+                    raise type(e)(str(e), url, e.code, e.server_text)
+                import time
+                self.busy_waits += 1
+                time.sleep(backoff_s(attempt, 1.0))
+                attempt += 1
+                i = 0
             except FetchError as e:
                 # The same class (NotFound, TimedOut, TooLarge...), with the URL.
+                if self.tried and len(addrs) > 1 and not isinstance(e, NotFound):
+                    raise type(e)("%s (before: %s)" % (e, ", ".join(self.tried[-len(addrs) + 1:])),
+                                  url, e.code, e.server_text)
                 raise type(e)(str(e), url, e.code, e.server_text)
             except OSError as e:
                 raise FetchError(str(e), url)
         self.last = rx
         return rx
+
+    def _socket_factory(self, addr):
+        import socket
+        v6 = is_v6_addr(addr)
+
+        def factory():
+            s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                s.setsockopt(SOL_SOCKET, SO_RCVBUF, RCVBUF)  # capped by net.core.rmem_max
+            except (OSError, AttributeError):
+                pass
+            # An ICMP refusal of the request is reported, not waited out.
+            recv_errors(s, v6, True)
+            return s
+        return factory
 
     def read(self, url, limit=1 << 20):
         sink = MemorySink()

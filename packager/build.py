@@ -361,6 +361,33 @@ def https_host_list(values):
     return out
 
 
+MAX_SPREAD_S = 3600    # agent.boot.MAX_SPREAD_S
+
+
+def spread_seconds(value):
+    """--spread S as seconds (0 when not given); Die unless a whole number 0-3600."""
+    if value is None:
+        return 0
+    text = str(value).strip()
+    if not (text and len(text) < 6 and all(c in "0123456789" for c in text) and int(text) <= MAX_SPREAD_S):
+        raise Die("--spread %r: want a whole number of seconds from 0 to %d" % (value, MAX_SPREAD_S))
+    return int(text)
+
+
+def defaults_text(https_only=False, hosts=None, signed=False, spread=0):
+    """The pxe.* words built into the image (agent.boot.DEFAULTS), one a line:
+    the kernel command line's own pxe.* words override them, except
+    pxe.https-only, pxe.https-host and pxe.verify=required (agent.boot.load_options)."""
+    text = ""
+    if https_only:
+        text += "pxe.https-only\n" + ("pxe.https-host=%s\n" % ",".join(hosts) if hosts else "")
+    if signed:
+        text += "pxe.verify=required\n"
+    if spread:
+        text += "pxe.spread=%d\n" % spread
+    return text
+
+
 def run(args):
     t0 = time.time()
     step = Step()
@@ -373,6 +400,7 @@ def run(args):
     hosts = https_host_list(getattr(args, "https_host", None))
     if hosts:
         args.https_only = True
+    spread_seconds(getattr(args, "spread", None))
     check_output(args.output, [("agent directory", agent_dir)])
     check_output(args.output + ".manifest.json")
     cache = os.path.abspath(args.cache) if args.cache else debian.cache_root()
@@ -474,13 +502,11 @@ def _run(args, t0, step, agent_dir, cache, skel):
     entries.append(initramfs.file("etc/netboot/modules.local", "".join(m + "\n" for m in local_order)))
     if trust is not None:
         entries.append(initramfs.file(CA_PATH, trust["pem"]))
-    defaults = ""
-    if args.https_only:
-        hosts = https_host_list(getattr(args, "https_host", None))
-        defaults += "pxe.https-only\n" + ("pxe.https-host=%s\n" % ",".join(hosts) if hosts else "")
     if signing is not None:
         entries.append(initramfs.file(SIGN_CA_PATH, signing["pem"]))
-        defaults += "pxe.verify=required\n"
+    spread = spread_seconds(getattr(args, "spread", None))
+    defaults = defaults_text(args.https_only, https_host_list(getattr(args, "https_host", None)),
+                             signing is not None, spread)
     if defaults:
         entries.append(initramfs.file(DEFAULTS_PATH, defaults))
     entries.append(initramfs.chardev("dev/console", 5, 1, 0o600))
@@ -506,6 +532,7 @@ def _run(args, t0, step, agent_dir, cache, skel):
                                                  "sha256": hashlib.sha256(trust["pem"].encode()).hexdigest()},
         "https_only": bool(args.https_only),
         "https_hosts": https_host_list(getattr(args, "https_host", None)) or None,
+        "spread": spread,
         "sign_ca": None if signing is None else {"source": signing["source"], "roots": signing["roots"],
                                                  "sha256": hashlib.sha256(signing["pem"].encode()).hexdigest()},
         "agent_sha256": micropython.tree_digest([agent_dir]),
@@ -543,6 +570,8 @@ def _run(args, t0, step, agent_dir, cache, skel):
     print("  initramfs: %d bytes, %s, %d entries" % (len(initrd), args.compress,
                                                      len(initramfs.normalise(entries))))
     print("  cmdline:   %s" % image_cmdline(args.cmdline))
+    if spread:
+        print("  spread:    pxe.spread=%d built in (pxe.spread= on the kernel command line overrides it)" % spread)
     if trust is None:
         print("  https:     no trust store: https:// fails closed (add one with --ca-certs FILE|debian)")
     else:

@@ -63,6 +63,10 @@ def parse_args(argv):
                    help="build pxe.https-host in (implies --https-only): https:// names only on this host "
                         "(again for more hosts); DHCP then cannot send the guest to another server its "
                         "trust store vouches for")
+    b.add_argument("--spread", metavar="S",
+                   help="build pxe.spread=S in: each guest waits a random 0 to S seconds (0-3600) before its "
+                        "first DHCP request, so that guests powered on together do not all ask at once; "
+                        "pxe.spread= on the kernel command line overrides it (0 turns it off)")
     b.add_argument("--sign-ca", metavar="FILE",
                    help="signed boot: PEM code-signing root(s) built in with pxe.verify=required, which "
                         "nothing on the kernel command line undoes; every config, kernel and initrd then "

@@ -96,6 +96,25 @@ def test_retransmission_times():
     check(dhcp6.next_rt(20000, -0.1, 30000), 27000, "next_rt(20000, -0.1, 30000)")
 
 
+def test_solicit_and_information_request_are_one_exchange_each():
+    # Issue #25: one _exchange for the whole SOLICIT_S (and INFO_S), so its RT
+    # doubles with RAND (RFC 8415 15); rounds of 1 s each restarted the RT
+    # and sent a Solicit every second, in step with every other guest.
+    calls = []
+
+    def exchange(sock, dest, build, xid, want, limit_ms, max_tries=0, stop=None):
+        calls.append((want, limit_ms))
+        return None
+    saved = dhcp6._exchange
+    dhcp6._exchange = exchange
+    try:
+        got = dhcp6._obtain(None, None, "eth0", "52:54:00:12:34:56", b"duid", 1, lambda line: None, None, 4, 3)
+    finally:
+        dhcp6._exchange = saved
+    check(got, None, "_obtain with no answer")
+    check(calls, [((dhcp6.ADVERTISE,), 4000), ((dhcp6.REPLY,), 3000)], "_exchange calls")
+
+
 def test_proc_tables():
     if_inet6 = ("fe800000000000005054fffe123456 02 40 20 80 eth0\n"
                 "fe80000000000000505400fffe123456 02 40 20 80 eth0\n"

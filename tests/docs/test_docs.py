@@ -66,7 +66,8 @@ def test_every_console_error_is_in_troubleshooting():
     for needle in ("no DHCP lease on any interface", "no Ethernet interface found", "names no boot server",
                    "no config found", "config search failed", "not found on TFTP server",
                    "space left for it", "no answer from", "kexec refused the kernel",
-                   "runs only on x86 PCs", "LOCALBOOT", "local boot, ", "no boot entries"):
+                   "runs only on x86 PCs", "LOCALBOOT", "local boot, ", "no boot entries",
+                   "port unreachable", "cannot connect to any of its"):
         assert needle in text, needle
 
 

@@ -125,11 +125,16 @@ def test_prebuilt_interpreter_and_sysroot(s390x, tmp_path, built):
     assert m["https_only"] is True and m["ca_certs"]["count"] == 2 and m["https_hosts"] is None
     # --https-host pins the servers (and implies --https-only); a URL is refused in one line.
     p = build(out, "--interpreter", str(interp), "--sysroot", s390x.sysroot, "--kernel", s390x.kernel,
-              "--ca-certs", str(bundle), "--https-host", "Boot.example", "--https-host", "[2001:db8::1]")
+              "--ca-certs", str(bundle), "--https-host", "Boot.example", "--https-host", "[2001:db8::1]",
+              "--spread", "7")
     assert p.returncode == 0 and "https only from boot.example, 2001:db8::1" in p.stdout, (p.stdout, p.stderr)
+    assert "spread:    pxe.spread=7 built in" in p.stdout, p.stdout
     with open(out, "rb") as f:
         members = dict((m.path, m) for m in initramfs.read(s390image.initrd_bytes(f.read()), with_data=True))
-    assert members["etc/s390-netboot/defaults"].data == b"pxe.https-only\npxe.https-host=boot.example,2001:db8::1\n"
+    assert members["etc/s390-netboot/defaults"].data == \
+        b"pxe.https-only\npxe.https-host=boot.example,2001:db8::1\npxe.spread=7\n"
+    with open(out + ".manifest.json") as f:
+        assert json.load(f)["spread"] == 7
     p = build(out, "--interpreter", str(interp), "--sysroot", s390x.sysroot, "--kernel", s390x.kernel,
               "--https-host", "https://boot.example/")
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "want a host name or an IP address" in p.stderr

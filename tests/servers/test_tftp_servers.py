@@ -74,12 +74,29 @@ def test_missing_file_is_not_found(server, files, ns, tmp_path):
 
 
 def test_dead_server_gives_up_in_bounded_time(ns, tmp_path):
+    """A socket that never answers: the request is resent until the time-out."""
+    import time
+    silent = ns.start([PY, "-c", "import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                       "s.bind(('127.0.0.1', 6999))\ntime.sleep(120)\n"])
+    t = time.monotonic()
+    try:
+        rc, res, err = agent_fetch(ns, "tftp://127.0.0.1:6999/x", str(tmp_path / "x"), "--timeout", "3")
+    finally:
+        ns.stop(silent)
+    took = time.monotonic() - t
+    assert rc == 2 and "no answer from 127.0.0.1:6999 for 3 s" in err, err
+    assert took < 15, took
+
+
+def test_no_server_on_the_port_is_asked_again_then_given_up(ns, tmp_path):
+    """Nothing on the port (ICMP port unreachable): asked again after 1, 2, 4
+    and 8 s of backoff (each spread over half to one and a half), then one line."""
     import time
     t = time.monotonic()
     rc, res, err = agent_fetch(ns, "tftp://127.0.0.1:6999/x", str(tmp_path / "x"), "--timeout", "3")
     took = time.monotonic() - t
-    assert rc == 2 and "no answer from 127.0.0.1:6999 for 3 s" in err, err
-    assert took < 15, took
+    assert rc == 2 and err.splitlines() == ["fetch: tftp://127.0.0.1:6999/x: 127.0.0.1:6999: port unreachable"], err
+    assert 7 < took < 25, took
 
 
 def relay(ns, tmp_path, **kw):

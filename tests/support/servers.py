@@ -33,11 +33,19 @@ def tftpd_hpa():
 
 
 class Netns:
-    def __init__(self, name):
+    """hosts: the text of the namespace's own /etc/hosts (`ip netns exec`
+    bind-mounts /etc/netns/NAME/hosts over /etc/hosts for what it runs)."""
+
+    def __init__(self, name, hosts=None):
         self.name = name
         self.procs = []
+        self.etc = os.path.join("/etc/netns", name) if hosts is not None else None
         subprocess.run(["ip", "netns", "del", name], stderr=subprocess.DEVNULL)
         subprocess.run(["ip", "netns", "add", name], check=True)
+        if self.etc:
+            os.makedirs(self.etc, exist_ok=True)
+            with open(os.path.join(self.etc, "hosts"), "w") as f:
+                f.write(hosts)
         self.run(["ip", "link", "set", "lo", "up"], check=True)
 
     def argv(self, argv):
@@ -71,6 +79,9 @@ class Netns:
         for p in self.procs:
             self.stop(p)
         subprocess.run(["ip", "netns", "del", self.name], stderr=subprocess.DEVNULL)
+        if self.etc:
+            import shutil
+            shutil.rmtree(self.etc, ignore_errors=True)
 
 
 SERVERS = ("atftpd", "tftpd-hpa", "dnsmasq", "tftpy")
