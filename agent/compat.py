@@ -422,11 +422,26 @@ def tls_failure(exc):
 
 
 def recv_into(sock):
-    """sock's read into a buffer: f(memoryview) -> count, 0 at the end, None
-    when a non-blocking TLS socket needs more records first. CPython's
-    sockets (plain and TLS) have recv_into; MicroPython's have readinto."""
+    """A TLS socket's read into a buffer: f(memoryview) -> count, 0 at the
+    end, None when the non-blocking socket needs more records first.
+    CPython's has recv_into; MicroPython's readinto (which returns what a
+    non-blocking socket has)."""
     f = getattr(sock, "recv_into", None)
     return f if f is not None else sock.readinto
+
+
+def plain_io(sock):
+    """(recv, send, recv_into) of a connected TCP socket, whose reads return
+    what has arrived (the caller polls first, with its own deadline).
+    CPython: recv, send and recv_into. MicroPython: its socket's readinto
+    fills the whole buffer before it returns (a body dripping one byte at a
+    time never reaches the deadline), so the socket is made non-blocking and
+    its stream methods used, which return None where they would wait, as
+    its TLS socket's do."""
+    if not MICROPYTHON:
+        return sock.recv, sock.send, sock.recv_into
+    sock.setblocking(False)
+    return sock.read, sock.write, sock.readinto
 
 
 def tls_pending(sock):

@@ -29,8 +29,10 @@ Limits (docs/reference.md): the connection must be made within the timeout
 the timeout, at most MAX_HEADERS header lines of at most MAX_LINE bytes and
 MAX_HEADER_BYTES in all; the body runs on an agent.fetch.Deadline (no byte
 for the timeout, or fewer than MIN_RATE bytes/s on average, ends it). A
-failed connection or a cut-off body is retried a few times with backoff;
-time-outs, refusals and unusable answers are not.
+failed connection, a cut-off body and a time-out are retried a few times
+(RETRIES) with randomised exponential backoff: a server busy with a boot
+storm, or a caching proxy still filling its cache, answers late, not never.
+Refusals and unusable answers are not retried.
 
 Refused, with one line: a URL with a bad port, a control character or a
 space-like byte (nothing from the network reaches the request line
@@ -40,7 +42,7 @@ identity (the request says ``Accept-Encoding: identity``), a redirect to
 anything but http:// or https://, from https:// to anything but https://.
 """
 
-from agent.compat import (TLS_DEFERRED, is_v6_addr, latin1, now_ms, recv_into, sockaddr_text, tcp_nodelay,
+from agent.compat import (MICROPYTHON, TLS_DEFERRED, is_v6_addr, latin1, now_ms, plain_io, recv_into, sockaddr_text, tcp_nodelay,
                           tls_context, tls_eof, tls_failure, tls_pending, tls_session, tls_wrap)
 from agent.inet import is_digits
 from agent.text import PEM_BEGIN, clean_text, pem_blocks
@@ -48,6 +50,7 @@ from agent.fetch import (IDLE_S, backoff_s, MIN_RATE, Answered, Deadline, FetchE
                          TimedOut, TooLarge, check_space, os_reason)
 
 MAX_REDIRECTS = 5
+NONBLOCKING = MICROPYTHON   # compat.plain_io and tls_wrap make its sockets non-blocking
 CHUNK = 65536
 RETRIES = 3
 MAX_LINE = 8192
@@ -149,10 +152,9 @@ class _Conn:
             # mbedtls's socket has read/write only (recv/send come with DTLS).
             self._recv = self.sock.read
             self._send = self.sock.write
+            self._recv_into = recv_into(self.sock)
         else:
-            self._recv = self.sock.recv
-            self._send = self.sock.send
-        self._recv_into = recv_into(self.sock)
+            self._recv, self._send, self._recv_into = plain_io(self.sock)
         self.poller = select.poll()
         self.poller.register(self.sock, select.POLLIN)
         self.buf = b""
@@ -198,9 +200,12 @@ class _Conn:
                 now = now_ms()
                 if now >= self.header_end:
                     self.close()
-                    raise TimedOut("no TLS handshake within %d s" % (self.timeout_ms // 1000)
-                                   if self.handshaking else
-                                   "could not send the request within %d s" % (self.timeout_ms // 1000))
+                    if self.handshaking:
+                        # A server busy with many guests at once (a boot storm): tried
+                        # again after a backoff, as a cut connection is, not a timeout
+                        # that has already waited all it may.
+                        raise FetchError("no TLS handshake within %d s" % (self.timeout_ms // 1000))
+                    raise TimedOut("could not send the request within %d s" % (self.timeout_ms // 1000))
                 self.poller.poll(min(100, self.header_end - now))
                 continue
             self.handshaking = False
@@ -229,8 +234,10 @@ class _Conn:
         while True:
             now = now_ms()
             end = self.header_end if self.deadline is None else self.deadline.end
-            ready = False
-            if self.tls:
+            # MicroPython's sockets here are non-blocking: read first, and wait
+            # only when nothing is there (one poll per read less).
+            ready = NONBLOCKING and now < end
+            if self.tls and not ready:
                 ready = tls_pending(self.sock) > 0
             if not ready and (now >= end or not self.poller.poll(max(1, end - now))):
                 now = now_ms()
@@ -243,8 +250,10 @@ class _Conn:
                 if not (self.tls and tls_eof(e)):
                     raise
                 data = b"" if into is None else 0
-            if data is not None:   # None: a TLS read that needs more records first
+            if data is not None:   # None: nothing yet (a non-blocking read, a TLS record half there)
                 break
+            if NONBLOCKING and not self.poller.poll(max(1, end - now_ms())):
+                continue            # the deadline is checked at the top
         if not data:
             self.eof = True
             return data
@@ -499,7 +508,11 @@ def _body(conn, headers, sink, max_size, progress, start=0):
     last = now_ms()
     buf = memoryview(bytearray(CHUNK))   # one buffer for the whole body
     while total is None or size < total:
-        n = conn.readinto(buf if total is None or total - size >= CHUNK else buf[:total - size])
+        try:
+            n = conn.readinto(buf if total is None or total - size >= CHUNK else buf[:total - size])
+        except TimedOut as e:
+            e.received = size - start   # a stalled body goes on from here when tried again
+            raise
         if not n:
             if total is None:
                 break
@@ -785,7 +798,8 @@ class HttpFetcher:
 
     def _retry(self, url, open_sink, max_size, progress):
         """_get with up to self.retries more tries after a failure that may pass
-        (a cut connection, a server restarting), randomised exponential backoff
+        (a cut connection, a server restarting, a server too busy to answer in
+        time), randomised exponential backoff
         between them; a cut file transfer goes on from where it was cut when
         the server can resume it (Range with If-Range)."""
         import time
@@ -795,7 +809,7 @@ class HttpFetcher:
             sink = open_sink(resume is not None)
             try:
                 return self._get(url, sink, max_size, progress, resume), sink
-            except (NotFound, TooLarge, HttpStatus, Refused, TimedOut):
+            except (NotFound, TooLarge, HttpStatus, Refused):
                 raise
             except FetchError as e:
                 if attempt == self.retries:
