@@ -10,7 +10,7 @@
 # - kexec_load, where the guest would hand over to the next kernel, checks
 #   what was fetched instead (sizes, and the stamp that starts every
 #   STAMPSIZE bytes: a block missing, repeated or put at the wrong offset
-#   fails it), removes the files (so that 200 guests' files never sit in
+#   moves every stamp after it, so the check fails), removes the files (so that 200 guests' files never sit in
 #   memory at once) and prints "storm: booted TIME_NS" or the failure.
 # pxe.noexec then stops the attempt where kexec -e would follow. One
 # attempt only: a guest that fails is counted as failed, with the agent's
@@ -24,8 +24,7 @@ from agent.console import Console
 
 HOOK = sys.argv[1]
 STAMP = int(sys.argv[2])
-BUF = bytearray(STAMP)    # one buffer for every read: no allocation per block
-VIEW = memoryview(BUF)
+HEAD = bytearray(16)      # each block's stamp, read in place (the check must not cost the storm)
 SIZES = {"kernel": int(sys.argv[3]), "initrd": int(sys.argv[4])}
 
 
@@ -49,16 +48,14 @@ def check(path, name):
         return "%s missing (%s)" % (name, e)
     if size != SIZES[name]:
         return "%s is %d bytes, not %d" % (name, size, SIZES[name])
-    block = 0
     with open(path, "rb") as f:
-        while True:
-            n = f.readinto(BUF)
-            if not n:
-                return None
-            head = bytes(VIEW[:min(n, 16)])
-            if head != stamp(name, block)[:len(head)]:
+        for block in range((size + STAMP - 1) // STAMP):
+            f.seek(block * STAMP)
+            n = f.readinto(HEAD)
+            head = bytes(HEAD[:n])
+            if head != stamp(name, block)[:n]:
                 return "%s: block %d (offset %d) is not the server's" % (name, block, block * STAMP)
-            block += 1
+    return None
 
 
 def argv_with_hook(iface, pidfile=None):
