@@ -191,11 +191,20 @@ class Daemon:
             if self.proc.poll() is not None:
                 with open(self.log, errors="replace") as f:
                     raise Die("%s exited at once: %s" % (self.argv[0], f.read()[-400:]))
-            if ready is None or ready():
+            if self.in_namespace() and (ready is None or ready()):
                 return
             if time.monotonic() > deadline:
                 raise Die("%s did not start within 10 s (see %s)" % (self.argv[0], self.log))
             time.sleep(0.05)
+
+    def in_namespace(self):
+        """Whether the process has entered the server's namespace (`ip netns
+        exec` has run its setns), so that /proc/PID/net is the server's."""
+        try:
+            return os.stat("/proc/%d/ns/net" % self.proc.pid).st_ino == \
+                os.stat("/run/netns/" + self.lab.server).st_ino
+        except OSError:
+            return False
 
     def stop(self, first=signal.SIGTERM, grace=5.0):
         if self.proc is None or self.proc.poll() is not None:
@@ -337,7 +346,11 @@ def dnsmasq(lab, work, transport, root, count):
     if transport == "tftp-dnsmasq":
         # An operator of this many guests raises dnsmasq's 50 concurrent transfers.
         argv += ["--enable-tftp", "--tftp-root=" + root, "--tftp-max=%d" % (count + 10)]
-    return Daemon(lab, argv, os.path.join(work, "dnsmasq-%s.log" % transport))
+    # Ready once it has said so (its first log line is written after its sockets are bound).
+    log = os.path.join(work, "dnsmasq-%s.log" % transport)
+    if os.path.exists(log):
+        os.remove(log)
+    return Daemon(lab, argv, log, lambda: os.path.exists(log) and os.path.getsize(log) > 0)
 
 
 def atftpd(lab, work, root, count):
