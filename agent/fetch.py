@@ -46,13 +46,15 @@ class TooLarge(FetchError):
 
 
 class TimedOut(FetchError):
-    """The transfer made no progress, or too little, within its limits: not retried."""
+    """The transfer made no progress, or too little, within its limits (HTTP
+    tries again a few times, agent.http.RETRIES)."""
 
 
 class Unreachable(FetchError):
     """The server's address refused the request or cannot be reached (ICMP
-    port or host unreachable, a TCP reset): another of its addresses is
-    tried, then the same again after a backoff."""
+    port or host unreachable, a TCP connection refused): another of its
+    addresses is tried, then the same again after a backoff (HTTP: for up
+    to agent.http.PATIENCE_S of waiting, a server restarting)."""
 
 
 # Linux's numbers for what a failed connection says (MicroPython's OSError

@@ -42,17 +42,18 @@ identity (the request says ``Accept-Encoding: identity``), a redirect to
 anything but http:// or https://, from https:// to anything but https://.
 """
 
-from agent.compat import (MICROPYTHON, TLS_DEFERRED, is_v6_addr, latin1, now_ms, plain_io, recv_into, sockaddr_text, tcp_nodelay,
+from agent.compat import (MICROPYTHON, TLS_DEFERRED, errno_of, is_v6_addr, latin1, now_ms, plain_io, recv_into, sockaddr_text, tcp_nodelay,
                           tls_context, tls_eof, tls_failure, tls_pending, tls_session, tls_wrap)
 from agent.inet import is_digits
 from agent.text import PEM_BEGIN, clean_text, pem_blocks
 from agent.fetch import (IDLE_S, backoff_s, MIN_RATE, Answered, Deadline, FetchError, MemorySink, NotFound, Refused,
-                         TimedOut, TooLarge, check_space, os_reason)
+                         TimedOut, TooLarge, Unreachable, check_space, os_reason)
 
 MAX_REDIRECTS = 5
 NONBLOCKING = MICROPYTHON   # compat.plain_io and tls_wrap make its sockets non-blocking
 CHUNK = 65536
 RETRIES = 3
+PATIENCE_S = 30   # of backoff after refused connections (a server restarting), before giving up
 MAX_LINE = 8192
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 65536
@@ -357,7 +358,7 @@ def connect(addrs, timeout, each=ADDRESS_S):
                 pass
         return sock, addr, tried
     why = "cannot connect to any of its %d addresses: %s" % (len(addrs), ", ".join(tried))
-    raise TimedOut(why) if silent == len(addrs) else FetchError(why)
+    raise TimedOut(why) if silent == len(addrs) else Unreachable(why)
 
 
 def _check_chars(url, text, what):
@@ -634,6 +635,7 @@ class HttpFetcher:
         self.ca_skipped = 0      # certificates of ca_file the TLS library could not parse
         self.timeout = timeout
         self.retries = retries
+        self.patience_s = PATIENCE_S
         self.space_for = space_for
         self.user_agent = user_agent
         self.idle_s = idle_s or min(IDLE_S, timeout)
@@ -684,7 +686,11 @@ class HttpFetcher:
                 self.sessions.pop((host, port), None)
                 return self._connect(host, port, tls, url)
             raise e if e.url else type(e)(str(e), url)
-        except (OSError, UnicodeError, ValueError) as e:
+        except OSError as e:
+            # Refused or unreachable: a server restarting, tried again for a while (_retry).
+            raise (Unreachable if errno_of(e) in (111, 113, 101, 112) else FetchError)(
+                "cannot connect (%s)" % e, url)
+        except (UnicodeError, ValueError) as e:
             raise FetchError("cannot connect (%s)" % e, url)
         self.connections += 1
         self.tried = conn.tried
@@ -798,30 +804,44 @@ class HttpFetcher:
 
     def _retry(self, url, open_sink, max_size, progress):
         """_get with up to self.retries more tries after a failure that may pass
-        (a cut connection, a server restarting, a server too busy to answer in
-        time), randomised exponential backoff
-        between them; a cut file transfer goes on from where it was cut when
-        the server can resume it (Range with If-Range)."""
+        (a cut connection, a server too busy to answer in time), and as many
+        as fit in self.patience_s of waiting after a refused connection (a
+        server restarting: systemd gives nginx 5 s to finish before it stops
+        it), with randomised exponential backoff between them; a cut file
+        transfer goes on from where it was cut when the server can resume it
+        (Range with If-Range). retries=0: no second try of any kind."""
         import time
         resume = None
         sink = None
-        for attempt in range(self.retries + 1):
+        failures = 0     # tries that failed other than by a refused connection
+        attempt = 0      # tries that failed, for the backoff
+        waited = 0.0
+        while True:
             sink = open_sink(resume is not None)
             try:
                 return self._get(url, sink, max_size, progress, resume), sink
             except (NotFound, TooLarge, HttpStatus, Refused):
                 raise
+            except Unreachable:
+                # Nothing came: an earlier cut's resume point still holds.
+                if not self.retries or waited >= self.patience_s:
+                    raise
             except FetchError as e:
-                if attempt == self.retries:
+                failures += 1
+                if failures > self.retries:
                     raise
                 resume = getattr(e, "resume", None) if isinstance(sink, FileSink) else None
                 if resume is not None:
                     self.resumed += 1
             except OSError as e:
-                if attempt == self.retries:
+                failures += 1
+                if failures > self.retries:
                     raise FetchError(str(e), url)
                 resume = None
-            time.sleep(backoff_s(attempt))
+            wait = backoff_s(attempt)
+            attempt += 1
+            waited += wait
+            time.sleep(wait)
 
     def read(self, url, limit=1 << 20):
         size, sink = self._retry(url, lambda resuming: MemorySink(), limit, None)
