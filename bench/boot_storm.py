@@ -556,6 +556,7 @@ def run_transport(transport, a, lab, work, root, certs, mpy, sizes, baseline):
             conns, full = connection_counts(rows, transport)
             if transport != "http-restart":
                 row["accepts_per_agent"] = (server.accepts() - accepts0 - 1) / float(count)  # less its own status request
+            row["ranges"] = sum(1 for r in rows if r[4] == 206)   # transfers resumed after a cut
             row["conns_max"] = max(conns.values()) if conns else 0
             row["conns_mean"] = sum(conns.values()) / float(count)
             if transport == "https":
@@ -617,9 +618,10 @@ def report(rows, a):
             if "restart_s" not in r:
                 print("http-restart: the storm ended before 40 %% of its bytes were sent: nginx was not restarted")
             else:
-                print("http-restart: nginx restarted (QUIT, TERM after %.0f s) in %s s; bytes sent beyond the "
-                      "plain HTTP storm's: %s" % (a.restart_grace, r["restart_s"],
-                                                   fmt(r.get("refetched") and 100 * r["refetched"], "%.1f %%")))
+                print("http-restart: nginx restarted (QUIT, TERM after %.0f s) in %s s; %d transfers resumed "
+                      "with Range; bytes sent beyond the plain HTTP storm's: %s" % (
+                          a.restart_grace, r["restart_s"], r.get("ranges", 0),
+                          fmt(r.get("refetched") and 100 * r["refetched"], "%.1f %%")))
         if r["transport"] == "http-proxy":
             print("http-proxy: the origin answered 200 for %s (%d bytes)" % (
                 ", ".join("%s x%d" % kv for kv in sorted(r["origin"].items())) or "nothing", r["origin_bytes"]))
