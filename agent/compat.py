@@ -310,6 +310,15 @@ def _tls_new():
         import tls
         ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
         ctx.verify_mode = tls.CERT_REQUIRED
+        # ChaCha20-Poly1305 first (RFC 7905; servers follow the client's order
+        # unless told otherwise, nginx's ssl_prefer_server_ciphers is off):
+        # mbedtls's AES here is software, with no AES-NI or CPACF, and
+        # decrypted 48 MiB from nginx at 24 MiB/s (AES-256-GCM, its first
+        # choice) against 199 MiB/s for ChaCha20-Poly1305 (x86_64 build).
+        names = ctx.get_ciphers()
+        first = [n for n in names if "CHACHA20" in n]
+        if first:
+            ctx.set_ciphers(first + [n for n in names if "CHACHA20" not in n])
         return ctx
     import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
