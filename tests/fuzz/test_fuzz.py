@@ -263,14 +263,20 @@ class FakeConn(http._Conn):
     def body(self):
         pass
 
-    def _more(self):
+    def _receive(self, into):
+        """The next chunk, as the real connection hands it: bytes (into None),
+        or put into the memoryview into (what does not fit comes next)."""
         if not self.chunks:
             self.eof = True
-            return False
+            return b"" if into is None else 0
         data = self.chunks.pop(0)
-        self.buf = self.buf[self.pos:] + data if self.pos < len(self.buf) else data
-        self.pos = 0
-        return True
+        if into is None:
+            return data
+        n = min(len(data), len(into))
+        into[:n] = data[:n]
+        if n < len(data):
+            self.chunks.insert(0, data[n:])
+        return n
 
 
 head_line = st.one_of(st.sampled_from([b"HTTP/1.1 200 OK", b"HTTP/1.1 \xb200 OK", b"HTTP/1.0 100 Continue",
