@@ -61,6 +61,7 @@ class Unreachable(FetchError):
 # carries the number only).
 UNREACHABLE = {111: "refused", 113: "host unreachable", 101: "network unreachable", 112: "host down",
                110: "timed out"}
+REFUSED = (111, 113, 101, 112)   # of those, the ones that answer at once: nothing listening, no route
 
 
 def os_reason(e, udp=False):

@@ -31,8 +31,9 @@ MAX_HEADER_BYTES in all; the body runs on an agent.fetch.Deadline (no byte
 for the timeout, or fewer than MIN_RATE bytes/s on average, ends it). A
 failed connection, a cut-off body and a time-out are retried a few times
 (RETRIES) with randomised exponential backoff: a server busy with a boot
-storm, or a caching proxy still filling its cache, answers late, not never.
-Refusals and unusable answers are not retried.
+storm, or a caching proxy still filling its cache, answers late, not never;
+a refused connection (a server restarting) for up to PATIENCE_S of backoff.
+Refused answers (TLS failures, unusable responses) are not retried.
 
 Refused, with one line: a URL with a bad port, a control character or a
 space-like byte (nothing from the network reaches the request line
@@ -47,7 +48,7 @@ from agent.compat import (MICROPYTHON, TLS_DEFERRED, errno_of, is_v6_addr, latin
 from agent.inet import is_digits
 from agent.text import PEM_BEGIN, clean_text, pem_blocks
 from agent.fetch import (IDLE_S, backoff_s, MIN_RATE, Answered, Deadline, FetchError, MemorySink, NotFound, Refused,
-                         TimedOut, TooLarge, Unreachable, check_space, os_reason)
+                         TimedOut, TooLarge, REFUSED, Unreachable, check_space, os_reason)
 
 MAX_REDIRECTS = 5
 NONBLOCKING = MICROPYTHON   # compat.plain_io and tls_wrap make its sockets non-blocking
@@ -201,12 +202,9 @@ class _Conn:
                 now = now_ms()
                 if now >= self.header_end:
                     self.close()
-                    if self.handshaking:
-                        # A server busy with many guests at once (a boot storm): tried
-                        # again after a backoff, as a cut connection is, not a timeout
-                        # that has already waited all it may.
-                        raise FetchError("no TLS handshake within %d s" % (self.timeout_ms // 1000))
-                    raise TimedOut("could not send the request within %d s" % (self.timeout_ms // 1000))
+                    raise TimedOut("no TLS handshake within %d s" % (self.timeout_ms // 1000)
+                                   if self.handshaking else
+                                   "could not send the request within %d s" % (self.timeout_ms // 1000))
                 self.poller.poll(min(100, self.header_end - now))
                 continue
             self.handshaking = False
@@ -323,7 +321,7 @@ def connect(addrs, timeout, each=ADDRESS_S):
     be reached or stays silent for `each` seconds gives way to the next; the
     last has the whole timeout. tried: those that failed, each with why.
     TimedOut when every address stayed silent,
-    else the OSError (one address) or a FetchError naming each address
+    else the OSError (one address) or Unreachable naming each address
     and why it failed."""
     import socket
     tried = []
@@ -688,7 +686,7 @@ class HttpFetcher:
             raise e if e.url else type(e)(str(e), url)
         except OSError as e:
             # Refused or unreachable: a server restarting, tried again for a while (_retry).
-            raise (Unreachable if errno_of(e) in (111, 113, 101, 112) else FetchError)(
+            raise (Unreachable if errno_of(e) in REFUSED else FetchError)(
                 "cannot connect (%s)" % e, url)
         except (UnicodeError, ValueError) as e:
             raise FetchError("cannot connect (%s)" % e, url)

@@ -228,12 +228,14 @@ def listening(lab, addr):
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
 
 
-NGINX = """daemon off;
-worker_processes auto;
+# What both nginx instances share: the storm's log format (read_access),
+# everything under their own directory.
+NGINX_HEAD = """daemon off;
+worker_processes %(workers)s;
 user root;
 pid %(dir)s/nginx.pid;
 error_log %(dir)s/error.log warn;
-events { worker_connections 8192; }
+events { worker_connections %(connections)d; }
 http {
     log_format storm '$remote_addr $connection $connection_requests $ssl_session_reused $status '
                      '$body_bytes_sent $request_uri $msec $request_time';
@@ -245,7 +247,9 @@ http {
     scgi_temp_path %(dir)s/tmp;
     default_type application/octet-stream;
     sendfile on;
-    tcp_nopush on;
+"""
+
+NGINX = NGINX_HEAD + """    tcp_nopush on;
     ssl_protocols TLSv1.2 TLSv1.3;
 %(cache)s
     server {
@@ -275,24 +279,7 @@ PROXY_SERVE = """        location / {
             proxy_set_header Connection "";
         }"""
 
-ORIGIN_NGINX = """daemon off;
-worker_processes 1;
-user root;
-pid %(dir)s/nginx.pid;
-error_log %(dir)s/error.log warn;
-events { worker_connections 1024; }
-http {
-    log_format storm '$remote_addr $connection $connection_requests - $status $body_bytes_sent $request_uri '
-                     '$msec $request_time';
-    access_log %(dir)s/access.log storm;
-    client_body_temp_path %(dir)s/tmp;
-    proxy_temp_path %(dir)s/tmp;
-    fastcgi_temp_path %(dir)s/tmp;
-    uwsgi_temp_path %(dir)s/tmp;
-    scgi_temp_path %(dir)s/tmp;
-    default_type application/octet-stream;
-    sendfile on;
-    server { listen %(origin)s; root %(root)s; }
+ORIGIN_NGINX = NGINX_HEAD + """    server { listen %(origin)s; root %(root)s; }
 }
 """
 
@@ -302,7 +289,7 @@ class Nginx(Daemon):
         self.dir = os.path.join(work, name)
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
         values = {"dir": self.dir, "status": STATUS, "ip": SERVER_IP, "certs": certs, "origin": ORIGIN,
-                  "root": root}
+                  "root": root, "workers": "auto", "connections": 8192}
         values["cache"] = PROXY_CACHE % values if proxy else ""
         values["serve"] = PROXY_SERVE % values if proxy else "        root %s;" % root
         conf = os.path.join(self.dir, "nginx.conf")
@@ -328,7 +315,8 @@ class Origin(Daemon):
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(ORIGIN_NGINX % {"dir": self.dir, "origin": ORIGIN, "root": root})
+            f.write(ORIGIN_NGINX % {"dir": self.dir, "origin": ORIGIN, "root": root, "workers": 1,
+                                    "connections": 1024})
         Daemon.__init__(self, lab, ["nginx", "-p", self.dir, "-c", conf], os.path.join(self.dir, "nginx.out"),
                         lambda: listening(lab, ORIGIN))
 
@@ -358,6 +346,11 @@ def atftpd(lab, work, root, count):
                         "--user", "root", "--group", "root", "--logfile", os.path.join(work, "atftpd.log"),
                         "--maxthread", str(count + 10), root],
                   os.path.join(work, "atftpd.out"))
+
+
+def tmpfs_kib(sizes):
+    """A guest's tmpfs: its kernel and initrd, and the agent's 16 MiB reserve with room to spare."""
+    return (sizes["kernel"] + sizes["initrd"]) // 1024 + 65536
 
 
 def wait_all(procs, timeout):
@@ -391,7 +384,7 @@ def agent_storm(lab, work, transport, count, mpy, sizes, certs, timeout, on_prog
     opts = []
     if transport == "https":
         opts.append("pxe.ca-certs=%s/ca.pem" % certs)
-    tmpfs = (sizes["kernel"] + sizes["initrd"]) // 1024 + 65536   # KiB: the files and the agent's reserve
+    tmpfs = tmpfs_kib(sizes)
     # Power-on: every guest's shell waits at the fifo until all are there,
     # so that they start together, not as fast as this loop can start them.
     fifo = os.path.join(work, "power-on")
@@ -471,7 +464,7 @@ def curl_storm(lab, transport, count, certs, sizes, timeout):
     scheme = {"https": "https", "tftp": "tftp", "tftp-dnsmasq": "tftp"}.get(transport, "http")
     # Into each guest's own tmpfs, as the agent does: a guest needs the
     # kernel and initrd in its memory to kexec them.
-    tmpfs = (sizes["kernel"] + sizes["initrd"]) // 1024 + 65536
+    tmpfs = tmpfs_kib(sizes)
     argv = ["sh", "-c", "mount -t tmpfs -o size=%dk storm /tmp/netboot && exec \"$@\"" % tmpfs, "curl",
             "curl", "-sS", "--fail", "--retry", "5", "--retry-all-errors", "--retry-delay", "1"]
     if scheme == "https":
